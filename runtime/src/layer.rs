@@ -1,0 +1,539 @@
+//! The `tracing-subscriber` layer that turns tracing spans — `#[traced]`'s and every library's —
+//! into Zipkin spans.
+//!
+//! Per-span state lives in the registry's extensions, so library spans and ours share one tree.
+//! Sampling is decided at the root and inherited; unsampled spans keep only their ids (so they
+//! still propagate) and skip all recording.
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt::{self, Write as _};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::clock::Timestamp;
+use crate::export::Exporter;
+use crate::ids::{new_span_id, new_trace_id};
+use crate::model::{
+    Annotation, Endpoint, Kind, Remote, Sampling, SpanContext, SpanRecord, TagValue,
+};
+use crate::sample::{AlwaysOn, Sampler};
+
+/// Turns tracing spans into Zipkin spans and hands them to an [`Exporter`].
+///
+/// Most programs get one from [`crate::init`]; compose it yourself with [`crate::layer`] or
+/// [`TracedLayer::new`].
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use traced::testing::Capture;
+///
+/// let capture = Capture::new();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(traced::layer::TracedLayer::new(capture.clone()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("work").in_scope(|| {});
+/// });
+/// assert_eq!(capture.spans()[0].name, "work");
+/// ```
+pub struct TracedLayer {
+    sampler: Box<dyn Sampler>,
+    exporter: Arc<dyn Exporter>,
+    with_context: WithContext,
+}
+
+impl TracedLayer {
+    /// A layer that samples every trace and sends finished spans to `exporter`.
+    pub fn new(exporter: impl Exporter) -> TracedLayer {
+        crate::panic::install_hook();
+        TracedLayer {
+            sampler: Box::new(AlwaysOn),
+            exporter: Arc::new(exporter),
+            with_context: WithContext(with_span_state::<tracing_subscriber::Registry>),
+        }
+    }
+
+    /// Replaces the sampler that decides new traces.
+    pub fn with_sampler(mut self, sampler: impl Sampler) -> TracedLayer {
+        self.sampler = Box::new(sampler);
+        self
+    }
+
+    fn decide(&self, trace_id: crate::model::TraceId, incoming: Option<Sampling>) -> Sampling {
+        if incoming == Some(Sampling::Debug) {
+            return Sampling::Debug;
+        }
+        match self.sampler.sample(trace_id, incoming) {
+            Sampling::Defer => Sampling::Deny,
+            decided => decided,
+        }
+    }
+}
+
+/// What the layer keeps for each open span.
+pub(crate) struct SpanState {
+    pub(crate) context: SpanContext,
+    local_root: bool,
+    service: Option<Arc<str>>,
+    start: Timestamp,
+    /// Only filled for sampled spans.
+    record: SpanRecord,
+    peer: PeerFields,
+}
+
+#[derive(Default)]
+struct PeerFields {
+    address: Option<IpAddr>,
+    host: Option<String>,
+    service: Option<String>,
+    port: Option<u16>,
+}
+
+thread_local! {
+    static PENDING_REMOTE: Cell<Option<(Remote, bool)>> = const { Cell::new(None) };
+}
+
+/// Runs `make_span` so that the first root span it creates continues `remote` — the context a
+/// caller sent — instead of starting a new trace.
+///
+/// With `shared`, the span reuses the caller's span id and is reported with `shared: true`
+/// (Zipkin's classic RPC model); otherwise it is a new child of the caller's span.
+///
+/// ```
+/// use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+/// use traced::testing::Capture;
+///
+/// let capture = Capture::new();
+/// let caller = SpanContext { trace_id: TraceId(9), span_id: SpanId(5), parent_id: None, sampling: Sampling::Accept };
+/// capture.in_scope(|| {
+///     let span = traced::with_remote_parent(Remote::Context(caller), false, || tracing::info_span!("handle"));
+///     span.in_scope(|| {});
+/// });
+/// let span = &capture.spans()[0];
+/// assert_eq!((span.trace_id, span.parent_id), (TraceId(9), Some(SpanId(5))));
+/// ```
+pub fn with_remote_parent<R>(remote: Remote, shared: bool, make_span: impl FnOnce() -> R) -> R {
+    struct ClearOnExit;
+    impl Drop for ClearOnExit {
+        fn drop(&mut self) {
+            PENDING_REMOTE.with(|pending| pending.set(None));
+        }
+    }
+    PENDING_REMOTE.with(|pending| pending.set(Some((remote, shared))));
+    let _clear = ClearOnExit;
+    make_span()
+}
+
+/// The context of the current span (the one `#[traced]` or a library entered), if our layer is
+/// installed and a span is current: what propagation injects into outgoing requests.
+///
+/// ```
+/// use traced::testing::Capture;
+///
+/// let capture = Capture::new();
+/// capture.in_scope(|| {
+///     assert!(traced::current_context().is_none());
+///     tracing::info_span!("work").in_scope(|| {
+///         assert!(traced::current_context().unwrap().sampling.is_sampled());
+///     });
+/// });
+/// ```
+pub fn current_context() -> Option<SpanContext> {
+    let mut found = None;
+    tracing::dispatcher::get_default(|dispatch| {
+        let Some(current) = dispatch.current_span().id().cloned() else {
+            return;
+        };
+        found = context_of(dispatch, &current);
+    });
+    found
+}
+
+/// The context of the span `id` in `dispatch`, if our layer records it.
+pub fn context_of(dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
+    let with_context = dispatch.downcast_ref::<WithContext>()?;
+    let mut found = None;
+    (with_context.0)(dispatch, id, &mut |state| found = Some(state.context));
+    found
+}
+
+/// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
+/// trick tracing-opentelemetry uses): the layer hands out this function pointer via `downcast_raw`.
+#[derive(Clone, Copy)]
+struct WithContext(fn(&Dispatch, &Id, &mut dyn FnMut(&SpanState)));
+
+fn with_span_state<S>(dispatch: &Dispatch, id: &Id, visit: &mut dyn FnMut(&SpanState))
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    let Some(registry) = dispatch.downcast_ref::<S>() else {
+        return;
+    };
+    let Some(span) = registry.span(id) else {
+        return;
+    };
+    let extensions = span.extensions();
+    if let Some(state) = extensions.get::<SpanState>() {
+        visit(state);
+    }
+}
+
+impl<S> Layer<S> for TracedLayer
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        // Now the subscriber's type is known, so spans can be looked up in it, whatever it is.
+        self.with_context = WithContext(with_span_state::<S>);
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let start = Timestamp::now();
+        let local_parent = span.parent().and_then(|parent| {
+            let extensions = parent.extensions();
+            extensions
+                .get::<SpanState>()
+                .map(|state| (state.context, state.service.clone()))
+        });
+        let mut shared = false;
+        let (context, local_root, service) = match local_parent {
+            Some((parent, service)) => (
+                SpanContext {
+                    trace_id: parent.trace_id,
+                    span_id: new_span_id(),
+                    parent_id: Some(parent.span_id),
+                    sampling: parent.sampling,
+                },
+                false,
+                service,
+            ),
+            None => {
+                let remote = PENDING_REMOTE.with(|pending| pending.take());
+                let context = match remote {
+                    Some((Remote::Context(caller), shared_span)) => {
+                        shared = shared_span;
+                        let sampling = self.decide(caller.trace_id, Some(caller.sampling));
+                        if shared_span {
+                            SpanContext { sampling, ..caller }
+                        } else {
+                            SpanContext {
+                                trace_id: caller.trace_id,
+                                span_id: new_span_id(),
+                                parent_id: Some(caller.span_id),
+                                sampling,
+                            }
+                        }
+                    }
+                    Some((Remote::DecisionOnly(incoming), _)) => {
+                        let trace_id = new_trace_id();
+                        SpanContext {
+                            trace_id,
+                            span_id: new_span_id(),
+                            parent_id: None,
+                            sampling: self.decide(trace_id, Some(incoming)),
+                        }
+                    }
+                    None => {
+                        let trace_id = new_trace_id();
+                        SpanContext {
+                            trace_id,
+                            span_id: new_span_id(),
+                            parent_id: None,
+                            sampling: self.decide(trace_id, None),
+                        }
+                    }
+                };
+                (context, true, None)
+            }
+        };
+        let mut state = SpanState {
+            context,
+            local_root,
+            service,
+            start,
+            record: SpanRecord::default(),
+            peer: PeerFields::default(),
+        };
+        if context.sampling.is_sampled() {
+            state.record.name = Cow::Borrowed(attrs.metadata().name());
+            state.record.shared = shared;
+            attrs.record(&mut FieldRecorder { state: &mut state });
+            self.exporter.span_started(context.trace_id);
+        }
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            if state.context.sampling.is_sampled() {
+                values.record(&mut FieldRecorder { state });
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if !state.context.sampling.is_sampled() {
+            return;
+        }
+        let mut annotation = AnnotationWriter::default();
+        event.record(&mut annotation);
+        let value = annotation.finish();
+        if *event.metadata().level() == Level::ERROR && state.record.tag("error").is_none() {
+            let message = if value.is_empty() {
+                "error".to_owned()
+            } else {
+                value.clone()
+            };
+            state
+                .record
+                .tags
+                .push((Cow::Borrowed("error"), TagValue::Str(Cow::Owned(message))));
+        }
+        state.record.annotations.push(Annotation {
+            timestamp_us: Timestamp::now().epoch_us(),
+            value,
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+            return;
+        };
+        if !state.context.sampling.is_sampled() {
+            return;
+        }
+        let end = Timestamp::now();
+        self.exporter.export(state.finish(end));
+    }
+
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else if id == TypeId::of::<WithContext>() {
+            Some(&self.with_context as *const WithContext as *const ())
+        } else {
+            None
+        }
+    }
+}
+
+impl SpanState {
+    fn finish(self, end: Timestamp) -> SpanRecord {
+        let SpanState {
+            context,
+            local_root,
+            service,
+            start,
+            mut record,
+            peer,
+        } = self;
+        record.trace_id = context.trace_id;
+        record.id = context.span_id;
+        record.parent_id = context.parent_id;
+        record.debug = context.sampling == Sampling::Debug;
+        record.local_root = local_root;
+        record.service_name = service;
+        record.timestamp_us = start.epoch_us();
+        record.duration_us = start.micros_until(end);
+        let is_server = record.kind == Some(Kind::Server);
+        if is_server && peer.address.is_none() && peer.host.is_none() {
+            // On a server span a bare port is the port it listens on.
+            record.local_port = peer.port;
+        } else {
+            let mut remote = Endpoint {
+                service_name: peer.service.map(|name| Arc::from(name.to_lowercase())),
+                port: peer.port.filter(|port| *port != 0),
+                ..Endpoint::default()
+            };
+            match peer.address {
+                Some(IpAddr::V4(ip)) => remote.ipv4 = Some(ip),
+                Some(IpAddr::V6(ip)) => remote.ipv6 = Some(ip),
+                None => {}
+            }
+            if remote.service_name.is_none() {
+                // A host name is the best service label Zipkin's endpoint can hold.
+                remote.service_name = peer.host.map(|host| Arc::from(host.to_lowercase()));
+            }
+            if !remote.is_empty() {
+                record.remote_endpoint = Some(remote);
+            }
+        }
+        record
+    }
+}
+
+/// Records span fields as tags, routing the conventional names to their Zipkin places.
+struct FieldRecorder<'a> {
+    state: &'a mut SpanState,
+}
+
+impl FieldRecorder<'_> {
+    fn tag(&mut self, field: &Field, value: TagValue) {
+        let tags = &mut self.state.record.tags;
+        let key = field.name();
+        // A re-recorded field replaces its value rather than adding a second tag.
+        if let Some(slot) = tags.iter_mut().find(|(name, _)| name == key) {
+            slot.1 = value;
+        } else {
+            tags.push((Cow::Borrowed(key), value));
+        }
+    }
+
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
+        match field.name() {
+            "otel.name" => self.state.record.name = Cow::Owned(text.into_owned()),
+            "otel.kind" | "span.kind" => self.state.record.kind = Kind::parse(&text),
+            "service.name" => self.state.service = Some(Arc::from(text.to_lowercase())),
+            name => {
+                if let Some(target) = peer_field(name) {
+                    self.peer(target, &text);
+                }
+                self.tag(field, TagValue::Str(Cow::Owned(text.into_owned())));
+            }
+        }
+    }
+
+    fn peer(&mut self, target: PeerField, text: &str) {
+        let peer = &mut self.state.peer;
+        match target {
+            PeerField::Service => peer.service = Some(text.to_owned()),
+            PeerField::Address => match text.parse::<IpAddr>() {
+                Ok(ip) => peer.address = Some(ip),
+                Err(_) => peer.host = Some(text.to_owned()),
+            },
+            PeerField::Port => peer.port = text.parse().ok(),
+        }
+    }
+
+    fn integer(&mut self, field: &Field, value: i128) {
+        if peer_field(field.name()) == Some(PeerField::Port) {
+            self.state.peer.port = u16::try_from(value).ok();
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PeerField {
+    Service,
+    Address,
+    Port,
+}
+
+fn peer_field(name: &str) -> Option<PeerField> {
+    match name {
+        "peer.service" => Some(PeerField::Service),
+        "server.address"
+        | "net.peer.name"
+        | "net.peer.ip"
+        | "network.peer.address"
+        | "client.address" => Some(PeerField::Address),
+        "server.port" | "net.peer.port" | "network.peer.port" | "client.port" => {
+            Some(PeerField::Port)
+        }
+        _ => None,
+    }
+}
+
+impl Visit for FieldRecorder<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.tag(field, TagValue::F64(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.integer(field, i128::from(value));
+        self.tag(field, TagValue::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.integer(field, i128::from(value));
+        self.tag(field, TagValue::U64(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.tag(field, TagValue::I128(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.tag(field, TagValue::U128(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.tag(field, TagValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.text(field, Cow::Borrowed(value));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.text(field, Cow::Owned(crate::value::capped_display(value)));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.text(field, Cow::Owned(crate::value::capped_debug(value)));
+    }
+}
+
+/// Builds an annotation's text: the message, then the other fields as `key=value`.
+#[derive(Default)]
+struct AnnotationWriter {
+    message: String,
+    fields: String,
+}
+
+impl AnnotationWriter {
+    fn field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        if field.name() == "message" {
+            let _ = self.message.write_fmt(value);
+        } else {
+            if !self.fields.is_empty() {
+                self.fields.push(' ');
+            }
+            let _ = write!(self.fields, "{}={}", field.name(), value);
+        }
+    }
+
+    fn finish(self) -> String {
+        match (self.message.is_empty(), self.fields.is_empty()) {
+            (_, true) => self.message,
+            (true, false) => self.fields,
+            (false, false) => format!("{} {}", self.message, self.fields),
+        }
+    }
+}
+
+impl Visit for AnnotationWriter {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.field(field, format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = crate::value::capped_debug(value);
+        self.field(field, format_args!("{text}"));
+    }
+}

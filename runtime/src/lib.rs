@@ -1,0 +1,35 @@
+//! `traced`: decorator-style distributed tracing for Rust, reporting to Zipkin.
+//!
+//! Put `#[traced]` on a function and each call becomes a span — a child of the current span —
+//! with the arguments as tags and errors marked; `traced::init()` reports the spans to Zipkin.
+//!
+//! ```
+//! use traced::traced;
+//!
+//! #[traced]
+//! fn add(a: u64, b: u64) -> u64 {
+//!     a + b
+//! }
+//!
+//! let capture = traced::testing::Capture::new();
+//! capture.in_scope(|| add(2, 3));
+//! assert_eq!(capture.span("add").tag("a"), Some(&traced::model::TagValue::U64(2)));
+//! ```
+
+pub mod export;
+pub mod layer;
+pub mod model;
+pub mod sample;
+pub mod testing;
+pub mod value;
+
+mod clock;
+mod ids;
+mod panic;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use layer::{current_context, with_remote_parent, TracedLayer};
+pub use traced_macros::traced;
+pub use value::{max_value_len, set_max_value_len};

@@ -1,0 +1,370 @@
+//! The plain-data span model shared by the layer, the encoders, the exporters and the tests.
+//!
+//! A [`SpanRecord`] is a finished span in Zipkin's terms. It keeps tag values typed (integers stay
+//! integers) until an encoder turns them into Zipkin's string tags, so in-memory tests can assert
+//! on the real type and the encoders decide the text form in one place.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+/// A trace id: 128 bits, or 64 bits when a caller sent a 64-bit id (then the high half is zero).
+///
+/// ```
+/// use traced::model::TraceId;
+/// assert_eq!(TraceId(0xab).to_string(), "00000000000000ab");
+/// assert_eq!(TraceId(1 << 64).to_string().len(), 32);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TraceId(pub u128);
+
+impl TraceId {
+    /// Whether the id fits in 64 bits, so B3 carries it as 16 hex characters as it came.
+    pub fn is_64_bit(self) -> bool {
+        self.0 >> 64 == 0
+    }
+
+    /// The low 64 bits, which ratio sampling decides on (as Zipkin's and OTel's samplers do).
+    pub fn low_64(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// Writes the id as Zipkin lower-hex: 16 characters for a 64-bit id, else 32.
+    pub fn write_hex(self, out: &mut String) {
+        if self.is_64_bit() {
+            push_hex_u64(out, self.0 as u64);
+        } else {
+            push_hex_u64(out, (self.0 >> 64) as u64);
+            push_hex_u64(out, self.0 as u64);
+        }
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_64_bit() {
+            write!(f, "{:016x}", self.0 as u64)
+        } else {
+            write!(f, "{:032x}", self.0)
+        }
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+
+/// A 64-bit span id; zero is never a valid id.
+///
+/// ```
+/// use traced::model::SpanId;
+/// assert_eq!(SpanId(0x1f).to_string(), "000000000000001f");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SpanId(pub u64);
+
+impl SpanId {
+    /// Writes the id as 16 lower-hex characters.
+    pub fn write_hex(self, out: &mut String) {
+        push_hex_u64(out, self.0);
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({self})")
+    }
+}
+
+fn push_hex_u64(out: &mut String, value: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize] as char);
+    }
+}
+
+/// The sampling state a trace carries, as B3 defines it.
+///
+/// ```
+/// use traced::model::Sampling;
+/// assert!(Sampling::Debug.is_sampled());
+/// assert!(!Sampling::Defer.is_sampled());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Sampling {
+    /// No decision yet: the receiver decides.
+    #[default]
+    Defer,
+    /// Not sampled: ids still propagate, nothing is reported.
+    Deny,
+    /// Sampled: reported.
+    Accept,
+    /// Sampled and forced through every sampler and collector (B3 `d`, `X-B3-Flags: 1`).
+    Debug,
+}
+
+impl Sampling {
+    /// Whether spans under this decision are recorded and reported.
+    pub fn is_sampled(self) -> bool {
+        matches!(self, Sampling::Accept | Sampling::Debug)
+    }
+}
+
+/// The identity of a span as it crosses a process boundary.
+///
+/// ```
+/// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
+/// let context = SpanContext { trace_id: TraceId(1), span_id: SpanId(2), parent_id: None, sampling: Sampling::Accept };
+/// assert!(context.sampling.is_sampled());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct SpanContext {
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// The span's own id.
+    pub span_id: SpanId,
+    /// The span's parent, when the carrier said so (B3 only).
+    pub parent_id: Option<SpanId>,
+    /// The trace's sampling state.
+    pub sampling: Sampling,
+}
+
+/// What an incoming request carried: a whole context, or only a sampling decision (`b3: 0`).
+///
+/// ```
+/// use traced::model::{Remote, Sampling};
+/// let remote = Remote::DecisionOnly(Sampling::Deny);
+/// assert_eq!(remote.sampling(), Sampling::Deny);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Remote {
+    /// A caller's span: ours continues its trace.
+    Context(SpanContext),
+    /// No ids, only a decision: a new trace starts under that decision.
+    DecisionOnly(Sampling),
+}
+
+impl Remote {
+    /// The sampling state carried.
+    pub fn sampling(&self) -> Sampling {
+        match self {
+            Remote::Context(context) => context.sampling,
+            Remote::DecisionOnly(sampling) => *sampling,
+        }
+    }
+
+    /// The caller's context, when ids came along.
+    pub fn context(&self) -> Option<&SpanContext> {
+        match self {
+            Remote::Context(context) => Some(context),
+            Remote::DecisionOnly(_) => None,
+        }
+    }
+}
+
+/// Zipkin's span kind.
+///
+/// ```
+/// use traced::model::Kind;
+/// assert_eq!(Kind::parse("Server"), Some(Kind::Server));
+/// assert_eq!(Kind::Client.as_zipkin(), "CLIENT");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Kind {
+    /// The client side of an RPC.
+    Client,
+    /// The server side of an RPC.
+    Server,
+    /// Sends a message to a broker.
+    Producer,
+    /// Receives a message from a broker.
+    Consumer,
+}
+
+impl Kind {
+    /// Parses the OpenTelemetry or Zipkin spelling, in any case; `internal` means no kind.
+    pub fn parse(text: &str) -> Option<Kind> {
+        const KINDS: [(&str, Kind); 4] = [
+            ("client", Kind::Client),
+            ("server", Kind::Server),
+            ("producer", Kind::Producer),
+            ("consumer", Kind::Consumer),
+        ];
+        KINDS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|(_, kind)| *kind)
+    }
+
+    /// The spelling Zipkin's `kind` field takes.
+    pub fn as_zipkin(self) -> &'static str {
+        match self {
+            Kind::Client => "CLIENT",
+            Kind::Server => "SERVER",
+            Kind::Producer => "PRODUCER",
+            Kind::Consumer => "CONSUMER",
+        }
+    }
+}
+
+/// A network node in Zipkin's service graph.
+///
+/// ```
+/// use traced::model::Endpoint;
+/// let endpoint = Endpoint::service("catalog");
+/// assert_eq!(endpoint.service_name.as_deref(), Some("catalog"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Endpoint {
+    /// Lower-case service name; absent if unknown.
+    pub service_name: Option<Arc<str>>,
+    /// IPv4 address; absent if unknown.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address; absent if unknown.
+    pub ipv6: Option<Ipv6Addr>,
+    /// Port; absent if unknown (never zero).
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    /// An endpoint known only by its service name, lower-cased as Zipkin asks.
+    pub fn service(name: &str) -> Endpoint {
+        Endpoint {
+            service_name: Some(Arc::from(name.to_lowercase())),
+            ..Endpoint::default()
+        }
+    }
+
+    /// Whether nothing is known, so encoders leave the endpoint out.
+    pub fn is_empty(&self) -> bool {
+        self.service_name.is_none()
+            && self.ipv4.is_none()
+            && self.ipv6.is_none()
+            && self.port.is_none()
+    }
+}
+
+/// A tag's value, typed as it was recorded.
+///
+/// ```
+/// use traced::model::TagValue;
+/// assert_eq!(TagValue::I64(-3).to_string(), "-3");
+/// assert_eq!(TagValue::Bool(true).to_string(), "true");
+/// ```
+#[derive(Clone, PartialEq, Debug)]
+pub enum TagValue {
+    /// Text.
+    Str(Cow<'static, str>),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer.
+    U64(u64),
+    /// A signed 128-bit integer.
+    I128(i128),
+    /// An unsigned 128-bit integer.
+    U128(u128),
+    /// A float.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl TagValue {
+    /// The text, when the value is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            TagValue::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TagValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagValue::Str(text) => f.write_str(text),
+            TagValue::I64(value) => write!(f, "{value}"),
+            TagValue::U64(value) => write!(f, "{value}"),
+            TagValue::I128(value) => write!(f, "{value}"),
+            TagValue::U128(value) => write!(f, "{value}"),
+            TagValue::F64(value) => write!(f, "{value}"),
+            TagValue::Bool(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// A timed event inside a span.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Annotation {
+    /// Epoch microseconds.
+    pub timestamp_us: u64,
+    /// The event's message, then its fields as `key=value`.
+    pub value: String,
+}
+
+/// A finished span, ready to encode for Zipkin.
+///
+/// ```
+/// use traced::model::{SpanRecord, TagValue};
+/// let mut span = SpanRecord::default();
+/// span.tags.push(("user_id".into(), TagValue::U64(7)));
+/// assert_eq!(span.tag("user_id"), Some(&TagValue::U64(7)));
+/// ```
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct SpanRecord {
+    /// The trace.
+    pub trace_id: TraceId,
+    /// This span.
+    pub id: SpanId,
+    /// The parent span; `None` on a root.
+    pub parent_id: Option<SpanId>,
+    /// The operation's name (the function, `otel.name`, or `GET /route`).
+    pub name: Cow<'static, str>,
+    /// Zipkin kind; `None` for in-process work.
+    pub kind: Option<Kind>,
+    /// Start, in epoch microseconds.
+    pub timestamp_us: u64,
+    /// Duration in microseconds; at least 1.
+    pub duration_us: u64,
+    /// The service that recorded the span, when it is not the process's default service.
+    pub service_name: Option<Arc<str>>,
+    /// The peer, for client and server spans.
+    pub remote_endpoint: Option<Endpoint>,
+    /// Local port, for server spans when known.
+    pub local_port: Option<u16>,
+    /// Tags in the order they were recorded; a later value for a key replaces the earlier one.
+    pub tags: Vec<(Cow<'static, str>, TagValue)>,
+    /// Timed events.
+    pub annotations: Vec<Annotation>,
+    /// Forced sampling (B3 debug).
+    pub debug: bool,
+    /// The server half of a span id shared with its client (Zipkin's classic RPC model).
+    pub shared: bool,
+    /// Whether this span's parent lives in another process or nowhere: the top of its local tree.
+    pub local_root: bool,
+}
+
+impl SpanRecord {
+    /// The value of a tag, if recorded.
+    pub fn tag(&self, key: &str) -> Option<&TagValue> {
+        self.tags
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value)
+    }
+
+    /// The `error` tag, which Zipkin shows in red.
+    pub fn error(&self) -> Option<&str> {
+        self.tag("error").and_then(TagValue::as_str)
+    }
+}

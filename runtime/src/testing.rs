@@ -1,0 +1,124 @@
+//! An in-memory capture of finished spans, for your own tests.
+//!
+//! ```
+//! use traced::testing::Capture;
+//!
+//! let capture = Capture::new();
+//! capture.in_scope(|| {
+//!     let outer = tracing::info_span!("outer", user_id = 7u64);
+//!     outer.in_scope(|| tracing::info_span!("inner").in_scope(|| {}));
+//! });
+//! let outer = capture.span("outer");
+//! assert_eq!(capture.span("inner").parent_id, Some(outer.id));
+//! assert_eq!(outer.tag("user_id"), Some(&traced::model::TagValue::U64(7)));
+//! ```
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tracing_core::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::export::{Exporter, FlushOutcome};
+use crate::layer::TracedLayer;
+use crate::model::{SpanRecord, TraceId};
+use crate::sample::Sampler;
+
+/// Collects finished spans in memory. Clones share one store.
+#[derive(Clone, Default)]
+pub struct Capture {
+    spans: Arc<Mutex<Vec<SpanRecord>>>,
+}
+
+impl Capture {
+    /// An empty capture.
+    pub fn new() -> Capture {
+        Capture::default()
+    }
+
+    /// A dispatcher (Registry + our layer) reporting into this capture, sampling every trace.
+    /// Install it per thread with `tracing::dispatcher::set_default`, or on a runtime's threads.
+    pub fn dispatch(&self) -> Dispatch {
+        Dispatch::new(tracing_subscriber::registry().with(TracedLayer::new(self.clone())))
+    }
+
+    /// Like [`Capture::dispatch`], with `sampler` deciding new traces.
+    pub fn dispatch_with_sampler(&self, sampler: impl Sampler) -> Dispatch {
+        Dispatch::new(
+            tracing_subscriber::registry()
+                .with(TracedLayer::new(self.clone()).with_sampler(sampler)),
+        )
+    }
+
+    /// Runs `body` with this capture as the current thread's subscriber.
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        tracing::dispatcher::with_default(&self.dispatch(), body)
+    }
+
+    /// A multi-thread tokio runtime whose worker threads all report into this capture.
+    #[cfg(feature = "tokio")]
+    pub fn multi_thread_runtime(&self, workers: usize) -> tokio::runtime::Runtime {
+        let dispatch = self.dispatch();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .on_thread_start(move || {
+                // The worker thread lives as long as the runtime; so does its default.
+                std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+            })
+            .build()
+            .expect("a tokio runtime for the test")
+    }
+
+    /// The finished spans so far, in the order they closed.
+    pub fn spans(&self) -> Vec<SpanRecord> {
+        self.lock().clone()
+    }
+
+    /// The one finished span named `name`; panics with the names seen if there is not exactly one.
+    pub fn span(&self, name: &str) -> SpanRecord {
+        let spans = self.lock();
+        let mut matching = spans.iter().filter(|span| span.name == name);
+        match (matching.next(), matching.next()) {
+            (Some(span), None) => span.clone(),
+            (found, _) => {
+                let names: Vec<&str> = spans.iter().map(|span| &*span.name).collect();
+                panic!(
+                    "expected exactly one span named {name:?}, found {}; spans: {names:?}",
+                    if found.is_some() { "several" } else { "none" }
+                )
+            }
+        }
+    }
+
+    /// The finished spans of one trace.
+    pub fn trace(&self, trace_id: TraceId) -> Vec<SpanRecord> {
+        self.lock()
+            .iter()
+            .filter(|span| span.trace_id == trace_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets every span captured so far.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<SpanRecord>> {
+        // A test that panicked while holding the lock must not hide the spans from the next one.
+        self.spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Exporter for Capture {
+    fn export(&self, span: SpanRecord) {
+        self.lock().push(span);
+    }
+
+    fn flush(&self, _timeout: Duration) -> FlushOutcome {
+        FlushOutcome::default()
+    }
+}
