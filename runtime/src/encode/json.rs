@@ -1,0 +1,421 @@
+//! Zipkin v2 JSON, written by hand: one pass, no intermediate tree, no serde in the runtime.
+
+use crate::model::{Endpoint, SpanRecord};
+
+use super::{
+    live_annotations, live_tags, local_endpoint, lowercase, tag_text, wire_duration, WireEndpoint,
+};
+
+/// Appends `spans` to `out` as a Zipkin v2 JSON list (`ListOfSpans`).
+///
+/// `local` is the process's endpoint (lower-case service name, host IPv4); a span's own
+/// `service_name` and `local_port` replace its name and port.
+///
+/// ```
+/// use traced::encode::encode_json;
+/// use traced::model::{Endpoint, Kind, SpanId, SpanRecord, TagValue, TraceId};
+///
+/// let span = SpanRecord {
+///     trace_id: TraceId(0xabc),
+///     id: SpanId(0x12),
+///     parent_id: Some(SpanId(0x11)),
+///     name: "GET /users".into(),
+///     kind: Some(Kind::Server),
+///     timestamp_us: 1_700_000_000_000_000,
+///     duration_us: 250,
+///     tags: vec![("http.status_code".into(), TagValue::U64(200))],
+///     ..Default::default()
+/// };
+/// let mut body = Vec::new();
+/// encode_json(&[span], &Endpoint::service("users"), &mut body);
+/// assert_eq!(
+///     String::from_utf8(body).unwrap(),
+///     concat!(
+///         r#"[{"traceId":"0000000000000abc","parentId":"0000000000000011","id":"0000000000000012","#,
+///         r#""kind":"SERVER","name":"get /users","timestamp":1700000000000000,"duration":250,"#,
+///         r#""localEndpoint":{"serviceName":"users"},"tags":{"http.status_code":"200"}}]"#
+///     )
+/// );
+/// ```
+pub fn encode_json(spans: &[SpanRecord], local: &Endpoint, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (index, span) in spans.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_span(span, local, out);
+    }
+    out.push(b']');
+}
+
+/// Appends one span object.
+pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>) {
+    let mut hex = String::with_capacity(32);
+    out.extend_from_slice(b"{\"traceId\":\"");
+    span.trace_id.write_hex(&mut hex);
+    out.extend_from_slice(hex.as_bytes());
+    if let Some(parent) = span.parent_id {
+        out.extend_from_slice(b"\",\"parentId\":\"");
+        hex.clear();
+        parent.write_hex(&mut hex);
+        out.extend_from_slice(hex.as_bytes());
+    }
+    out.extend_from_slice(b"\",\"id\":\"");
+    hex.clear();
+    span.id.write_hex(&mut hex);
+    out.extend_from_slice(hex.as_bytes());
+    out.push(b'"');
+    if let Some(kind) = span.kind {
+        out.extend_from_slice(b",\"kind\":\"");
+        out.extend_from_slice(kind.as_zipkin().as_bytes());
+        out.push(b'"');
+    }
+    if !span.name.is_empty() {
+        out.extend_from_slice(b",\"name\":");
+        write_string(&lowercase(&span.name), out);
+    }
+    if span.timestamp_us != 0 {
+        out.extend_from_slice(b",\"timestamp\":");
+        write_u64(span.timestamp_us, out);
+    }
+    out.extend_from_slice(b",\"duration\":");
+    write_u64(wire_duration(span), out);
+    let local = local_endpoint(span, local);
+    if let Some(endpoint) = WireEndpoint::new(&local) {
+        out.extend_from_slice(b",\"localEndpoint\":");
+        write_endpoint(&endpoint, out);
+    }
+    if let Some(endpoint) = span.remote_endpoint.as_ref().and_then(WireEndpoint::new) {
+        out.extend_from_slice(b",\"remoteEndpoint\":");
+        write_endpoint(&endpoint, out);
+    }
+    let mut annotations = live_annotations(&span.annotations).peekable();
+    if annotations.peek().is_some() {
+        out.extend_from_slice(b",\"annotations\":[");
+        for (index, annotation) in annotations.enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"timestamp\":");
+            write_u64(annotation.timestamp_us, out);
+            out.extend_from_slice(b",\"value\":");
+            write_string(&annotation.value, out);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    let mut tags = live_tags(&span.tags).peekable();
+    if tags.peek().is_some() {
+        out.extend_from_slice(b",\"tags\":{");
+        let mut scratch = String::new();
+        for (index, (key, value)) in tags.enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_string(key, out);
+            out.push(b':');
+            write_string(tag_text(value, &mut scratch), out);
+        }
+        out.push(b'}');
+    }
+    if span.debug {
+        out.extend_from_slice(b",\"debug\":true");
+    }
+    if span.shared {
+        out.extend_from_slice(b",\"shared\":true");
+    }
+    out.push(b'}');
+}
+
+fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    let mut separator = b'{';
+    if let Some(name) = &endpoint.service_name {
+        out.push(separator);
+        separator = b',';
+        out.extend_from_slice(b"\"serviceName\":");
+        write_string(name, out);
+    }
+    if let Some(ip) = endpoint.ipv4 {
+        out.push(separator);
+        separator = b',';
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "\"ipv4\":\"{ip}\"");
+    }
+    if let Some(ip) = endpoint.ipv6 {
+        out.push(separator);
+        separator = b',';
+        let _ = write!(out, "\"ipv6\":\"{ip}\"");
+    }
+    if let Some(port) = endpoint.port {
+        out.push(separator);
+        separator = b',';
+        out.extend_from_slice(b"\"port\":");
+        write_u64(u64::from(port), out);
+    }
+    // WireEndpoint is never empty, so the object was opened above.
+    debug_assert_eq!(separator, b',');
+    out.push(b'}');
+}
+
+fn write_u64(mut value: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Writes `text` as a JSON string. Quote, backslash and every control character are escaped
+/// (RFC 8259 §7); U+2028 and U+2029 too, so the output is also valid JavaScript. Everything
+/// else is copied as UTF-8, which a `&str` always is.
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut copied = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        let escape: Option<&[u8]> = match byte {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0x08 => Some(b"\\b"),
+            0x0c => Some(b"\\f"),
+            0x00..=0x1f => Some(b""),
+            // E2 80 A8 / E2 80 A9 are U+2028 / U+2029.
+            0xe2 if bytes.get(index + 1) == Some(&0x80)
+                && matches!(bytes.get(index + 2), Some(0xa8 | 0xa9)) =>
+            {
+                Some(b"")
+            }
+            _ => None,
+        };
+        let Some(escape) = escape else {
+            index += 1;
+            continue;
+        };
+        out.extend_from_slice(&bytes[copied..index]);
+        if escape.is_empty() {
+            let code: u32 = match (byte, bytes.get(index + 2)) {
+                (0xe2, Some(0xa8)) => 0x2028,
+                (0xe2, _) => 0x2029,
+                _ => u32::from(byte),
+            };
+            out.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[((code >> shift) & 0xf) as usize]);
+            }
+            index += if byte == 0xe2 { 3 } else { 1 };
+        } else {
+            out.extend_from_slice(escape);
+            index += 1;
+        }
+        copied = index;
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::model::{Annotation, Kind, SpanId, TagValue, TraceId};
+
+    fn decode(spans: &[SpanRecord], local: &Endpoint) -> Value {
+        let mut out = Vec::new();
+        encode_json(spans, local, &mut out);
+        serde_json::from_slice(&out).unwrap_or_else(|error| {
+            panic!("invalid JSON ({error}): {}", String::from_utf8_lossy(&out))
+        })
+    }
+
+    fn process() -> Endpoint {
+        Endpoint {
+            service_name: Some(Arc::from("shop")),
+            ipv4: Some(Ipv4Addr::new(10, 1, 2, 3)),
+            ..Endpoint::default()
+        }
+    }
+
+    fn full_span() -> SpanRecord {
+        SpanRecord {
+            trace_id: TraceId(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210),
+            id: SpanId(0xffff_0000_0000_0001),
+            parent_id: Some(SpanId(0xa)),
+            name: "Checkout".into(),
+            kind: Some(Kind::Client),
+            timestamp_us: 1_502_787_600_000_000,
+            duration_us: 1431,
+            service_name: Some(Arc::from("Payments")),
+            remote_endpoint: Some(Endpoint {
+                service_name: Some(Arc::from("bank")),
+                ipv6: Some(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xc001)),
+                port: Some(443),
+                ..Endpoint::default()
+            }),
+            local_port: Some(8080),
+            tags: vec![
+                ("amount".into(), TagValue::F64(12.5)),
+                ("retry".into(), TagValue::Bool(false)),
+                ("big".into(), TagValue::U128(u128::MAX)),
+                ("delta".into(), TagValue::I64(-4)),
+            ],
+            annotations: vec![Annotation {
+                timestamp_us: 1_502_787_600_000_100,
+                value: "card checked".into(),
+            }],
+            debug: true,
+            shared: true,
+            local_root: false,
+        }
+    }
+
+    #[test]
+    fn every_field_is_encoded_as_the_spec_says() {
+        assert_eq!(
+            decode(&[full_span()], &process()),
+            json!([{
+                "traceId": "0123456789abcdeffedcba9876543210",
+                "parentId": "000000000000000a",
+                "id": "ffff000000000001",
+                "kind": "CLIENT",
+                "name": "checkout",
+                "timestamp": 1_502_787_600_000_000u64,
+                "duration": 1431,
+                "localEndpoint": {"serviceName": "payments", "ipv4": "10.1.2.3", "port": 8080},
+                "remoteEndpoint": {"serviceName": "bank", "ipv6": "2001:db8::c001", "port": 443},
+                "annotations": [{"timestamp": 1_502_787_600_000_100u64, "value": "card checked"}],
+                "tags": {
+                    "amount": "12.5",
+                    "retry": "false",
+                    "big": "340282366920938463463374607431768211455",
+                    "delta": "-4"
+                },
+                "debug": true,
+                "shared": true
+            }])
+        );
+    }
+
+    #[test]
+    fn a_minimal_root_span_has_no_optional_fields() {
+        let span = SpanRecord {
+            trace_id: TraceId(0x1),
+            id: SpanId(0x2),
+            duration_us: 0,
+            ..SpanRecord::default()
+        };
+        assert_eq!(
+            decode(&[span], &Endpoint::default()),
+            json!([{"traceId": "0000000000000001", "id": "0000000000000002", "duration": 1}])
+        );
+    }
+
+    #[test]
+    fn several_spans_and_none_make_lists() {
+        assert_eq!(decode(&[], &process()), json!([]));
+        let spans = vec![full_span(), full_span()];
+        assert_eq!(decode(&spans, &process()).as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn zero_ports_and_empty_remote_endpoints_are_left_out() {
+        let mut span = full_span();
+        span.local_port = None;
+        span.remote_endpoint = Some(Endpoint {
+            port: Some(0),
+            ..Endpoint::default()
+        });
+        let local = Endpoint {
+            port: Some(0),
+            ..process()
+        };
+        let decoded = decode(&[span], &local);
+        assert_eq!(
+            decoded[0]["localEndpoint"],
+            json!({"serviceName": "payments", "ipv4": "10.1.2.3"})
+        );
+        assert!(decoded[0].get("remoteEndpoint").is_none());
+    }
+
+    #[test]
+    fn control_characters_and_any_text_stay_valid_json() {
+        let every_char: String = (0u32..0x800)
+            .chain([0x2028, 0x2029, 0xfeff, 0x10ffff])
+            .filter_map(char::from_u32)
+            .collect();
+        let hostile = format!("\"quoted\" \\ back\u{0}\u{1f}\u{7f} é 日本 🎉 {every_char}");
+        let span = SpanRecord {
+            name: Cow::Owned(hostile.clone()),
+            tags: vec![(
+                Cow::Owned(hostile.clone()),
+                TagValue::Str(hostile.clone().into()),
+            )],
+            annotations: vec![Annotation {
+                timestamp_us: 1,
+                value: hostile.clone(),
+            }],
+            service_name: Some(Arc::from("svc\n\"x\"")),
+            ..full_span()
+        };
+        let decoded = decode(&[span], &process());
+        assert_eq!(decoded[0]["name"], json!(hostile.to_lowercase()));
+        assert_eq!(decoded[0]["tags"][&hostile], json!(hostile));
+        assert_eq!(decoded[0]["annotations"][0]["value"], json!(hostile));
+        assert_eq!(
+            decoded[0]["localEndpoint"]["serviceName"],
+            json!("svc\n\"x\"")
+        );
+    }
+
+    #[test]
+    fn control_characters_use_short_or_unicode_escapes() {
+        let mut out = Vec::new();
+        write_string("a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{2028}z", &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a\"b\\c\n\r\t\b\f\u0001\u2028z""#
+        );
+    }
+
+    #[test]
+    fn duplicate_tags_keep_the_last_value() {
+        let span = SpanRecord {
+            tags: vec![
+                ("error".into(), TagValue::Str("first".into())),
+                ("error".into(), TagValue::Str("second".into())),
+            ],
+            ..full_span()
+        };
+        let mut out = Vec::new();
+        encode_json(&[span], &process(), &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("\"error\"").count(), 1);
+        assert!(text.contains(r#""tags":{"error":"second"}"#), "{text}");
+    }
+
+    #[test]
+    fn u64_digits_round_trip() {
+        for value in [0, 1, 9, 10, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(value, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Zipkin v2 encodings of finished spans: JSON (the default) and proto3, exact to the official
+//! API definitions (`zipkin2-api.yaml` and `zipkin.proto`).
+//!
+//! Both encoders apply the same rules, decided here once:
+//! - ids are lower-hex (JSON) or big-endian bytes (proto); `parentId` is absent on roots;
+//! - the span name and service names are lower-cased, as Zipkin's own model does on ingest;
+//! - empty names, tags, annotations and endpoints are left out; `debug` and `shared` only when
+//!   true; a duration is at least 1 µs (the spec rounds shorter ones up);
+//! - a tag recorded twice keeps its last value, and repeated identical annotations are sent
+//!   once (the spec's `uniqueItems`);
+//! - the local endpoint is the process's endpoint, with the span's own service name and local
+//!   port when it has them.
+//!
+//! ```
+//! use traced::encode::{encode_json, Encoding};
+//! use traced::model::{Endpoint, SpanId, SpanRecord, TraceId};
+//!
+//! let span = SpanRecord { trace_id: TraceId(1), id: SpanId(2), name: "work".into(), duration_us: 5, ..Default::default() };
+//! let mut body = Vec::new();
+//! encode_json(&[span], &Endpoint::service("shop"), &mut body);
+//! assert_eq!(
+//!     String::from_utf8(body).unwrap(),
+//!     r#"[{"traceId":"0000000000000001","id":"0000000000000002","name":"work","duration":5,"localEndpoint":{"serviceName":"shop"}}]"#
+//! );
+//! assert_eq!(Encoding::Json.content_type(), "application/json");
+//! ```
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::sync::Arc;
+
+use crate::model::{Annotation, Endpoint, SpanRecord, TagValue};
+
+mod json;
+mod proto;
+
+pub use json::encode_json;
+pub use proto::encode_proto;
+
+/// The wire format of a POST to the collector.
+///
+/// ```
+/// use traced::encode::Encoding;
+/// assert_eq!(Encoding::default(), Encoding::Json);
+/// assert_eq!(Encoding::Proto.content_type(), "application/x-protobuf");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Encoding {
+    /// Zipkin v2 JSON (`application/json`), what every Zipkin-compatible collector accepts.
+    #[default]
+    Json,
+    /// `zipkin.proto3.ListOfSpans` (`application/x-protobuf`): smaller and cheaper to parse.
+    Proto,
+}
+
+impl Encoding {
+    /// The `Content-Type` of a body in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Json => "application/json",
+            Encoding::Proto => "application/x-protobuf",
+        }
+    }
+
+    /// Appends `spans` to `out` as one complete list in this encoding.
+    ///
+    /// ```
+    /// use traced::encode::Encoding;
+    /// use traced::model::Endpoint;
+    ///
+    /// let mut body = Vec::new();
+    /// Encoding::Json.encode(&[], &Endpoint::default(), &mut body);
+    /// assert_eq!(body, b"[]");
+    /// ```
+    pub fn encode(self, spans: &[SpanRecord], local: &Endpoint, out: &mut Vec<u8>) {
+        match self {
+            Encoding::Json => encode_json(spans, local, out),
+            Encoding::Proto => encode_proto(spans, local, out),
+        }
+    }
+
+    /// Starts an empty list in `out`, for encoding span by span with [`Encoding::push_span`].
+    pub(crate) fn begin_list(self, out: &mut Vec<u8>) {
+        if self == Encoding::Json {
+            out.push(b'[');
+        }
+    }
+
+    /// Appends one span to a list begun with [`Encoding::begin_list`]; `first` says whether
+    /// it is the first span of the list.
+    pub(crate) fn push_span(
+        self,
+        span: &SpanRecord,
+        local: &Endpoint,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) {
+        match self {
+            Encoding::Json => {
+                if !first {
+                    out.push(b',');
+                }
+                json::write_span(span, local, out);
+            }
+            Encoding::Proto => proto::write_list_entry(span, local, out),
+        }
+    }
+
+    /// Closes a list begun with [`Encoding::begin_list`].
+    pub(crate) fn end_list(self, out: &mut Vec<u8>) {
+        if self == Encoding::Json {
+            out.push(b']');
+        }
+    }
+}
+
+/// The IPv4 address of the interface this host uses for its default route, if it has one.
+///
+/// It "connects" a UDP socket to a non-routable documentation address: that sends nothing, but
+/// makes the kernel pick the outgoing interface, whose address the socket then reports.
+///
+/// ```
+/// if let Some(ip) = traced::encode::host_ipv4() {
+///     assert!(!ip.is_unspecified());
+/// }
+/// ```
+pub fn host_ipv4() -> Option<Ipv4Addr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    // 192.0.2.0/24 (TEST-NET-1) is reserved for documentation: never a real peer.
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    match socket.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
+/// `text` in lower case, borrowed when it already is (the common case costs one scan).
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
+    let needs_change = if text.is_ascii() {
+        text.bytes().any(|byte| byte.is_ascii_uppercase())
+    } else {
+        text.chars().any(char::is_uppercase)
+    };
+    if needs_change {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// The endpoint that recorded `span`: the process's, with the span's own overrides.
+pub(crate) fn local_endpoint(span: &SpanRecord, local: &Endpoint) -> Endpoint {
+    let mut endpoint = local.clone();
+    if let Some(service) = &span.service_name {
+        endpoint.service_name = Some(Arc::clone(service));
+    }
+    if let Some(port) = span.local_port {
+        endpoint.port = Some(port);
+    }
+    endpoint
+}
+
+/// The endpoint fields as they go on the wire: lower-case, non-empty name; non-zero port.
+pub(crate) struct WireEndpoint<'a> {
+    pub(crate) service_name: Option<Cow<'a, str>>,
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    pub(crate) ipv6: Option<std::net::Ipv6Addr>,
+    pub(crate) port: Option<u16>,
+}
+
+impl<'a> WireEndpoint<'a> {
+    pub(crate) fn new(endpoint: &'a Endpoint) -> Option<WireEndpoint<'a>> {
+        let wire = WireEndpoint {
+            service_name: endpoint
+                .service_name
+                .as_deref()
+                .filter(|name| !name.is_empty())
+                .map(lowercase),
+            ipv4: endpoint.ipv4,
+            ipv6: endpoint.ipv6,
+            port: endpoint.port.filter(|port| *port != 0),
+        };
+        let empty = wire.service_name.is_none()
+            && wire.ipv4.is_none()
+            && wire.ipv6.is_none()
+            && wire.port.is_none();
+        (!empty).then_some(wire)
+    }
+}
+
+/// The duration as sent: the spec rounds durations under 1 µs up to 1.
+pub(crate) fn wire_duration(span: &SpanRecord) -> u64 {
+    span.duration_us.max(1)
+}
+
+/// Above this many items, duplicate detection uses a hash map instead of pairwise scans.
+const SCAN_LIMIT: usize = 16;
+
+/// The tags to send, in recording order: a key recorded twice keeps only its last value.
+pub(crate) fn live_tags<'a>(
+    tags: &'a [(Cow<'static, str>, TagValue)],
+) -> impl Iterator<Item = &'a (Cow<'static, str>, TagValue)> {
+    let last_index: Option<HashMap<&str, usize>> = (tags.len() > SCAN_LIMIT).then(|| {
+        tags.iter()
+            .enumerate()
+            .map(|(index, (key, _))| (&**key, index))
+            .collect()
+    });
+    tags.iter().enumerate().filter_map(move |(index, tag)| {
+        let superseded = match &last_index {
+            Some(last) => last.get(&*tag.0) != Some(&index),
+            None => tags[index + 1..].iter().any(|(key, _)| *key == tag.0),
+        };
+        (!superseded).then_some(tag)
+    })
+}
+
+/// The annotations to send: each distinct (timestamp, value) once, in recording order.
+pub(crate) fn live_annotations(annotations: &[Annotation]) -> impl Iterator<Item = &Annotation> {
+    let mut seen: Option<std::collections::HashSet<(u64, &str)>> =
+        (annotations.len() > SCAN_LIMIT).then(Default::default);
+    annotations
+        .iter()
+        .enumerate()
+        .filter(move |(index, annotation)| match &mut seen {
+            Some(seen) => seen.insert((annotation.timestamp_us, &annotation.value)),
+            None => !annotations[..*index].contains(annotation),
+        })
+        .map(|(_, annotation)| annotation)
+}
+
+/// Writes a tag value's text: strings as they are, other values through `Display`.
+pub(crate) fn tag_text<'a>(value: &'a TagValue, scratch: &'a mut String) -> &'a str {
+    match value {
+        TagValue::Str(text) => text,
+        other => {
+            use std::fmt::Write as _;
+            scratch.clear();
+            // Writing into a String cannot fail.
+            let _ = write!(scratch, "{other}");
+            scratch
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowercase_borrows_when_already_lower() {
+        assert!(matches!(lowercase("get /users"), Cow::Borrowed(_)));
+        assert_eq!(lowercase("GET /Users"), "get /users");
+        assert_eq!(lowercase("ÉCOLE"), "école");
+    }
+
+    #[test]
+    fn later_tag_values_replace_earlier_ones() {
+        let tags: Vec<(Cow<'static, str>, TagValue)> = vec![
+            ("a".into(), TagValue::U64(1)),
+            ("b".into(), TagValue::U64(2)),
+            ("a".into(), TagValue::U64(3)),
+        ];
+        let live: Vec<_> = live_tags(&tags).collect();
+        assert_eq!(live, vec![&tags[1], &tags[2]]);
+    }
+
+    #[test]
+    fn many_tags_deduplicate_like_few() {
+        let tags: Vec<(Cow<'static, str>, TagValue)> = (0..100u64)
+            .map(|index| (Cow::Owned(format!("k{}", index % 10)), TagValue::U64(index)))
+            .collect();
+        let live: Vec<_> = live_tags(&tags).map(|(_, value)| value.clone()).collect();
+        assert_eq!(live, (90..100).map(TagValue::U64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn identical_annotations_are_sent_once() {
+        let annotation = |timestamp_us, value: &str| Annotation {
+            timestamp_us,
+            value: value.into(),
+        };
+        let few = vec![annotation(1, "a"), annotation(1, "a"), annotation(2, "a")];
+        assert_eq!(live_annotations(&few).count(), 2);
+        let many: Vec<_> = (0..40).map(|index| annotation(index % 20, "x")).collect();
+        assert_eq!(live_annotations(&many).count(), 20);
+    }
+
+    #[test]
+    fn empty_endpoints_are_left_out() {
+        assert!(WireEndpoint::new(&Endpoint::default()).is_none());
+        let zero_port = Endpoint {
+            port: Some(0),
+            service_name: Some(Arc::from("")),
+            ..Endpoint::default()
+        };
+        assert!(WireEndpoint::new(&zero_port).is_none());
+    }
+
+    #[test]
+    fn host_ipv4_is_a_usable_address_when_found() {
+        if let Some(ip) = host_ipv4() {
+            assert!(!ip.is_unspecified() && !ip.is_multicast());
+        }
+    }
+}
