@@ -16,6 +16,8 @@
 //! assert_eq!(capture.span("add").tag("a"), Some(&traced::model::TagValue::U64(2)));
 //! ```
 
+pub mod config;
+pub mod console;
 pub mod encode;
 pub mod export;
 pub mod layer;

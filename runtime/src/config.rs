@@ -1,0 +1,577 @@
+//! Configuration from the standard OpenTelemetry environment variables.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `OTEL_SERVICE_NAME` | the service name on every span | `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the executable's name |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (percent-encoded values); become tags on every span | none |
+//! | `OTEL_TRACES_EXPORTER` | `zipkin`, `console`, `file`, `none`; comma-separated | `zipkin` |
+//! | `OTEL_EXPORTER_ZIPKIN_ENDPOINT` | the collector's URL | `http://localhost:9411/api/v2/spans` |
+//! | `OTEL_EXPORTER_ZIPKIN_TIMEOUT` | milliseconds per request to the collector | the reporter's |
+//! | `OTEL_EXPORTER_ZIPKIN_HEADERS` | `key=value,…` sent with every request (e.g. `Authorization`) | none |
+//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `ratelimiting`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `parentbased_ratelimiting` | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | the ratio (`0`–`1`, default `1`) or traces per second (default `100`) | |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans queued for the collector before new ones are dropped | the reporter's |
+//! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request | the reporter's |
+//! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds between two sends | the reporter's |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds one export (with retries) may take | the reporter's |
+//! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `baggage`, `none`, … comma-separated | the propagator's default |
+//! | `TRACED_FILE` | where the `file` exporter writes Zipkin v2 JSON | `traces.json` |
+//!
+//! An empty variable counts as unset, as the OpenTelemetry specification says.
+//!
+//! ```
+//! use traced::config::{Config, ExporterKind, SamplerConfig};
+//!
+//! let config = Config::from_vars([
+//!     ("OTEL_SERVICE_NAME", "checkout"),
+//!     ("OTEL_TRACES_EXPORTER", "zipkin,console"),
+//!     ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+//!     ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+//! ])
+//! .unwrap();
+//! assert_eq!(config.service_name, "checkout");
+//! assert_eq!(config.exporters(), vec![ExporterKind::Zipkin, ExporterKind::Console]);
+//! assert_eq!(config.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sample::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
+
+/// The collector URL used when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is unset.
+pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
+
+/// The file the `file` exporter writes when `TRACED_FILE` is unset.
+pub const DEFAULT_FILE: &str = "traces.json";
+
+/// Traces per second for `ratelimiting` when `OTEL_TRACES_SAMPLER_ARG` is unset.
+pub const DEFAULT_RATE_LIMIT: f64 = 100.0;
+
+/// Where finished spans go.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ExporterKind {
+    /// To a Zipkin collector over HTTP.
+    Zipkin,
+    /// A waterfall per finished trace on stderr.
+    Console,
+    /// Zipkin v2 JSON in a file (`TRACED_FILE`) that the Zipkin UI can load.
+    File,
+}
+
+impl ExporterKind {
+    /// The name `OTEL_TRACES_EXPORTER` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExporterKind::Zipkin => "zipkin",
+            ExporterKind::Console => "console",
+            ExporterKind::File => "file",
+        }
+    }
+}
+
+/// Which sampler decides new traces.
+///
+/// ```
+/// use traced::config::SamplerConfig;
+/// use traced::model::{Sampling, TraceId};
+/// let sampler = SamplerConfig::ParentBasedAlwaysOff.build();
+/// assert_eq!(sampler.sample(TraceId(1), Some(Sampling::Accept)), Sampling::Accept);
+/// assert_eq!(sampler.sample(TraceId(1), None), Sampling::Deny);
+/// ```
+#[derive(Clone, Copy, PartialEq, Debug, Default)]
+pub enum SamplerConfig {
+    /// `always_on`.
+    AlwaysOn,
+    /// `always_off`.
+    AlwaysOff,
+    /// `traceidratio` with its ratio.
+    TraceIdRatio(f64),
+    /// `ratelimiting` with its traces per second.
+    RateLimiting(f64),
+    /// `parentbased_always_on`, the default.
+    #[default]
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`.
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio` with its ratio.
+    ParentBasedTraceIdRatio(f64),
+    /// `parentbased_ratelimiting` with its traces per second.
+    ParentBasedRateLimiting(f64),
+}
+
+impl SamplerConfig {
+    /// The sampler this names.
+    pub fn build(self) -> Box<dyn Sampler> {
+        match self {
+            SamplerConfig::AlwaysOn => Box::new(AlwaysOn),
+            SamplerConfig::AlwaysOff => Box::new(AlwaysOff),
+            SamplerConfig::TraceIdRatio(ratio) => Box::new(TraceIdRatio::new(ratio)),
+            SamplerConfig::RateLimiting(rate) => Box::new(RateLimiting::new(rate)),
+            SamplerConfig::ParentBasedAlwaysOn => Box::new(ParentBased::new(AlwaysOn)),
+            SamplerConfig::ParentBasedAlwaysOff => Box::new(ParentBased::new(AlwaysOff)),
+            SamplerConfig::ParentBasedTraceIdRatio(ratio) => {
+                Box::new(ParentBased::new(TraceIdRatio::new(ratio)))
+            }
+            SamplerConfig::ParentBasedRateLimiting(rate) => {
+                Box::new(ParentBased::new(RateLimiting::new(rate)))
+            }
+        }
+    }
+}
+
+/// Everything the environment configures. Fields left `None` take the reporter's defaults.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Config {
+    /// `OTEL_SERVICE_NAME`, else `service.name` from the resource attributes, else the
+    /// executable's name.
+    pub service_name: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES` without `service.name`, decoded, in order.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_TRACES_EXPORTER` as given; `None` when unset (see [`Config::exporters`]).
+    pub traces_exporter: Option<Vec<ExporterKind>>,
+    /// `OTEL_EXPORTER_ZIPKIN_ENDPOINT`.
+    pub zipkin_endpoint: String,
+    /// Whether `OTEL_EXPORTER_ZIPKIN_ENDPOINT` was set.
+    pub zipkin_endpoint_set: bool,
+    /// `OTEL_EXPORTER_ZIPKIN_TIMEOUT`.
+    pub zipkin_timeout: Option<Duration>,
+    /// `OTEL_EXPORTER_ZIPKIN_HEADERS`, decoded.
+    pub zipkin_headers: Vec<(String, String)>,
+    /// `OTEL_TRACES_SAMPLER` with `OTEL_TRACES_SAMPLER_ARG`.
+    pub sampler: SamplerConfig,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub max_queue_size: Option<usize>,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
+    pub max_export_batch_size: Option<usize>,
+    /// `OTEL_BSP_SCHEDULE_DELAY`.
+    pub schedule_delay: Option<Duration>,
+    /// `OTEL_BSP_EXPORT_TIMEOUT`.
+    pub export_timeout: Option<Duration>,
+    /// `OTEL_PROPAGATORS`, unparsed (the propagation module knows the names).
+    pub propagators: Option<String>,
+    /// `TRACED_FILE`.
+    pub file_path: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            service_name: default_service_name(),
+            resource_attributes: Vec::new(),
+            traces_exporter: None,
+            zipkin_endpoint: DEFAULT_ZIPKIN_ENDPOINT.to_owned(),
+            zipkin_endpoint_set: false,
+            zipkin_timeout: None,
+            zipkin_headers: Vec::new(),
+            sampler: SamplerConfig::default(),
+            max_queue_size: None,
+            max_export_batch_size: None,
+            schedule_delay: None,
+            export_timeout: None,
+            propagators: None,
+            file_path: PathBuf::from(DEFAULT_FILE),
+        }
+    }
+}
+
+/// A variable with a value that cannot be used.
+///
+/// ```
+/// use traced::config::Config;
+/// let error = Config::from_vars([("OTEL_BSP_MAX_QUEUE_SIZE", "lots")]).unwrap_err();
+/// assert_eq!(error.variable, "OTEL_BSP_MAX_QUEUE_SIZE");
+/// assert!(error.to_string().contains("\"lots\""));
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// The value it had (lossily decoded when it was not UTF-8).
+    pub value: String,
+    /// What the variable accepts.
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {}={:?}: expected {}",
+            self.variable, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const SAMPLERS: &str = "one of always_on, always_off, traceidratio, ratelimiting, \
+                        parentbased_always_on, parentbased_always_off, \
+                        parentbased_traceidratio, parentbased_ratelimiting";
+
+impl Config {
+    /// Reads the process environment; the first bad value is an error.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        first_error(Config::parse_env())
+    }
+
+    /// Reads the process environment; bad values fall back to their defaults and are returned.
+    pub fn parse_env() -> (Config, Vec<ConfigError>) {
+        Config::parse(|name| {
+            std::env::var_os(name).map(|value| {
+                value
+                    .into_string()
+                    .map_err(|raw| raw.to_string_lossy().into_owned())
+            })
+        })
+    }
+
+    /// Reads the given variables instead of the environment; the first bad value is an error.
+    pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Result<Config, ConfigError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        first_error(Config::parse_vars(vars))
+    }
+
+    /// Reads the given variables; bad values fall back to their defaults and are returned.
+    ///
+    /// ```
+    /// use traced::config::{Config, SamplerConfig};
+    /// let (config, errors) = Config::parse_vars([("OTEL_TRACES_SAMPLER", "sometimes")]);
+    /// assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
+    /// assert_eq!(errors[0].variable, "OTEL_TRACES_SAMPLER");
+    /// ```
+    pub fn parse_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> (Config, Vec<ConfigError>)
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let map: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(key, value)| (key.into(), value.into()))
+            .collect();
+        Config::parse(|name| map.get(name).cloned().map(Ok))
+    }
+
+    /// Parses from `lookup`, which gives a variable's value, or `Err` with the lossily decoded
+    /// text when the value is not UTF-8.
+    pub fn parse(
+        lookup: impl Fn(&str) -> Option<Result<String, String>>,
+    ) -> (Config, Vec<ConfigError>) {
+        let mut parser = Parser {
+            lookup: &lookup,
+            errors: Vec::new(),
+        };
+        let mut config = Config::default();
+
+        if let Some(raw) = parser.get("OTEL_RESOURCE_ATTRIBUTES") {
+            match parse_pairs(&raw) {
+                Ok(pairs) => {
+                    for (key, value) in pairs {
+                        if key == "service.name" {
+                            if !value.is_empty() {
+                                config.service_name = value;
+                            }
+                        } else {
+                            config.resource_attributes.push((key, value));
+                        }
+                    }
+                }
+                Err(expected) => parser.error("OTEL_RESOURCE_ATTRIBUTES", &raw, expected),
+            }
+        }
+        if let Some(name) = parser.get("OTEL_SERVICE_NAME") {
+            config.service_name = name;
+        }
+
+        if let Some(raw) = parser.get("OTEL_TRACES_EXPORTER") {
+            match parse_exporters(&raw) {
+                Some(kinds) => config.traces_exporter = Some(kinds),
+                None => parser.error(
+                    "OTEL_TRACES_EXPORTER",
+                    &raw,
+                    "a comma-separated list of zipkin, console, file, or none",
+                ),
+            }
+        }
+
+        if let Some(raw) = parser.get("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
+            if is_http_url(&raw) {
+                config.zipkin_endpoint = raw;
+                config.zipkin_endpoint_set = true;
+            } else {
+                parser.error(
+                    "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+                    &raw,
+                    "an http:// or https:// URL such as http://localhost:9411/api/v2/spans",
+                );
+            }
+        }
+        config.zipkin_timeout = parser.millis("OTEL_EXPORTER_ZIPKIN_TIMEOUT");
+        if let Some(raw) = parser.get("OTEL_EXPORTER_ZIPKIN_HEADERS") {
+            match parse_pairs(&raw).and_then(|pairs| check_headers(pairs)) {
+                Ok(pairs) => config.zipkin_headers = pairs,
+                Err(expected) => parser.error("OTEL_EXPORTER_ZIPKIN_HEADERS", &raw, expected),
+            }
+        }
+
+        config.sampler = parser.sampler();
+
+        config.max_queue_size = parser.count("OTEL_BSP_MAX_QUEUE_SIZE");
+        config.max_export_batch_size = parser.count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+        if let (Some(queue), Some(batch)) = (config.max_queue_size, config.max_export_batch_size) {
+            if batch > queue {
+                parser.error(
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                    &batch.to_string(),
+                    format!("at most OTEL_BSP_MAX_QUEUE_SIZE ({queue})"),
+                );
+                config.max_export_batch_size = None;
+            }
+        }
+        config.schedule_delay = parser.millis("OTEL_BSP_SCHEDULE_DELAY");
+        config.export_timeout = parser.millis("OTEL_BSP_EXPORT_TIMEOUT");
+
+        config.propagators = parser.get("OTEL_PROPAGATORS");
+        if let Some(path) = parser.get("TRACED_FILE") {
+            config.file_path = PathBuf::from(path);
+        }
+
+        (config, parser.errors)
+    }
+
+    /// The exporters to install: `OTEL_TRACES_EXPORTER`, or `zipkin` when it is unset.
+    pub fn exporters(&self) -> Vec<ExporterKind> {
+        self.traces_exporter
+            .clone()
+            .unwrap_or_else(|| vec![ExporterKind::Zipkin])
+    }
+}
+
+fn first_error((config, errors): (Config, Vec<ConfigError>)) -> Result<Config, ConfigError> {
+    match errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(config),
+    }
+}
+
+struct Parser<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<Result<String, String>>,
+    errors: Vec<ConfigError>,
+}
+
+impl Parser<'_> {
+    /// The trimmed value; empty counts as unset, non-UTF-8 is an error.
+    fn get(&mut self, variable: &'static str) -> Option<String> {
+        match (self.lookup)(variable)? {
+            Ok(value) => {
+                let value = value.trim();
+                (!value.is_empty()).then(|| value.to_owned())
+            }
+            Err(lossy) => {
+                self.error(variable, &lossy, "valid UTF-8");
+                None
+            }
+        }
+    }
+
+    fn error(&mut self, variable: &'static str, value: &str, expected: impl Into<String>) {
+        self.errors.push(ConfigError {
+            variable,
+            value: value.to_owned(),
+            expected: expected.into(),
+        });
+    }
+
+    fn count(&mut self, variable: &'static str) -> Option<usize> {
+        let raw = self.get(variable)?;
+        match raw.parse::<usize>() {
+            Ok(count) if count > 0 => Some(count),
+            _ => {
+                self.error(variable, &raw, "a whole number greater than 0");
+                None
+            }
+        }
+    }
+
+    fn millis(&mut self, variable: &'static str) -> Option<Duration> {
+        let raw = self.get(variable)?;
+        match raw.parse::<u64>() {
+            Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+            _ => {
+                self.error(
+                    variable,
+                    &raw,
+                    "a whole number of milliseconds greater than 0",
+                );
+                None
+            }
+        }
+    }
+
+    fn sampler(&mut self) -> SamplerConfig {
+        let name = self.get("OTEL_TRACES_SAMPLER");
+        let arg = self.get("OTEL_TRACES_SAMPLER_ARG");
+        let Some(name) = name else {
+            return SamplerConfig::default();
+        };
+        let ratio = |parser: &mut Parser<'_>| match &arg {
+            None => 1.0,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
+                _ => {
+                    parser.error(
+                        "OTEL_TRACES_SAMPLER_ARG",
+                        raw,
+                        format!("a ratio from 0 to 1 for {name}"),
+                    );
+                    1.0
+                }
+            },
+        };
+        let rate = |parser: &mut Parser<'_>| match &arg {
+            None => DEFAULT_RATE_LIMIT,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(rate) if rate.is_finite() && rate >= 0.0 => rate,
+                _ => {
+                    parser.error(
+                        "OTEL_TRACES_SAMPLER_ARG",
+                        raw,
+                        format!("a number of traces per second, 0 or more, for {name}"),
+                    );
+                    DEFAULT_RATE_LIMIT
+                }
+            },
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "always_on" => SamplerConfig::AlwaysOn,
+            "always_off" => SamplerConfig::AlwaysOff,
+            "traceidratio" => SamplerConfig::TraceIdRatio(ratio(self)),
+            "ratelimiting" => SamplerConfig::RateLimiting(rate(self)),
+            "parentbased_always_on" => SamplerConfig::ParentBasedAlwaysOn,
+            "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
+            "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio(self)),
+            "parentbased_ratelimiting" => SamplerConfig::ParentBasedRateLimiting(rate(self)),
+            _ => {
+                self.error("OTEL_TRACES_SAMPLER", &name, SAMPLERS);
+                SamplerConfig::default()
+            }
+        }
+    }
+}
+
+fn parse_exporters(raw: &str) -> Option<Vec<ExporterKind>> {
+    let mut kinds = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        let kind = match name.to_ascii_lowercase().as_str() {
+            "zipkin" => ExporterKind::Zipkin,
+            "console" => ExporterKind::Console,
+            "file" => ExporterKind::File,
+            "none" => continue,
+            _ => return None,
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Some(kinds)
+}
+
+fn is_http_url(raw: &str) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(rest) => {
+            let authority = rest.split('/').next().unwrap_or("");
+            !authority.is_empty() && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+/// Parses the W3C-baggage-like `key=value,key=value` list both variables use, percent-decoding
+/// keys and values.
+fn parse_pairs(raw: &str) -> Result<Vec<(String, String)>, &'static str> {
+    const EXPECTED: &str = "comma-separated key=value pairs with percent-encoded values";
+    let mut pairs = Vec::new();
+    for item in raw.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let (key, value) = item.split_once('=').ok_or(EXPECTED)?;
+        let key = percent_decode(key.trim()).ok_or(EXPECTED)?;
+        let value = percent_decode(value.trim()).ok_or(EXPECTED)?;
+        if key.is_empty() {
+            return Err(EXPECTED);
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+fn check_headers(pairs: Vec<(String, String)>) -> Result<Vec<(String, String)>, &'static str> {
+    let valid = pairs.iter().all(|(name, value)| {
+        http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && http::HeaderValue::from_str(value).is_ok()
+    });
+    if valid {
+        Ok(pairs)
+    } else {
+        Err("comma-separated name=value pairs with valid HTTP header names and values")
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = bytes.get(index + 1..index + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The executable's file name without extension, as OpenTelemetry's default service name uses.
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| {
+            path.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown_service".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_handles_escapes_and_rejects_broken_ones() {
+        assert_eq!(percent_decode("a%20b%2Cc").as_deref(), Some("a b,c"));
+        assert_eq!(percent_decode("%e2%9c%93").as_deref(), Some("✓"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
+    }
+}
