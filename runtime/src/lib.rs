@@ -22,6 +22,7 @@ pub mod encode;
 pub mod export;
 pub mod layer;
 pub mod model;
+pub mod propagation;
 pub mod sample;
 pub mod testing;
 pub mod value;

@@ -1,0 +1,184 @@
+//! Where headers come from and go to: `http::HeaderMap`, string maps, and lists of pairs.
+//!
+//! Parsers ask for lower-case names; every carrier matches names case-insensitively, returns
+//! the first value of a repeated header, and hides values that are not text, so a hostile
+//! request cannot reach the parsers with anything but `&str`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Read access to request headers, or any string map used as a carrier.
+///
+/// `name` is always lower-case. Implement it for your own carrier (message metadata, gRPC
+/// metadata) to extract from it.
+///
+/// ```
+/// use traced::propagation::Carrier;
+///
+/// let headers = vec![("B3".to_owned(), "0".to_owned()), ("b3".to_owned(), "1".to_owned())];
+/// assert_eq!(headers.get("b3"), Some("0")); // the first value wins
+/// ```
+pub trait Carrier {
+    /// The first value of header `name`, if present and text.
+    fn get(&self, name: &str) -> Option<&str>;
+
+    /// Every value of header `name`, in order; only `tracestate` combines repeated headers.
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        self.get(name).into_iter().collect()
+    }
+}
+
+/// Write access to outgoing headers: setting a name replaces any value it had.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use traced::propagation::CarrierMut;
+///
+/// let mut headers = HashMap::new();
+/// headers.set("b3", "1".to_owned());
+/// assert_eq!(headers["b3"], "1");
+/// ```
+pub trait CarrierMut {
+    /// Sets header `name` (lower-case) to `value`, replacing every earlier value.
+    fn set(&mut self, name: &str, value: String);
+
+    /// Removes header `name` (lower-case), so a forwarded request does not keep a stale value
+    /// next to the ones just injected. Carriers that cannot remove keep the default, which
+    /// does nothing.
+    fn remove(&mut self, name: &str) {
+        let _ = name;
+    }
+}
+
+impl Carrier for HeaderMap {
+    fn get(&self, name: &str) -> Option<&str> {
+        // `HeaderMap::get` is the first value; a non-text first value means no value at all
+        // rather than falling through to a second one an attacker may have appended.
+        HeaderMap::get(self, name).and_then(|value| value.to_str().ok())
+    }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        HeaderMap::get_all(self, name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect()
+    }
+}
+
+impl CarrierMut for HeaderMap {
+    fn set(&mut self, name: &str, value: String) {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            return;
+        };
+        self.insert(name, value);
+    }
+
+    fn remove(&mut self, name: &str) {
+        HeaderMap::remove(self, name);
+    }
+}
+
+impl<S: BuildHasher> Carrier for HashMap<String, String, S> {
+    fn get(&self, name: &str) -> Option<&str> {
+        if let Some(value) = HashMap::get(self, name) {
+            return Some(value);
+        }
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl<S: BuildHasher> CarrierMut for HashMap<String, String, S> {
+    fn set(&mut self, name: &str, value: String) {
+        self.retain(|key, _| !key.eq_ignore_ascii_case(name));
+        self.insert(name.to_owned(), value);
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.retain(|key, _| !key.eq_ignore_ascii_case(name));
+    }
+}
+
+impl Carrier for BTreeMap<String, String> {
+    fn get(&self, name: &str) -> Option<&str> {
+        if let Some(value) = BTreeMap::get(self, name) {
+            return Some(value);
+        }
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl CarrierMut for BTreeMap<String, String> {
+    fn set(&mut self, name: &str, value: String) {
+        self.retain(|key, _| !key.eq_ignore_ascii_case(name));
+        self.insert(name.to_owned(), value);
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.retain(|key, _| !key.eq_ignore_ascii_case(name));
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Carrier for [(K, V)] {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_ref())
+    }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        self.iter()
+            .filter(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_ref())
+            .collect()
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Carrier for Vec<(K, V)> {
+    fn get(&self, name: &str) -> Option<&str> {
+        <[(K, V)] as Carrier>::get(self, name)
+    }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        <[(K, V)] as Carrier>::get_all(self, name)
+    }
+}
+
+impl CarrierMut for Vec<(String, String)> {
+    fn set(&mut self, name: &str, value: String) {
+        self.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+        self.push((name.to_owned(), value));
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+    }
+}
+
+impl<C: Carrier + ?Sized> Carrier for &C {
+    fn get(&self, name: &str) -> Option<&str> {
+        (**self).get(name)
+    }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        (**self).get_all(name)
+    }
+}
+
+impl<C: CarrierMut + ?Sized> CarrierMut for &mut C {
+    fn set(&mut self, name: &str, value: String) {
+        (**self).set(name, value);
+    }
+
+    fn remove(&mut self, name: &str) {
+        (**self).remove(name);
+    }
+}

@@ -1,0 +1,198 @@
+//! OpenTelemetry interop: our B3 and W3C propagators as
+//! [`opentelemetry::propagation::TextMapPropagator`]s.
+//!
+//! Unlike the deprecated `opentelemetry-zipkin` propagator, these keep to the B3 spec: debug
+//! implies sampled (and needs no reserved trace-flag bit: it rides in the OTel `Context`),
+//! single-header mode writes only `b3`, an invalid context writes nothing (never a deny), and
+//! `b3: …-d` and `X-B3-Flags: 1` are read whatever the injection mode.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use opentelemetry::propagation::TextMapPropagator;
+//! use opentelemetry::trace::TraceContextExt;
+//! use traced::propagation::otel::OtelPropagator;
+//!
+//! let propagator = OtelPropagator::b3();
+//! let mut incoming = HashMap::new();
+//! incoming.insert("b3".to_owned(), "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d".to_owned());
+//! let cx = propagator.extract(&incoming);
+//! assert!(cx.span().span_context().is_sampled());
+//!
+//! let mut outgoing = HashMap::new();
+//! propagator.inject_context(&cx, &mut outgoing);
+//! assert_eq!(outgoing["b3"], "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d");
+//! assert_eq!(outgoing.len(), 1);
+//! ```
+
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{self as otel, TraceContextExt};
+use opentelemetry::Context;
+
+use super::{Carrier, CarrierMut, Format, Incoming, Propagator, TraceState};
+use crate::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+
+/// A [`Propagator`] speaking OpenTelemetry's `TextMapPropagator` interface.
+#[derive(Clone, Debug)]
+pub struct OtelPropagator {
+    inner: Propagator,
+    fields: Vec<String>,
+}
+
+impl OtelPropagator {
+    /// OpenTelemetry's `b3`: reads both B3 forms, writes the single header.
+    pub fn b3() -> OtelPropagator {
+        OtelPropagator::from(Propagator::new(
+            [Format::B3Single, Format::B3Multi],
+            [Format::B3Single],
+        ))
+    }
+
+    /// OpenTelemetry's `b3multi`: reads both B3 forms, writes the `X-B3-*` headers.
+    pub fn b3_multi() -> OtelPropagator {
+        OtelPropagator::from(Propagator::new(
+            [Format::B3Single, Format::B3Multi],
+            [Format::B3Multi],
+        ))
+    }
+
+    /// OpenTelemetry's `tracecontext`: `traceparent` and `tracestate`.
+    pub fn trace_context() -> OtelPropagator {
+        OtelPropagator::from(Propagator::new(
+            [Format::TraceContext],
+            [Format::TraceContext],
+        ))
+    }
+
+    /// The wrapped propagator.
+    pub fn propagator(&self) -> &Propagator {
+        &self.inner
+    }
+}
+
+impl From<Propagator> for OtelPropagator {
+    fn from(inner: Propagator) -> OtelPropagator {
+        let mut fields: Vec<String> = Vec::new();
+        for format in inner.extract_order().iter().chain(inner.inject_formats()) {
+            for field in format.fields() {
+                if !fields.iter().any(|known| known == field) {
+                    fields.push((*field).to_owned());
+                }
+            }
+        }
+        OtelPropagator { inner, fields }
+    }
+}
+
+/// The B3 sampling state of an extracted context, which OTel's one sampled bit cannot hold:
+/// debug, and "no decision yet".
+#[derive(Clone, Copy, Debug)]
+struct B3Sampling {
+    trace_id: TraceId,
+    span_id: SpanId,
+    sampling: Sampling,
+}
+
+struct ExtractorCarrier<'a>(&'a dyn Extractor);
+
+impl Carrier for ExtractorCarrier<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name)
+    }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        self.0.get_all(name).unwrap_or_default()
+    }
+}
+
+struct InjectorCarrier<'a>(&'a mut dyn Injector);
+
+impl CarrierMut for InjectorCarrier<'_> {
+    fn set(&mut self, name: &str, value: String) {
+        self.0.set(name, value);
+    }
+}
+
+/// Our context for an OTel span context, taking debug and deferral from the marker an
+/// extraction left in `cx`.
+fn from_otel(span: &otel::SpanContext, cx: &Context) -> SpanContext {
+    let trace_id = TraceId(u128::from_be_bytes(span.trace_id().to_bytes()));
+    let span_id = SpanId(u64::from_be_bytes(span.span_id().to_bytes()));
+    let flagged = if span.is_sampled() {
+        Sampling::Accept
+    } else {
+        Sampling::Deny
+    };
+    let sampling = match cx.get::<B3Sampling>() {
+        // Debug holds for the whole trace, also for the spans OTel starts under it.
+        Some(marker) if marker.trace_id == trace_id && marker.sampling == Sampling::Debug => {
+            Sampling::Debug
+        }
+        Some(marker) if marker.trace_id == trace_id && marker.span_id == span_id => marker.sampling,
+        _ => flagged,
+    };
+    SpanContext {
+        trace_id,
+        span_id,
+        parent_id: None,
+        sampling,
+    }
+}
+
+fn to_otel(context: &SpanContext, trace_state: Option<&TraceState>) -> otel::SpanContext {
+    let flags = if context.sampling.is_sampled() {
+        otel::TraceFlags::SAMPLED
+    } else {
+        otel::TraceFlags::default()
+    };
+    let trace_state = trace_state
+        .and_then(|state| otel::TraceState::from_key_value(state.iter()).ok())
+        .unwrap_or_default();
+    otel::SpanContext::new(
+        otel::TraceId::from_bytes(context.trace_id.0.to_be_bytes()),
+        otel::SpanId::from_bytes(context.span_id.0.to_be_bytes()),
+        flags,
+        true,
+        trace_state,
+    )
+}
+
+impl TextMapPropagator for OtelPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let span_context = span.span_context();
+        if !span_context.is_valid() {
+            return;
+        }
+        let context = from_otel(span_context, cx);
+        let header = span_context.trace_state().header();
+        let trace_state = (!header.is_empty()).then(|| TraceState::parse(&header));
+        self.inner.inject_with_state(
+            &context,
+            trace_state.as_ref(),
+            &mut InjectorCarrier(injector),
+        );
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        match self.inner.extract_incoming(&ExtractorCarrier(extractor)) {
+            Some(Incoming {
+                remote: Remote::Context(context),
+                trace_state,
+                ..
+            }) => cx
+                .with_remote_span_context(to_otel(&context, trace_state.as_ref()))
+                .with_value(B3Sampling {
+                    trace_id: context.trace_id,
+                    span_id: context.span_id,
+                    sampling: context.sampling,
+                }),
+            // OTel has no sampling-only context; the caller's decision alone cannot be carried.
+            _ => cx.clone(),
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.fields)
+    }
+}
