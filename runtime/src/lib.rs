@@ -19,6 +19,7 @@
 pub mod config;
 pub mod console;
 pub mod encode;
+pub mod report;
 pub mod export;
 pub mod layer;
 pub mod model;

@@ -1,0 +1,215 @@
+//! The bounded queue between instrumented threads and the reporter's thread.
+//!
+//! A `Mutex<VecDeque>` rather than a channel: a push holds the lock for a few nanoseconds and
+//! never makes a system call (the worker is only woken when a batch is full, not per span), the
+//! bound counts both spans and estimated bytes, and the worker takes the whole queue in one swap.
+//! The counters live under the same lock, so every snapshot of them balances exactly.
+
+use std::collections::VecDeque;
+use std::mem::size_of;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::model::{Annotation, Endpoint, SpanRecord, TagValue};
+
+use super::stats::Counters;
+
+/// What bounds the queue and when the worker is woken early.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_spans: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) batch_spans: usize,
+    pub(crate) batch_bytes: usize,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Wakes the worker: a full batch, a flush, a shutdown.
+    pub(crate) work: Condvar,
+    /// Wakes flushers and shutdown: a batch finished, the worker exited.
+    pub(crate) progress: Condvar,
+    pub(crate) limits: Limits,
+}
+
+pub(crate) struct State {
+    /// Spans waiting for the worker.
+    pub(crate) queue: VecDeque<SpanRecord>,
+    /// Estimated bytes of `queue` alone: the early-wake trigger.
+    pub(crate) queue_bytes: usize,
+    /// Spans accepted and not finished: in `queue` or in the worker's hands. This is what the
+    /// bound applies to, so memory stays bounded while a batch is retried.
+    pub(crate) held_spans: usize,
+    pub(crate) held_bytes: usize,
+    pub(crate) counters: Counters,
+    pub(crate) worker_waiting: bool,
+    pub(crate) flush_wanted: bool,
+    /// Set by shutdown: finish by then.
+    pub(crate) deadline: Option<Instant>,
+    /// No more spans are accepted.
+    pub(crate) closed: bool,
+    /// Shutdown stopped waiting and counted what the worker held as dropped; the worker must not
+    /// count anything any more.
+    pub(crate) abandoned: bool,
+    pub(crate) worker_done: bool,
+    pub(crate) last_error: Option<String>,
+}
+
+impl Shared {
+    pub(crate) fn new(limits: Limits) -> Shared {
+        Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                queue_bytes: 0,
+                held_spans: 0,
+                held_bytes: 0,
+                counters: Counters::default(),
+                worker_waiting: false,
+                flush_wanted: false,
+                deadline: None,
+                closed: false,
+                abandoned: false,
+                worker_done: false,
+                last_error: None,
+            }),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            limits,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across anything that can panic; if it ever were, counting on
+        // is better than taking the instrumented program down.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `span`, or gives it back when the queue is full or closed (the refusal is
+    /// counted). Never blocks beyond the short lock.
+    pub(crate) fn push(&self, span: SpanRecord) -> Result<(), SpanRecord> {
+        let size = estimate_bytes(&span);
+        let limits = self.limits;
+        let mut state = self.lock();
+        state.counters.exported += 1;
+        if state.closed
+            || state.held_spans >= limits.max_spans
+            || state.held_bytes.saturating_add(size) > limits.max_bytes
+        {
+            state.counters.refused += 1;
+            // Dropped by the caller, after the lock is released.
+            return Err(span);
+        }
+        state.counters.queued += 1;
+        state.held_spans += 1;
+        state.held_bytes += size;
+        let bytes_before = state.queue_bytes;
+        state.queue_bytes += size;
+        state.queue.push_back(span);
+        let batch_full = state.queue.len() == limits.batch_spans
+            || (bytes_before < limits.batch_bytes && state.queue_bytes >= limits.batch_bytes);
+        if batch_full && state.worker_waiting {
+            state.worker_waiting = false;
+            drop(state);
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// The memory a queued span holds, from its sizes alone (no allocator calls): the record, its
+/// owned strings, and its vectors' capacity. Static strings are free.
+pub(crate) fn estimate_bytes(span: &SpanRecord) -> usize {
+    fn owned(text: &std::borrow::Cow<'static, str>) -> usize {
+        match text {
+            std::borrow::Cow::Borrowed(_) => 0,
+            std::borrow::Cow::Owned(text) => text.capacity(),
+        }
+    }
+    let mut bytes = size_of::<SpanRecord>() + owned(&span.name);
+    bytes += span.tags.capacity() * size_of::<(std::borrow::Cow<'static, str>, TagValue)>();
+    for (key, value) in &span.tags {
+        bytes += owned(key);
+        if let TagValue::Str(text) = value {
+            bytes += owned(text);
+        }
+    }
+    bytes += span.annotations.capacity() * size_of::<Annotation>();
+    bytes += span
+        .annotations
+        .iter()
+        .map(|annotation| annotation.value.capacity())
+        .sum::<usize>();
+    if let Some(remote) = &span.remote_endpoint {
+        bytes += size_of::<Endpoint>() + remote.service_name.as_deref().map_or(0, str::len);
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_spans: usize, max_bytes: usize) -> Limits {
+        Limits {
+            max_spans,
+            max_bytes,
+            batch_spans: 4,
+            batch_bytes: usize::MAX,
+        }
+    }
+
+    #[test]
+    fn the_span_bound_refuses_and_counts() {
+        let shared = Shared::new(limits(3, usize::MAX));
+        let results: Vec<bool> = (0..5)
+            .map(|_| shared.push(SpanRecord::default()).is_ok())
+            .collect();
+        assert_eq!(results, [true, true, true, false, false]);
+        let stats = shared.lock().counters.snapshot();
+        assert_eq!((stats.exported, stats.queued, stats.dropped), (5, 3, 2));
+        assert_eq!(stats.pending, 3);
+    }
+
+    #[test]
+    fn the_byte_bound_holds_for_huge_spans() {
+        let huge = SpanRecord {
+            name: "x".repeat(1 << 20).into(),
+            ..SpanRecord::default()
+        };
+        assert!(estimate_bytes(&huge) > 1 << 20);
+        let shared = Shared::new(limits(1000, 3 << 20));
+        let accepted = (0..10)
+            .filter(|_| shared.push(huge.clone()).is_ok())
+            .count();
+        assert_eq!(accepted, 2);
+        assert!(shared.lock().held_bytes <= 3 << 20);
+    }
+
+    #[test]
+    fn a_closed_queue_refuses_everything() {
+        let shared = Shared::new(limits(10, usize::MAX));
+        shared.lock().closed = true;
+        assert!(shared.push(SpanRecord::default()).is_err());
+        assert_eq!(shared.lock().counters.snapshot().dropped, 1);
+    }
+
+    #[test]
+    fn owned_text_counts_and_static_text_does_not() {
+        let plain = estimate_bytes(&SpanRecord::default());
+        let with_static = SpanRecord {
+            name: "static".into(),
+            ..SpanRecord::default()
+        };
+        assert_eq!(estimate_bytes(&with_static), plain);
+        let with_owned = SpanRecord {
+            tags: vec![(
+                "k".into(),
+                TagValue::Str(String::from("v".repeat(100)).into()),
+            )],
+            ..SpanRecord::default()
+        };
+        assert!(estimate_bytes(&with_owned) >= plain + 100);
+    }
+}

@@ -1,0 +1,265 @@
+//! The reporter's own thread: takes the queue, encodes batches, POSTs them with retries.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::encode::Encoding;
+use crate::model::{Endpoint, SpanRecord};
+
+use super::http::{Outcome, Sender};
+use super::queue::{estimate_bytes, Shared};
+use super::retry::Backoff;
+use super::stats::{Warner, WARN_INTERVAL};
+
+pub(crate) struct Worker {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) sender: Sender,
+    pub(crate) encoding: Encoding,
+    pub(crate) gzip: bool,
+    pub(crate) local: Endpoint,
+    pub(crate) endpoint: String,
+    pub(crate) schedule_delay: Duration,
+    pub(crate) export_timeout: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) batch_spans: usize,
+    pub(crate) batch_bytes: usize,
+}
+
+/// Why a batch was not delivered.
+enum Undelivered {
+    /// It failed for good; counted as a failed batch.
+    Failed,
+    /// Shutdown gave up on the worker; nothing may be counted any more.
+    Abandoned,
+}
+
+impl Worker {
+    pub(crate) fn run(self) {
+        // Whatever our HTTP stack or we ever log through `tracing` on this thread must not turn
+        // into spans or events of the program being traced.
+        let _quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
+        let mut state = Running {
+            taken: VecDeque::new(),
+            body: Vec::new(),
+            compressed: Vec::new(),
+            warner: Warner::new(WARN_INTERVAL),
+        };
+        self.main_loop(&mut state);
+        let mut guard = self.shared.lock();
+        guard.worker_done = true;
+        drop(guard);
+        self.shared.progress.notify_all();
+    }
+
+    fn main_loop(&self, running: &mut Running) {
+        let mut next_tick = Instant::now() + self.schedule_delay;
+        loop {
+            let mut state = self.shared.lock();
+            loop {
+                if state.abandoned {
+                    return;
+                }
+                let batch_ready =
+                    state.queue.len() >= self.batch_spans || state.queue_bytes >= self.batch_bytes;
+                let now = Instant::now();
+                if state.deadline.is_some() || state.flush_wanted || batch_ready || now >= next_tick
+                {
+                    break;
+                }
+                state.worker_waiting = true;
+                state = self
+                    .shared
+                    .work
+                    .wait_timeout(state, next_tick - now)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+                state.worker_waiting = false;
+            }
+            let last_round = state.deadline.is_some();
+            state.flush_wanted = false;
+            std::mem::swap(&mut state.queue, &mut running.taken);
+            state.queue_bytes = 0;
+            drop(state);
+            next_tick = Instant::now() + self.schedule_delay;
+
+            self.send_taken(running);
+            self.warn_if_due(running);
+            // Shutdown closes the queue when it sets the deadline, so after this round's take
+            // nothing new can arrive.
+            if last_round {
+                return;
+            }
+        }
+    }
+
+    /// Sends everything taken from the queue, batch by batch.
+    fn send_taken(&self, running: &mut Running) {
+        while !running.taken.is_empty() {
+            let count = self.encode_batch(running);
+            let result = self.deliver(running);
+            if matches!(result, Err(Undelivered::Abandoned)) {
+                return;
+            }
+            let bytes: usize = running.taken.iter().take(count).map(estimate_bytes).sum();
+            let finished: Vec<SpanRecord> = running.taken.drain(..count).collect();
+            let mut state = self.shared.lock();
+            if state.abandoned {
+                return;
+            }
+            state.held_spans -= count;
+            state.held_bytes -= bytes;
+            match result {
+                Ok(()) => state.counters.sent += count as u64,
+                Err(_) => {
+                    state.counters.lost += count as u64;
+                    state.counters.failed_batches += 1;
+                }
+            }
+            drop(state);
+            self.shared.progress.notify_all();
+            drop(finished);
+            self.warn_if_due(running);
+        }
+    }
+
+    /// Encodes the longest prefix of the taken spans that fits the batch limits into the body
+    /// (gzipped if configured); returns how many spans it holds. A single span larger than the
+    /// byte limit still goes alone: the collector decides.
+    fn encode_batch(&self, running: &mut Running) -> usize {
+        let body = &mut running.body;
+        body.clear();
+        self.encoding.begin_list(body);
+        let mut count = 0;
+        for span in running.taken.iter().take(self.batch_spans) {
+            let mark = body.len();
+            self.encoding.push_span(span, &self.local, count == 0, body);
+            // +1 for the JSON list's closing bracket.
+            if count > 0 && body.len() + 1 > self.batch_bytes {
+                body.truncate(mark);
+                break;
+            }
+            count += 1;
+        }
+        self.encoding.end_list(body);
+        if self.gzip {
+            compress(body, &mut running.compressed);
+        }
+        count
+    }
+
+    /// POSTs the encoded batch, retrying connection errors, 429 and 5xx with backoff, within
+    /// the attempt bound and any shutdown deadline.
+    fn deliver(&self, running: &Running) -> Result<(), Undelivered> {
+        let body = if self.gzip {
+            &running.compressed
+        } else {
+            &running.body
+        };
+        let mut attempt = 1;
+        loop {
+            let timeout = match self.time_left()? {
+                Some(left) if left.is_zero() => return Err(Undelivered::Failed),
+                Some(left) => left.min(self.export_timeout),
+                None => self.export_timeout,
+            };
+            let (after, reason) = match self.sender.post(body, self.gzip, timeout) {
+                Outcome::Delivered => return Ok(()),
+                Outcome::Fail { reason } => {
+                    self.shared.lock().last_error = Some(reason);
+                    return Err(Undelivered::Failed);
+                }
+                Outcome::Retry { after, reason } => (after, reason),
+            };
+            self.shared.lock().last_error = Some(reason);
+            if attempt >= self.max_attempts {
+                return Err(Undelivered::Failed);
+            }
+            let wait = after.unwrap_or_else(|| self.backoff.delay(attempt));
+            self.pause(wait)?;
+            attempt += 1;
+            let mut state = self.shared.lock();
+            if state.abandoned {
+                return Err(Undelivered::Abandoned);
+            }
+            state.counters.retries += 1;
+        }
+    }
+
+    /// The time left before the shutdown deadline, if shutdown has begun.
+    fn time_left(&self) -> Result<Option<Duration>, Undelivered> {
+        let state = self.shared.lock();
+        if state.abandoned {
+            return Err(Undelivered::Abandoned);
+        }
+        Ok(state
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now())))
+    }
+
+    /// Waits before a retry. Gives up at once when a shutdown deadline would pass first (the
+    /// retry could not happen in time), and wakes for a shutdown that begins meanwhile.
+    fn pause(&self, wait: Duration) -> Result<(), Undelivered> {
+        let end = Instant::now() + wait;
+        let mut state = self.shared.lock();
+        loop {
+            if state.abandoned {
+                return Err(Undelivered::Abandoned);
+            }
+            if state.deadline.is_some_and(|deadline| deadline <= end) {
+                return Err(Undelivered::Failed);
+            }
+            let now = Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            state = self
+                .shared
+                .work
+                .wait_timeout(state, end - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    fn warn_if_due(&self, running: &mut Running) {
+        let state = self.shared.lock();
+        let stats = state.counters.snapshot();
+        let last_error = state.last_error.clone();
+        drop(state);
+        if let Some(line) = running
+            .warner
+            .check(&stats, &self.endpoint, last_error.as_deref())
+        {
+            // Straight to stderr: our diagnostics must never become spans or events.
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The worker's buffers, reused from batch to batch.
+struct Running {
+    taken: VecDeque<SpanRecord>,
+    body: Vec<u8>,
+    compressed: Vec<u8>,
+    warner: Warner,
+}
+
+#[cfg(feature = "gzip")]
+fn compress(body: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    out.clear();
+    // Fast compression: spans are repetitive text, so level 1 already shrinks them several
+    // times, at a fraction of the default level's CPU.
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::mem::take(out), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    *out = encoder.finish().unwrap_or_default();
+}
+
+#[cfg(not(feature = "gzip"))]
+fn compress(_body: &[u8], _out: &mut Vec<u8>) {
+    // `ZipkinReporter::start` refuses `gzip: true` without the feature, so this never runs.
+}
