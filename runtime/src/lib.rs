@@ -23,6 +23,7 @@ pub mod report;
 pub mod export;
 pub mod layer;
 pub mod model;
+pub mod http;
 pub mod propagation;
 pub mod sample;
 pub mod testing;

@@ -1,0 +1,300 @@
+//! HTTP integrations: a SERVER span per request for tower / axum services, a CLIENT span per
+//! request for reqwest, and the trace context carried between them in the headers.
+//!
+//! | side | feature | what you add |
+//! |---|---|---|
+//! | server | `axum` (or `tower` for any `http` service) | `.layer(traced::http::TraceLayer::new())` |
+//! | client | `reqwest` | `request.send_traced().await` ([`SendTraced`]) |
+//! | client | `reqwest-middleware` | `ClientBuilder::new(client).with(traced::http::ClientTrace::new())` |
+//! | any other client | — | [`crate::propagation::inject`] into its `HeaderMap` |
+//!
+//! # What is recorded, and what never is
+//!
+//! Server spans are named `{METHOD} {route}` and carry `http.method`, `http.route`,
+//! `http.target`, `http.status_code`, and the client's address as the remote endpoint. Client
+//! spans are named `{METHOD}` and carry `http.method`, `http.url`, `http.status_code`, and the
+//! server's host and port as the remote endpoint. A 5xx answer, a connection error and a handler
+//! panic set the `error` tag.
+//!
+//! No header is ever recorded, so `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
+//! `Proxy-Authorization` and their kind cannot leak. URLs are recorded without their userinfo
+//! (`user:password@`) and fragment, and the values of sensitive query parameters (see
+//! [`is_sensitive_key`]) are replaced by `REDACTED`:
+//!
+//! ```
+//! let url = "https://bob:hunter2@shop.example/cart?item=7&access_token=abc";
+//! assert_eq!(
+//!     traced::http::redact_url(url),
+//!     "https://shop.example/cart?item=7&access_token=REDACTED"
+//! );
+//! ```
+//!
+//! # Continuing a trace by hand
+//!
+//! Code that receives headers some other way (a message queue, a hand-written hyper service)
+//! extracts the caller's context and continues it with [`crate::with_remote_parent`]:
+//!
+//! ```
+//! use http::HeaderMap;
+//! use traced::testing::Capture;
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".parse().unwrap());
+//!
+//! let capture = Capture::new();
+//! capture.in_scope(|| {
+//!     let remote = traced::propagation::extract(&headers);
+//!     let span = match remote {
+//!         // `true` would join the caller's span (Zipkin's shared-span model) instead.
+//!         Some(remote) => traced::with_remote_parent(remote, false, || tracing::info_span!("consume")),
+//!         None => tracing::info_span!("consume"),
+//!     };
+//!     span.in_scope(|| { /* handle the message */ });
+//! });
+//! let span = capture.span("consume");
+//! assert_eq!(span.parent_id, Some(traced::model::SpanId(0xe457b5a2e4d86bd1)));
+//! ```
+//!
+//! For a future, create the span the same way and `.instrument(span)` it
+//! (`tracing::Instrument`); `#[traced(parent = remote)]` does the same for one function.
+
+#[cfg(feature = "tower")]
+mod server;
+#[cfg(feature = "tower")]
+pub use server::{TraceLayer, TraceService, TraceFuture};
+
+#[cfg(feature = "reqwest")]
+mod client;
+#[cfg(feature = "reqwest")]
+pub use client::{ClientTrace, SendTraced};
+
+/// How a server span relates to the caller's client span.
+///
+/// ```
+/// assert_eq!(traced::http::SpanModel::default(), traced::http::SpanModel::Child);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpanModel {
+    /// The server span is a new span whose parent is the caller's span (what OpenTelemetry and
+    /// B3 peers that do not join expect).
+    #[default]
+    Child,
+    /// Zipkin's classic RPC model: the server span reuses the caller's span id and is reported
+    /// with `shared: true`, as Brave and py_zipkin peers that join spans expect.
+    Shared,
+}
+
+/// The replacement for a sensitive query value.
+pub const REDACTED: &str = "REDACTED";
+
+/// Whether a query parameter (or header) named `key` holds a secret whose value must not be
+/// recorded: passwords, tokens, keys, signatures, sessions, credentials and the like. The name is
+/// compared without case, `-`, `_`, `.` or percent-encoding, so `X-Api-Key`, `api_key` and
+/// `apiKey` all match.
+///
+/// ```
+/// use traced::http::is_sensitive_key;
+/// assert!(is_sensitive_key("access_token"));
+/// assert!(is_sensitive_key("X-Amz-Signature"));
+/// assert!(is_sensitive_key("api%5Fkey"));
+/// assert!(!is_sensitive_key("page"));
+/// ```
+pub fn is_sensitive_key(key: &str) -> bool {
+    // Containment, not equality: `client_secret`, `refresh_token` and `X-Goog-Signature` are all
+    // secrets, and redacting an innocent `author` now and then costs nothing.
+    const CONTAINS: &[&str] = &[
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "auth",
+        "credential",
+        "signature",
+        "session",
+        "cookie",
+        "jwt",
+    ];
+    const EQUALS: &[&str] = &["key", "sig", "code", "pass", "otp", "pin", "sid"];
+    let mut normalized = String::with_capacity(key.len());
+    for byte in percent_decoded(key.as_bytes()) {
+        if byte.is_ascii_alphanumeric() {
+            normalized.push(char::from(byte.to_ascii_lowercase()));
+        }
+    }
+    CONTAINS.iter().any(|secret| normalized.contains(secret)) || EQUALS.contains(&&*normalized)
+}
+
+/// Decodes `%XX` escapes and `+`; bytes that are not a valid escape pass through.
+fn percent_decoded(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut index = 0;
+    std::iter::from_fn(move || {
+        let byte = *bytes.get(index)?;
+        index += 1;
+        if byte == b'%' {
+            let high = bytes.get(index).and_then(|b| char::from(*b).to_digit(16));
+            let low = bytes.get(index + 1).and_then(|b| char::from(*b).to_digit(16));
+            if let (Some(high), Some(low)) = (high, low) {
+                index += 2;
+                return u8::try_from(high * 16 + low).ok();
+            }
+        }
+        Some(if byte == b'+' { b' ' } else { byte })
+    })
+}
+
+/// Appends `query` to `out` with the value of every sensitive parameter replaced by
+/// [`REDACTED`]. Parameters keep their order and their (still encoded) names.
+fn push_redacted_query(query: &str, out: &mut String) {
+    for (index, pair) in query.split('&').enumerate() {
+        if index > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((key, _)) if is_sensitive_key(key) => {
+                out.push_str(key);
+                out.push('=');
+                out.push_str(REDACTED);
+            }
+            _ => out.push_str(pair),
+        }
+    }
+}
+
+/// A request target (`/path?query`) as recorded in `http.target`: sensitive query values are
+/// replaced by [`REDACTED`].
+///
+/// ```
+/// assert_eq!(
+///     traced::http::redact_target("/login?user=ann&password=x"),
+///     "/login?user=ann&password=REDACTED"
+/// );
+/// ```
+pub fn redact_target(target: &str) -> String {
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    let mut out = String::with_capacity(target.len());
+    match target.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            push_redacted_query(query, &mut out);
+        }
+        None => out.push_str(target),
+    }
+    out
+}
+
+/// A URL as recorded in `http.url`: no userinfo, no fragment, sensitive query values replaced by
+/// [`REDACTED`]. Text that is not an absolute URL is treated as a target (see [`redact_target`]).
+///
+/// ```
+/// assert_eq!(
+///     traced::http::redact_url("http://admin:pw@10.0.0.1:8080/a?sig=1#top"),
+///     "http://10.0.0.1:8080/a?sig=REDACTED"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return redact_target(url);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, target) = rest.split_at(authority_end);
+    // The host comes after the last `@`: a password may itself contain `@` when unencoded.
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let mut out = String::with_capacity(url.len());
+    out.push_str(scheme);
+    out.push_str("://");
+    out.push_str(host);
+    out.push_str(&redact_target(target));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_names_match_whatever_their_spelling() {
+        for key in [
+            "password",
+            "PassWord",
+            "user_password",
+            "token",
+            "access_token",
+            "refresh-token",
+            "id_token",
+            "apikey",
+            "api_key",
+            "api-key",
+            "X-Api-Key",
+            "apiKey",
+            "client_secret",
+            "AWSAccessKeyId",
+            "Signature",
+            "X-Goog-Signature",
+            "sig",
+            "key",
+            "code",
+            "session_id",
+            "JSESSIONID",
+            "authorization",
+            "Proxy-Authorization",
+            "cookie",
+            "Set-Cookie",
+            "api%5Fkey",
+            "pass+word",
+        ] {
+            assert!(is_sensitive_key(key), "{key} should be sensitive");
+        }
+        for key in ["page", "q", "item", "limit", "sort", "lang", "monkey"] {
+            assert!(!is_sensitive_key(key), "{key} should not be sensitive");
+        }
+    }
+
+    #[test]
+    fn targets_keep_everything_but_secret_values() {
+        assert_eq!(redact_target("/"), "/");
+        assert_eq!(redact_target("/a/b"), "/a/b");
+        assert_eq!(redact_target("/a?"), "/a?");
+        assert_eq!(redact_target("/a?x=1&y"), "/a?x=1&y");
+        assert_eq!(
+            redact_target("/a?token=t&x=1&token=u&password="),
+            "/a?token=REDACTED&x=1&token=REDACTED&password=REDACTED"
+        );
+        // A valueless flag named like a secret holds no secret.
+        assert_eq!(redact_target("/a?token"), "/a?token");
+        assert_eq!(redact_target("/a?q=1#frag"), "/a?q=1");
+        // An `=` inside the value does not end the key.
+        assert_eq!(redact_target("/a?jwt=a=b=c"), "/a?jwt=REDACTED");
+    }
+
+    #[test]
+    fn urls_lose_userinfo_and_fragment() {
+        assert_eq!(
+            redact_url("https://u:p@host/path?q=1"),
+            "https://host/path?q=1"
+        );
+        assert_eq!(redact_url("http://u:p@ss@host:81"), "http://host:81");
+        assert_eq!(redact_url("http://host#x"), "http://host");
+        assert_eq!(
+            redact_url("http://[::1]:8080/?api_key=k"),
+            "http://[::1]:8080/?api_key=REDACTED"
+        );
+        // An `@` in the path or query is not userinfo.
+        assert_eq!(
+            redact_url("http://host/users/a@b?to=c@d"),
+            "http://host/users/a@b?to=c@d"
+        );
+    }
+
+    #[test]
+    fn percent_decoding_tolerates_broken_escapes() {
+        let decoded: Vec<u8> = percent_decoded(b"%4a%zz%4").collect();
+        assert_eq!(decoded, b"J%zz%4");
+        let decoded: Vec<u8> = percent_decoded("é%".as_bytes()).collect();
+        assert_eq!(decoded, "é%".as_bytes());
+    }
+}

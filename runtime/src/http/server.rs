@@ -1,0 +1,388 @@
+//! The SERVER span for each request a tower service answers.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Request, Response, StatusCode};
+use tracing::field::Empty;
+use tracing::Span;
+
+use super::{redact_target, SpanModel};
+use crate::propagation::Propagator;
+
+/// The tracing target of the spans this layer opens: filter on it to turn them off.
+const TARGET: &str = "traced::http";
+
+/// A `tower::Layer` that opens a SERVER span for every request.
+///
+/// Per request it extracts the caller's trace context from the headers (a malformed or missing
+/// context starts a new trace; the request itself is never refused), opens a span named
+/// `{METHOD} {route}` — the route template from axum's `MatchedPath` when the layer is added
+/// with `Router::layer`, else the path — and makes it current while the handler runs, so
+/// `#[traced]` functions and outgoing client calls nest under it.
+///
+/// Tags: `http.method`, `http.route`, `http.target` (path and query, sensitive query values
+/// redacted), `http.status_code`, `server.port` (from the `Host`), and the client's address and
+/// port as the remote endpoint when axum's `ConnectInfo<SocketAddr>` is there
+/// (`into_make_service_with_connect_info`). Headers are never recorded.
+///
+/// A 5xx answer sets the `error` tag to the status code. A handler that panics sets the `error`
+/// tag to the panic message and, by default, is answered with an empty `500 Internal Server
+/// Error` — the connection and the server keep going, as with tower-http's `CatchPanic`. With
+/// [`TraceLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
+///
+/// ```
+/// use axum::{routing::get, Router};
+///
+/// let app: Router = Router::new()
+///     .route("/items/{id}", get(|| async { "item" }))
+///     .layer(traced::http::TraceLayer::new().service_name("catalog"));
+/// ```
+#[derive(Clone, Default)]
+pub struct TraceLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Default)]
+struct Config {
+    model: SpanModel,
+    service_name: Option<Box<str>>,
+    propagator: Option<Propagator>,
+    resume_panics: bool,
+}
+
+impl fmt::Debug for TraceLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceLayer")
+            .field("model", &self.config.model)
+            .field("service_name", &self.config.service_name)
+            .field("catch_panics", &!self.config.resume_panics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TraceLayer {
+    /// A layer with child server spans, the global propagator, the process's service name, and
+    /// panics answered with 500.
+    pub fn new() -> TraceLayer {
+        TraceLayer::default()
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut Config)) -> TraceLayer {
+        // Builders run before the layer is cloned into services, so this never copies.
+        match Arc::get_mut(&mut self.config) {
+            Some(config) => change(config),
+            None => {
+                let mut config = Config {
+                    model: self.config.model,
+                    service_name: self.config.service_name.clone(),
+                    propagator: self.config.propagator.clone(),
+                    resume_panics: self.config.resume_panics,
+                };
+                change(&mut config);
+                self.config = Arc::new(config);
+            }
+        }
+        self
+    }
+
+    /// Whether the server span is a child of the caller's span ([`SpanModel::Child`], the
+    /// default) or joins it ([`SpanModel::Shared`]).
+    ///
+    /// ```
+    /// use traced::http::{SpanModel, TraceLayer};
+    /// let layer = TraceLayer::new().span_model(SpanModel::Shared);
+    /// ```
+    pub fn span_model(self, model: SpanModel) -> TraceLayer {
+        self.edit(|config| config.model = model)
+    }
+
+    /// The service these spans (and every span under them) are reported as, for a process that
+    /// serves as several services.
+    ///
+    /// ```
+    /// let layer = traced::http::TraceLayer::new().service_name("inventory");
+    /// ```
+    pub fn service_name(self, name: &str) -> TraceLayer {
+        let name = Box::from(name);
+        self.edit(|config| config.service_name = Some(name))
+    }
+
+    /// Extracts incoming contexts with `propagator` instead of the global one.
+    ///
+    /// ```
+    /// use traced::propagation::Propagator;
+    /// let layer = traced::http::TraceLayer::new().propagator(Propagator::default());
+    /// ```
+    pub fn propagator(self, propagator: Propagator) -> TraceLayer {
+        self.edit(|config| config.propagator = Some(propagator))
+    }
+
+    /// Whether a panicking handler is answered with `500` (`true`, the default) or the panic
+    /// continues to unwind once the span is tagged (`false`).
+    ///
+    /// ```
+    /// let layer = traced::http::TraceLayer::new().catch_panics(false);
+    /// ```
+    pub fn catch_panics(self, catch: bool) -> TraceLayer {
+        self.edit(|config| config.resume_panics = !catch)
+    }
+}
+
+impl<S> tower_layer::Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> TraceService<S> {
+        TraceService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service [`TraceLayer`] wraps around yours.
+#[derive(Clone)]
+pub struct TraceService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for TraceService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for TraceService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = TraceFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> TraceFuture<S::Future> {
+        // When nothing would be recorded, skip the parsing and formatting entirely; panics are
+        // still handled the same way, so behaviour never depends on the log filter.
+        let span = tracing::enabled!(target: TARGET, tracing::Level::INFO)
+            .then(|| self.open_span(&request));
+        let resume_panics = self.config.resume_panics;
+        let inner = &mut self.inner;
+        let call = || catch_unwind(AssertUnwindSafe(|| inner.call(request)));
+        let called = match &span {
+            Some(span) => span.in_scope(call),
+            None => call(),
+        };
+        match called {
+            Ok(future) => TraceFuture {
+                inner: Some(future),
+                span,
+                resume_panics,
+            },
+            Err(payload) => {
+                if let Some(span) = &span {
+                    record_panic(span, payload.as_ref());
+                }
+                if resume_panics {
+                    drop(span);
+                    resume_unwind(payload);
+                }
+                // The service panicked before it even returned a future: the 500 is all that
+                // is left to give.
+                TraceFuture {
+                    inner: None,
+                    span,
+                    resume_panics,
+                }
+            }
+        }
+    }
+}
+
+impl<S> TraceService<S> {
+    fn open_span<B>(&self, request: &Request<B>) -> Span {
+        let config = &*self.config;
+        let method = request.method().as_str();
+        let route = matched_path(request);
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |target| target.as_str());
+        let path = request.uri().path();
+        let name = format!("{method} {}", route.unwrap_or(path));
+        let target = redact_target(path_and_query);
+        let remote = extract(config.propagator.as_ref(), request.headers());
+        let make_span = || {
+            tracing::info_span!(
+                target: TARGET,
+                "http.server",
+                otel.name = name.as_str(),
+                otel.kind = "server",
+                service.name = Empty,
+                http.method = method,
+                http.route = route,
+                http.target = target.as_str(),
+                // Before the client's: the layer files a lone server port as the local port, and
+                // a client port recorded later as the remote endpoint's.
+                server.port = Empty,
+                client.address = Empty,
+                client.port = Empty,
+                http.status_code = Empty,
+                error = Empty,
+            )
+        };
+        let span = match remote {
+            Some(remote) => {
+                let shared = config.model == SpanModel::Shared;
+                crate::with_remote_parent(remote, shared, make_span)
+            }
+            None => make_span(),
+        };
+        if let Some(name) = &config.service_name {
+            span.record("service.name", &**name);
+        }
+        if let Some(port) = server_port(request) {
+            span.record("server.port", port);
+        }
+        record_client(&span, request);
+        span
+    }
+}
+
+/// The caller's context, if the headers carry a valid one.
+fn extract(propagator: Option<&Propagator>, headers: &HeaderMap) -> Option<crate::model::Remote> {
+    match propagator {
+        Some(propagator) => propagator.extract_from(headers),
+        None => crate::propagation::extract(headers),
+    }
+}
+
+#[cfg(feature = "axum")]
+fn matched_path<B>(request: &Request<B>) -> Option<&str> {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str())
+}
+
+#[cfg(not(feature = "axum"))]
+fn matched_path<B>(_request: &Request<B>) -> Option<&str> {
+    None
+}
+
+#[cfg(feature = "axum")]
+fn record_client<B>(span: &Span, request: &Request<B>) {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        span.record("client.address", tracing::field::display(address.ip()));
+        span.record("client.port", address.port());
+    }
+}
+
+#[cfg(not(feature = "axum"))]
+fn record_client<B>(_span: &Span, _request: &Request<B>) {}
+
+/// The port the client addressed: the URI's authority (HTTP/2, absolute form), else `Host`.
+fn server_port<B>(request: &Request<B>) -> Option<u16> {
+    if let Some(port) = request.uri().port_u16() {
+        return Some(port);
+    }
+    let host = request.headers().get(http::header::HOST)?;
+    // Parsed, not sliced: a hostile Host header must come out as "no port", never a panic.
+    let authority = http::uri::Authority::try_from(host.as_bytes()).ok()?;
+    authority.port_u16()
+}
+
+fn record_status(span: &Span, status: StatusCode) {
+    span.record("http.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("error", status.as_str());
+    }
+}
+
+fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
+    let message = if let Some(text) = payload.downcast_ref::<&str>() {
+        crate::value::cap_str(text).into_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        crate::value::cap_str(text).into_owned()
+    } else {
+        "panic".to_owned()
+    };
+    span.record("error", message);
+    span.record("http.status_code", StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`TraceService`]: runs the handler inside the server span and
+    /// records the outcome.
+    pub struct TraceFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        // Taken when the response is ready, so the span is reported before the answer is sent.
+        span: Option<Span>,
+        resume_panics: bool,
+    }
+}
+
+impl<F, ResBody, E> Future for TraceFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            this.span.take();
+            return Poll::Ready(Ok(internal_error()));
+        };
+        let polled = {
+            let _entered = this.span.as_ref().map(Span::enter);
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => {
+                if let Some(span) = this.span.take() {
+                    match &result {
+                        Ok(response) => record_status(&span, response.status()),
+                        // The service gave up without an answer; hyper closes the connection.
+                        Err(_) => {
+                            span.record("error", "service error");
+                        }
+                    }
+                }
+                Poll::Ready(result)
+            }
+            Err(payload) => {
+                if let Some(span) = this.span.take() {
+                    record_panic(&span, payload.as_ref());
+                }
+                if *this.resume_panics {
+                    resume_unwind(payload);
+                }
+                Poll::Ready(Ok(internal_error()))
+            }
+        }
+    }
+}
+
+fn internal_error<B: Default>() -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
