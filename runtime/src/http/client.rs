@@ -68,7 +68,11 @@ impl ClientTrace {
 
     /// Sends `request` with `send` inside a CLIENT span, with the span's context injected into
     /// the request's headers.
-    async fn run<F, Fut, E>(&self, mut request: reqwest::Request, send: F) -> Result<reqwest::Response, E>
+    async fn run<F, Fut, E>(
+        &self,
+        mut request: reqwest::Request,
+        send: F,
+    ) -> Result<reqwest::Response, E>
     where
         F: FnOnce(reqwest::Request) -> Fut,
         Fut: Future<Output = Result<reqwest::Response, E>>,
@@ -170,7 +174,10 @@ impl SendTraced for reqwest::RequestBuilder {
     }
 }
 
-async fn send(builder: reqwest::RequestBuilder, trace: &ClientTrace) -> reqwest::Result<reqwest::Response> {
+async fn send(
+    builder: reqwest::RequestBuilder,
+    trace: &ClientTrace,
+) -> reqwest::Result<reqwest::Response> {
     let (client, request) = builder.build_split();
     // A request that cannot even be built never reaches the network: no span to report.
     let request = request?;
@@ -232,7 +239,11 @@ impl reqwest_middleware::Middleware for ClientTrace {
         extensions: &'life1 mut http::Extensions,
         next: reqwest_middleware::Next<'life2>,
     ) -> std::pin::Pin<
-        Box<dyn Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'async_trait>,
+        Box<
+            dyn Future<Output = reqwest_middleware::Result<reqwest::Response>>
+                + Send
+                + 'async_trait,
+        >,
     >
     where
         'life0: 'async_trait,

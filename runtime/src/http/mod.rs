@@ -61,7 +61,7 @@
 #[cfg(feature = "tower")]
 mod server;
 #[cfg(feature = "tower")]
-pub use server::{TraceLayer, TraceService, TraceFuture};
+pub use server::{TraceFuture, TraceLayer, TraceService};
 
 #[cfg(feature = "reqwest")]
 mod client;
@@ -136,7 +136,9 @@ fn percent_decoded(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
         index += 1;
         if byte == b'%' {
             let high = bytes.get(index).and_then(|b| char::from(*b).to_digit(16));
-            let low = bytes.get(index + 1).and_then(|b| char::from(*b).to_digit(16));
+            let low = bytes
+                .get(index + 1)
+                .and_then(|b| char::from(*b).to_digit(16));
             if let (Some(high), Some(low)) = (high, low) {
                 index += 2;
                 return u8::try_from(high * 16 + low).ok();
@@ -203,7 +205,9 @@ pub fn redact_url(url: &str) -> String {
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, target) = rest.split_at(authority_end);
     // The host comes after the last `@`: a password may itself contain `@` when unencoded.
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let mut out = String::with_capacity(url.len());
     out.push_str(scheme);
     out.push_str("://");

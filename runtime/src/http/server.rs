@@ -322,7 +322,10 @@ fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
         "panic".to_owned()
     };
     span.record("error", message);
-    span.record("http.status_code", StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+    span.record(
+        "http.status_code",
+        StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+    );
 }
 
 pin_project_lite::pin_project! {
