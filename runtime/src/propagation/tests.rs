@@ -1,1 +1,1154 @@
+use std::collections::{BTreeMap, HashMap};
 
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::*;
+use crate::model::{Sampling, SpanId};
+
+const TRACE_128: &str = "80f198ee56343ba864fe8b2a57d3eff7";
+const TRACE_64: &str = "463ac35c9f6413ad";
+const SPAN: &str = "e457b5a2e4d86bd1";
+const PARENT: &str = "05e3ac9a4f6e3b90";
+
+fn context(trace: &str, span: &str, parent: Option<&str>, sampling: Sampling) -> SpanContext {
+    SpanContext {
+        trace_id: TraceId(u128::from_str_radix(trace, 16).unwrap()),
+        span_id: SpanId(u64::from_str_radix(span, 16).unwrap()),
+        parent_id: parent.map(|parent| SpanId(u64::from_str_radix(parent, 16).unwrap())),
+        sampling,
+    }
+}
+
+fn remote(trace: &str, span: &str, parent: Option<&str>, sampling: Sampling) -> Option<Remote> {
+    Some(Remote::Context(context(trace, span, parent, sampling)))
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+#[test]
+fn b3_single_valid_forms() {
+    let cases: Vec<(String, Option<Remote>)> = vec![
+        (
+            format!("{TRACE_128}-{SPAN}"),
+            remote(TRACE_128, SPAN, None, Sampling::Defer),
+        ),
+        (
+            format!("{TRACE_128}-{SPAN}-1"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            format!("{TRACE_128}-{SPAN}-0"),
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        (
+            format!("{TRACE_128}-{SPAN}-d"),
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        (
+            format!("{TRACE_128}-{SPAN}-1-{PARENT}"),
+            remote(TRACE_128, SPAN, Some(PARENT), Sampling::Accept),
+        ),
+        (
+            format!("{TRACE_64}-{SPAN}-d-{PARENT}"),
+            remote(TRACE_64, SPAN, Some(PARENT), Sampling::Debug),
+        ),
+        (
+            format!("{TRACE_64}-{SPAN}-0"),
+            remote(TRACE_64, SPAN, None, Sampling::Deny),
+        ),
+        // Optional whitespace around a field value is not part of it (RFC 9110).
+        (
+            format!(" {TRACE_64}-{SPAN}-1 "),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        ("0".into(), Some(Remote::DecisionOnly(Sampling::Deny))),
+        ("1".into(), Some(Remote::DecisionOnly(Sampling::Accept))),
+        ("d".into(), Some(Remote::DecisionOnly(Sampling::Debug))),
+    ];
+    for (value, expected) in cases {
+        let extracted = Format::B3Single.extract(&headers(&[("b3", &value)]));
+        assert_eq!(extracted, expected, "b3: {value}");
+    }
+}
+
+#[test]
+fn b3_single_invalid_forms_give_no_context() {
+    let upper = TRACE_128.to_uppercase();
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("only whitespace", "  ".into()),
+        ("trace id 15 chars", format!("{}-{SPAN}-1", &TRACE_64[1..])),
+        ("trace id 17 chars", format!("a{TRACE_64}-{SPAN}-1")),
+        ("trace id 31 chars", format!("{}-{SPAN}-1", &TRACE_128[1..])),
+        ("trace id 33 chars", format!("a{TRACE_128}-{SPAN}-1")),
+        ("span id 15 chars", format!("{TRACE_128}-{}-1", &SPAN[1..])),
+        ("span id 32 chars", format!("{TRACE_128}-{TRACE_128}-1")),
+        ("upper-case trace id", format!("{upper}-{SPAN}-1")),
+        (
+            "upper-case span id",
+            format!("{TRACE_128}-{}-1", SPAN.to_uppercase()),
+        ),
+        ("non-hex trace id", format!("{}g-{SPAN}-1", &TRACE_128[1..])),
+        ("non-hex span id", format!("{TRACE_128}-{}x-1", &SPAN[1..])),
+        ("zero trace id", format!("{}-{SPAN}-1", "0".repeat(32))),
+        (
+            "zero 64-bit trace id",
+            format!("{}-{SPAN}-1", "0".repeat(16)),
+        ),
+        ("zero span id", format!("{TRACE_128}-{}-1", "0".repeat(16))),
+        (
+            "zero parent id",
+            format!("{TRACE_128}-{SPAN}-1-{}", "0".repeat(16)),
+        ),
+        ("bad sampling flag", format!("{TRACE_128}-{SPAN}-2")),
+        ("sampling word", format!("{TRACE_128}-{SPAN}-true")),
+        ("upper-case debug", format!("{TRACE_128}-{SPAN}-D")),
+        ("empty sampling", format!("{TRACE_128}-{SPAN}-")),
+        (
+            "parent without sampling",
+            format!("{TRACE_128}-{SPAN}-{PARENT}"),
+        ),
+        (
+            "short parent",
+            format!("{TRACE_128}-{SPAN}-1-{}", &PARENT[1..]),
+        ),
+        ("extra field", format!("{TRACE_128}-{SPAN}-1-{PARENT}-1")),
+        ("trailing dash", format!("{TRACE_128}-{SPAN}-1-{PARENT}-")),
+        ("no span id", TRACE_128.into()),
+        ("trace id and dash", format!("{TRACE_128}-")),
+        ("bad lone flag", "2".into()),
+        ("lone upper-case debug", "D".into()),
+        ("lone word", "true".into()),
+        ("leading dash", format!("-{TRACE_128}-{SPAN}")),
+        ("inner whitespace", format!("{TRACE_128} -{SPAN}")),
+        ("signed hex", format!("+{}-{SPAN}", &TRACE_64[1..])),
+    ];
+    for (why, value) in cases {
+        let extracted = Format::B3Single.extract(&headers(&[("b3", &value)]));
+        assert_eq!(extracted, None, "{why}: b3: {value:?}");
+    }
+}
+
+#[test]
+fn b3_multi_valid_forms() {
+    let cases: Vec<(Vec<(&str, &str)>, Option<Remote>)> = vec![
+        (
+            vec![("X-B3-TraceId", TRACE_128), ("X-B3-SpanId", SPAN)],
+            remote(TRACE_128, SPAN, None, Sampling::Defer),
+        ),
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "1"),
+            ],
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_128),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "0"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        (
+            vec![
+                ("x-b3-traceid", TRACE_128),
+                ("x-b3-spanid", SPAN),
+                ("x-b3-sampled", "true"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            vec![
+                ("X-B3-TRACEID", TRACE_128),
+                ("X-B3-SPANID", SPAN),
+                ("X-B3-SAMPLED", "false"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_128),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Flags", "1"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        // Debug wins over a deny: debug implies sampled.
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_128),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "0"),
+                ("X-B3-Flags", "1"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        // The single-header debug flag copied into X-B3-Sampled.
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_128),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "d"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        // Flags other than 1 carry nothing, as in Brave.
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_128),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "1"),
+                ("X-B3-Flags", "0"),
+            ],
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            vec![
+                ("X-B3-TraceId", TRACE_128),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-ParentSpanId", PARENT),
+                ("X-B3-Sampled", "1"),
+            ],
+            remote(TRACE_128, SPAN, Some(PARENT), Sampling::Accept),
+        ),
+        (
+            vec![("X-B3-Sampled", "0")],
+            Some(Remote::DecisionOnly(Sampling::Deny)),
+        ),
+        (
+            vec![("X-B3-Sampled", "1")],
+            Some(Remote::DecisionOnly(Sampling::Accept)),
+        ),
+        (
+            vec![("X-B3-Flags", "1")],
+            Some(Remote::DecisionOnly(Sampling::Debug)),
+        ),
+    ];
+    for (pairs, expected) in cases {
+        assert_eq!(
+            Format::B3Multi.extract(&headers(&pairs)),
+            expected,
+            "{pairs:?}"
+        );
+    }
+}
+
+#[test]
+fn b3_multi_invalid_forms_give_no_context() {
+    let zero = "0".repeat(16);
+    let upper = TRACE_128.to_uppercase();
+    let single_in_multi = format!("{TRACE_64}-{SPAN}");
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("nothing", vec![]),
+        (
+            "trace id only",
+            vec![("X-B3-TraceId", TRACE_128), ("X-B3-Sampled", "1")],
+        ),
+        (
+            "span id only",
+            vec![("X-B3-SpanId", SPAN), ("X-B3-Sampled", "1")],
+        ),
+        ("parent only", vec![("X-B3-ParentSpanId", PARENT)]),
+        ("flags 0 only", vec![("X-B3-Flags", "0")]),
+        (
+            "upper-case trace id",
+            vec![("X-B3-TraceId", &upper), ("X-B3-SpanId", SPAN)],
+        ),
+        (
+            "short trace id",
+            vec![("X-B3-TraceId", &TRACE_64[1..]), ("X-B3-SpanId", SPAN)],
+        ),
+        (
+            "zero trace id",
+            vec![("X-B3-TraceId", &zero), ("X-B3-SpanId", SPAN)],
+        ),
+        (
+            "zero span id",
+            vec![("X-B3-TraceId", TRACE_64), ("X-B3-SpanId", &zero)],
+        ),
+        (
+            "empty span id",
+            vec![("X-B3-TraceId", TRACE_64), ("X-B3-SpanId", "")],
+        ),
+        (
+            "bad parent",
+            vec![
+                ("X-B3-TraceId", TRACE_64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-ParentSpanId", "xyz"),
+            ],
+        ),
+        (
+            "zero parent",
+            vec![
+                ("X-B3-TraceId", TRACE_64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-ParentSpanId", &zero),
+            ],
+        ),
+        (
+            "bad sampled",
+            vec![
+                ("X-B3-TraceId", TRACE_64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "2"),
+            ],
+        ),
+        (
+            "sampled yes",
+            vec![
+                ("X-B3-TraceId", TRACE_64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "yes"),
+            ],
+        ),
+        (
+            "bad sampled despite debug",
+            vec![
+                ("X-B3-TraceId", TRACE_64),
+                ("X-B3-SpanId", SPAN),
+                ("X-B3-Sampled", "x"),
+                ("X-B3-Flags", "1"),
+            ],
+        ),
+        ("bad lone sampled", vec![("X-B3-Sampled", "maybe")]),
+        (
+            "single form in a multi header",
+            vec![
+                ("X-B3-TraceId", single_in_multi.as_str()),
+                ("X-B3-SpanId", SPAN),
+            ],
+        ),
+    ];
+    for (why, pairs) in cases {
+        assert_eq!(
+            Format::B3Multi.extract(&headers(&pairs)),
+            None,
+            "{why}: {pairs:?}"
+        );
+    }
+}
+
+#[test]
+fn traceparent_valid_forms() {
+    let cases: Vec<(String, Option<Remote>)> = vec![
+        (
+            format!("00-{TRACE_128}-{SPAN}-01"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            format!("00-{TRACE_128}-{SPAN}-00"),
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        // Unknown flag bits are ignored; only the sampled bit counts.
+        (
+            format!("00-{TRACE_128}-{SPAN}-03"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            format!("00-{TRACE_128}-{SPAN}-fe"),
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        // A 64-bit id padded into the 128-bit field.
+        (
+            format!("00-0000000000000000{TRACE_64}-{SPAN}-01"),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        // Future versions: the version-00 prefix, then anything after a dash.
+        (
+            format!("01-{TRACE_128}-{SPAN}-01"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            format!("cc-{TRACE_128}-{SPAN}-01-what-the-future-holds"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            format!("fe-{TRACE_128}-{SPAN}-00-"),
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+    ];
+    for (value, expected) in cases {
+        let extracted = Format::TraceContext.extract(&headers(&[("traceparent", &value)]));
+        assert_eq!(extracted, expected, "traceparent: {value}");
+    }
+}
+
+#[test]
+fn traceparent_invalid_forms_give_no_context() {
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("version ff", format!("ff-{TRACE_128}-{SPAN}-01")),
+        (
+            "version 00 with more fields",
+            format!("00-{TRACE_128}-{SPAN}-01-00"),
+        ),
+        (
+            "version 00 with a trailing dash",
+            format!("00-{TRACE_128}-{SPAN}-01-"),
+        ),
+        ("future version glued", format!("01-{TRACE_128}-{SPAN}-01x")),
+        ("upper-case version", format!("0A-{TRACE_128}-{SPAN}-01")),
+        ("one-digit version", format!("0-{TRACE_128}-{SPAN}-01")),
+        (
+            "upper-case trace id",
+            format!("00-{}-{SPAN}-01", TRACE_128.to_uppercase()),
+        ),
+        (
+            "upper-case span id",
+            format!("00-{TRACE_128}-{}-01", SPAN.to_uppercase()),
+        ),
+        ("upper-case flags", format!("00-{TRACE_128}-{SPAN}-0A")),
+        ("64-bit trace id", format!("00-{TRACE_64}-{SPAN}-01")),
+        ("zero trace id", format!("00-{}-{SPAN}-01", "0".repeat(32))),
+        (
+            "zero span id",
+            format!("00-{TRACE_128}-{}-01", "0".repeat(16)),
+        ),
+        (
+            "non-hex trace id",
+            format!("00-{}z-{SPAN}-01", &TRACE_128[1..]),
+        ),
+        ("non-hex flags", format!("00-{TRACE_128}-{SPAN}-0g")),
+        ("one-digit flags", format!("00-{TRACE_128}-{SPAN}-1")),
+        ("missing flags", format!("00-{TRACE_128}-{SPAN}")),
+        ("underscores", format!("00_{TRACE_128}_{SPAN}_01")),
+        ("b3 form", format!("{TRACE_128}-{SPAN}-1")),
+        (
+            "multibyte at the boundary",
+            format!("00-{TRACE_128}-{SPAN}-0é"),
+        ),
+    ];
+    for (why, value) in cases {
+        let extracted = Format::TraceContext.extract(&vec![("traceparent", value.as_str())]);
+        assert_eq!(extracted, None, "{why}: traceparent: {value:?}");
+    }
+}
+
+#[test]
+fn tracestate_keeps_valid_members_in_order_and_drops_the_rest() {
+    let cases: Vec<(&str, &str)> = vec![
+        (
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+        ),
+        (" rojo=1 ,\tcongo=2\t", "rojo=1,congo=2"),
+        ("rojo=1,,  ,congo=2", "rojo=1,congo=2"),
+        ("tenant@vendor=x,0tenant@v=y", "tenant@vendor=x,0tenant@v=y"),
+        ("a*b/c_d-e=value with spaces", "a*b/c_d-e=value with spaces"),
+        ("Upper=1,ok=2", "ok=2"),
+        ("1abc=1,ok=2", "ok=2"),
+        ("@vendor=1,tenant@=2,t@V=3,t@0v=4,ok=5", "ok=5"),
+        ("t@toolongsystemid=1,ok=2", "ok=2"),
+        ("novalue=,noequals,ok=2", "ok=2"),
+        ("comma=a=b,ok=2", "ok=2"),
+        ("dup=1,other=2,dup=3", "dup=1,other=2"),
+        ("bad=caf\u{e9},ok=2", "ok=2"),
+        ("", ""),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(
+            TraceState::parse(input).header(),
+            expected,
+            "tracestate: {input:?}"
+        );
+    }
+    let long_key = format!("{}=1", "k".repeat(257));
+    let long_value = format!("k={}", "v".repeat(257));
+    let max_key = format!("{}=1", "k".repeat(256));
+    assert!(TraceState::parse(&long_key).is_empty());
+    assert!(TraceState::parse(&long_value).is_empty());
+    assert_eq!(TraceState::parse(&max_key).len(), 1);
+}
+
+#[test]
+fn tracestate_holds_at_most_32_members() {
+    let many: Vec<String> = (0..40).map(|index| format!("k{index}=v{index}")).collect();
+    let state = TraceState::parse(&many.join(","));
+    assert_eq!(state.len(), MAX_TRACE_STATE_MEMBERS);
+    assert_eq!(state.get("k31"), Some("v31"));
+    assert_eq!(state.get("k32"), None);
+    // Invalid members do not use up the budget.
+    let mut mixed: Vec<String> = (0..10).map(|index| format!("BAD{index}=x")).collect();
+    mixed.extend((0..32).map(|index| format!("k{index}=v")));
+    assert_eq!(TraceState::parse(&mixed.join(",")).len(), 32);
+}
+
+#[test]
+fn tracestate_comes_with_a_valid_traceparent_only_and_repeats_combine() {
+    let parent = format!("00-{TRACE_128}-{SPAN}-01");
+    let propagator = Propagator::trace_context();
+    let map = headers(&[
+        ("traceparent", &parent),
+        ("tracestate", "rojo=1"),
+        ("tracestate", "congo=2,rojo=3"),
+    ]);
+    let incoming = propagator.extract_incoming(&map).unwrap();
+    assert_eq!(incoming.format, Format::TraceContext);
+    assert_eq!(incoming.trace_state.unwrap().header(), "rojo=1,congo=2");
+
+    let broken = headers(&[("traceparent", "00-xyz"), ("tracestate", "rojo=1")]);
+    assert_eq!(propagator.extract_incoming(&broken), None);
+
+    let all_invalid = headers(&[("traceparent", &parent), ("tracestate", "BAD=1")]);
+    assert_eq!(
+        propagator
+            .extract_incoming(&all_invalid)
+            .unwrap()
+            .trace_state,
+        None
+    );
+
+    let huge = format!("rojo={}", "a".repeat(200)).repeat(1).clone() + &",x=1".repeat(2100);
+    let oversized = headers(&[("traceparent", &parent), ("tracestate", &huge)]);
+    let incoming = propagator.extract_incoming(&oversized).unwrap();
+    assert_eq!(
+        incoming.trace_state, None,
+        "an 8 KiB tracestate is dropped whole"
+    );
+    assert!(
+        incoming.remote.context().is_some(),
+        "the traceparent still counts"
+    );
+
+    // B3 carries no tracestate even when one is present.
+    let b3 = headers(&[
+        ("b3", &format!("{TRACE_128}-{SPAN}-1")),
+        ("tracestate", "rojo=1"),
+    ]);
+    let incoming = Propagator::default().extract_incoming(&b3).unwrap();
+    assert_eq!(
+        (incoming.format, incoming.trace_state),
+        (Format::B3Single, None)
+    );
+}
+
+#[test]
+fn extraction_order_is_b3_then_multi_then_traceparent_and_configurable() {
+    let single = format!("{TRACE_128}-{SPAN}-1");
+    let traceparent = format!("00-{TRACE_128}-{PARENT}-00");
+    let all = headers(&[
+        ("b3", &single),
+        ("X-B3-TraceId", TRACE_64),
+        ("X-B3-SpanId", SPAN),
+        ("traceparent", &traceparent),
+    ]);
+    let default = Propagator::default();
+    assert_eq!(
+        default.extract_from(&all),
+        remote(TRACE_128, SPAN, None, Sampling::Accept)
+    );
+
+    let without_single = headers(&[
+        ("X-B3-TraceId", TRACE_64),
+        ("X-B3-SpanId", SPAN),
+        ("traceparent", &traceparent),
+    ]);
+    assert_eq!(
+        default.extract_from(&without_single),
+        remote(TRACE_64, SPAN, None, Sampling::Defer)
+    );
+
+    // A malformed earlier format falls through to the next, as in Brave.
+    let broken_single = headers(&[("b3", "garbage"), ("traceparent", &traceparent)]);
+    assert_eq!(
+        default.extract_from(&broken_single),
+        remote(TRACE_128, PARENT, None, Sampling::Deny)
+    );
+
+    let w3c_first =
+        Propagator::default().with_extract_order([Format::TraceContext, Format::B3Single]);
+    assert_eq!(
+        w3c_first.extract_from(&all),
+        remote(TRACE_128, PARENT, None, Sampling::Deny)
+    );
+
+    let b3_only = Propagator::new([Format::B3Multi], [Format::B3Multi]);
+    assert_eq!(
+        b3_only.extract_from(&headers(&[("traceparent", &traceparent)])),
+        None
+    );
+    assert_eq!(Propagator::new([], []).extract_from(&all), None);
+}
+
+#[test]
+fn header_names_match_in_any_case_in_every_carrier() {
+    let value = format!("{TRACE_64}-{SPAN}-1");
+    let expected = remote(TRACE_64, SPAN, None, Sampling::Accept);
+    let propagator = Propagator::default();
+    let http_map = headers(&[("B3", &value)]);
+    let mut hash: HashMap<String, String> = HashMap::new();
+    hash.insert("B3".into(), value.clone());
+    let mut btree = BTreeMap::new();
+    btree.insert("b3".to_owned(), value.clone());
+    let pairs = vec![("b3".to_owned(), value.clone())];
+    assert_eq!(propagator.extract_from(&http_map), expected);
+    assert_eq!(propagator.extract_from(&hash), expected);
+    assert_eq!(propagator.extract_from(&btree), expected);
+    assert_eq!(propagator.extract_from(&pairs), expected);
+    assert_eq!(propagator.extract_from(pairs.as_slice()), expected);
+}
+
+#[test]
+fn the_first_of_repeated_headers_wins() {
+    let first = format!("{TRACE_64}-{SPAN}-1");
+    let second = format!("{TRACE_128}-{SPAN}-0");
+    let map = headers(&[("b3", &first), ("B3", &second)]);
+    assert_eq!(
+        Propagator::default().extract_from(&map),
+        remote(TRACE_64, SPAN, None, Sampling::Accept)
+    );
+    // A bad first value does not let a second one through.
+    let map = headers(&[("b3", "garbage"), ("b3", &second)]);
+    assert_eq!(Format::B3Single.extract(&map), None);
+    let multi = headers(&[
+        ("X-B3-TraceId", TRACE_64),
+        ("X-B3-TraceId", TRACE_128),
+        ("X-B3-SpanId", SPAN),
+        ("X-B3-Sampled", "0"),
+        ("X-B3-Sampled", "1"),
+    ]);
+    assert_eq!(
+        Format::B3Multi.extract(&multi),
+        remote(TRACE_64, SPAN, None, Sampling::Deny)
+    );
+    let pairs = vec![("b3", "0"), ("b3", "1")];
+    assert_eq!(
+        Format::B3Single.extract(&pairs),
+        Some(Remote::DecisionOnly(Sampling::Deny))
+    );
+}
+
+#[test]
+fn non_text_and_oversized_values_are_ignored() {
+    let mut map = HeaderMap::new();
+    map.insert("b3", HeaderValue::from_bytes(b"\xff\xfe-1").unwrap());
+    map.insert(
+        "traceparent",
+        HeaderValue::from_str(&format!("00-{TRACE_128}-{SPAN}-01")).unwrap(),
+    );
+    assert_eq!(
+        Propagator::default().extract_from(&map),
+        remote(TRACE_128, SPAN, None, Sampling::Accept),
+        "a non-text b3 counts as absent"
+    );
+    let padded = format!("{TRACE_64}-{SPAN}-1{}", " ".repeat(MAX_HEADER_LEN));
+    assert_eq!(Format::B3Single.extract(&headers(&[("b3", &padded)])), None);
+    let just_under = format!("{TRACE_64}-{SPAN}-1{}", " ".repeat(MAX_HEADER_LEN - 36));
+    assert_eq!(just_under.len(), MAX_HEADER_LEN - 1);
+    assert!(Format::B3Single
+        .extract(&headers(&[("b3", &just_under)]))
+        .is_some());
+    let at_limit = format!("{just_under} ");
+    assert_eq!(
+        Format::B3Single.extract(&headers(&[("b3", &at_limit)])),
+        None
+    );
+    let huge_parent = format!("00-{TRACE_128}-{SPAN}-01-{}", "x".repeat(MAX_HEADER_LEN));
+    assert_eq!(
+        Format::TraceContext.extract(&headers(&[("traceparent", &huge_parent)])),
+        None
+    );
+}
+
+fn injected(propagator: &Propagator, context: &SpanContext) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    propagator.inject_into(context, &mut out);
+    out
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+#[test]
+fn b3_single_injection_per_sampling_state() {
+    let cases = [
+        (Sampling::Defer, Some(PARENT), format!("{TRACE_128}-{SPAN}")),
+        (Sampling::Deny, None, format!("{TRACE_128}-{SPAN}-0")),
+        (Sampling::Accept, None, format!("{TRACE_128}-{SPAN}-1")),
+        (Sampling::Debug, None, format!("{TRACE_128}-{SPAN}-d")),
+        (
+            Sampling::Accept,
+            Some(PARENT),
+            format!("{TRACE_128}-{SPAN}-1-{PARENT}"),
+        ),
+        (
+            Sampling::Deny,
+            Some(PARENT),
+            format!("{TRACE_128}-{SPAN}-0-{PARENT}"),
+        ),
+    ];
+    for (sampling, parent, expected) in cases {
+        let sent = injected(
+            &Propagator::default(),
+            &context(TRACE_128, SPAN, parent, sampling),
+        );
+        assert_eq!(sent, pairs(&[("b3", &expected)]), "{sampling:?}");
+    }
+    // A 64-bit trace id goes out as it came: 16 characters.
+    let sent = injected(
+        &Propagator::b3(),
+        &context(TRACE_64, SPAN, None, Sampling::Accept),
+    );
+    assert_eq!(sent, pairs(&[("b3", &format!("{TRACE_64}-{SPAN}-1"))]));
+}
+
+#[test]
+fn b3_multi_injection_per_sampling_state() {
+    let multi = Propagator::b3_multi();
+    let ids = [("x-b3-traceid", TRACE_64), ("x-b3-spanid", SPAN)];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all = ids.to_vec();
+        all.extend_from_slice(extra);
+        pairs(&all)
+    };
+    let cases = [
+        (Sampling::Defer, with(&[])),
+        (Sampling::Deny, with(&[("x-b3-sampled", "0")])),
+        (Sampling::Accept, with(&[("x-b3-sampled", "1")])),
+        (Sampling::Debug, with(&[("x-b3-flags", "1")])),
+    ];
+    for (sampling, expected) in cases {
+        let sent = injected(&multi, &context(TRACE_64, SPAN, None, sampling));
+        assert_eq!(sent, expected, "{sampling:?}");
+    }
+    let sent = injected(
+        &multi,
+        &context(TRACE_64, SPAN, Some(PARENT), Sampling::Accept),
+    );
+    assert_eq!(
+        sent,
+        with(&[("x-b3-parentspanid", PARENT), ("x-b3-sampled", "1")])
+    );
+}
+
+#[test]
+fn injection_replaces_stale_headers_of_a_forwarded_request() {
+    let mut map = headers(&[
+        ("X-B3-TraceId", TRACE_128),
+        ("X-B3-SpanId", PARENT),
+        ("X-B3-ParentSpanId", PARENT),
+        ("X-B3-Sampled", "0"),
+        ("b3", "0"),
+        ("tracestate", "stale=1"),
+    ]);
+    let ours = context(TRACE_64, SPAN, None, Sampling::Debug);
+    let propagator = Propagator::default().with_inject(Format::ALL);
+    propagator.inject_into(&ours, &mut map);
+    assert_eq!(map["b3"], format!("{TRACE_64}-{SPAN}-d").as_str());
+    assert_eq!(map["x-b3-traceid"], TRACE_64);
+    assert_eq!(map["x-b3-spanid"], SPAN);
+    assert_eq!(map["x-b3-flags"], "1");
+    assert!(map.get("x-b3-sampled").is_none());
+    assert!(map.get("x-b3-parentspanid").is_none());
+    assert!(
+        map.get("tracestate").is_none(),
+        "another trace's tracestate must not leak"
+    );
+    assert_eq!(
+        Propagator::default().extract_from(&map),
+        Some(Remote::Context(ours))
+    );
+}
+
+#[test]
+fn w3c_injection_maps_sampling_to_the_sampled_flag() {
+    let cases = [
+        (Sampling::Defer, "00"),
+        (Sampling::Deny, "00"),
+        (Sampling::Accept, "01"),
+        (Sampling::Debug, "01"),
+    ];
+    for (sampling, flags) in cases {
+        let sent = injected(
+            &Propagator::trace_context(),
+            &context(TRACE_64, SPAN, Some(PARENT), sampling),
+        );
+        let expected = format!("00-0000000000000000{TRACE_64}-{SPAN}-{flags}");
+        assert_eq!(sent, pairs(&[("traceparent", &expected)]), "{sampling:?}");
+    }
+}
+
+#[test]
+fn invalid_contexts_inject_nothing() {
+    let propagator = Propagator::default().with_inject(Format::ALL);
+    for sampling in [
+        Sampling::Defer,
+        Sampling::Deny,
+        Sampling::Accept,
+        Sampling::Debug,
+    ] {
+        let zero_trace = SpanContext {
+            trace_id: TraceId(0),
+            ..context(TRACE_64, SPAN, None, sampling)
+        };
+        let zero_span = SpanContext {
+            span_id: SpanId(0),
+            ..context(TRACE_64, SPAN, None, sampling)
+        };
+        assert!(injected(&propagator, &zero_trace).is_empty());
+        assert!(injected(&propagator, &zero_span).is_empty());
+    }
+    // A zero parent id is no parent.
+    let sent = injected(
+        &Propagator::default(),
+        &SpanContext {
+            parent_id: Some(SpanId(0)),
+            ..context(TRACE_64, SPAN, None, Sampling::Accept)
+        },
+    );
+    assert_eq!(sent, pairs(&[("b3", &format!("{TRACE_64}-{SPAN}-1"))]));
+}
+
+#[test]
+fn otel_propagators_names() {
+    use Format::*;
+    let cases: Vec<(&str, Vec<Format>, Vec<Format>)> = vec![
+        ("", vec![B3Single, B3Multi, TraceContext], vec![B3Single]),
+        (" , ", vec![B3Single, B3Multi, TraceContext], vec![B3Single]),
+        ("b3", vec![B3Single, B3Multi], vec![B3Single]),
+        ("b3multi", vec![B3Single, B3Multi], vec![B3Multi]),
+        ("tracecontext", vec![TraceContext], vec![TraceContext]),
+        (
+            "tracecontext,baggage",
+            vec![TraceContext],
+            vec![TraceContext],
+        ),
+        (
+            "B3, TraceContext",
+            vec![B3Single, B3Multi, TraceContext],
+            vec![B3Single, TraceContext],
+        ),
+        (
+            "b3,b3multi",
+            vec![B3Single, B3Multi],
+            vec![B3Single, B3Multi],
+        ),
+        ("none", vec![], vec![]),
+        ("baggage", vec![], vec![]),
+    ];
+    for (text, extract, inject) in cases {
+        let propagator = Propagator::from_otel_propagators(text).unwrap();
+        assert_eq!(propagator.extract_order(), extract.as_slice(), "{text:?}");
+        assert_eq!(propagator.inject_formats(), inject.as_slice(), "{text:?}");
+    }
+    for bad in ["jaeger", "b3,xray", "ottrace", "b3 multi"] {
+        let error = Propagator::from_otel_propagators(bad).unwrap_err();
+        assert!(
+            error.to_string().contains("unsupported propagator"),
+            "{bad}: {error}"
+        );
+    }
+}
+
+#[test]
+fn inject_sends_nothing_without_a_current_span() {
+    let mut map = HeaderMap::new();
+    inject(&mut map);
+    assert!(map.is_empty());
+    let capture = crate::testing::Capture::new();
+    capture.in_scope(|| inject(&mut map));
+    assert!(
+        map.is_empty(),
+        "a subscriber but no span: still no decision to send"
+    );
+}
+
+#[test]
+fn inject_sends_the_current_span_which_the_receiver_continues() {
+    let capture = crate::testing::Capture::new();
+    let mut map = HeaderMap::new();
+    capture.in_scope(|| tracing::info_span!("client").in_scope(|| inject(&mut map)));
+    let client = capture.span("client");
+    let mut expected = String::new();
+    client.trace_id.write_hex(&mut expected);
+    expected.push('-');
+    client.id.write_hex(&mut expected);
+    expected.push_str("-1");
+    assert_eq!(map["b3"], expected.as_str());
+
+    capture.in_scope(|| {
+        in_remote_span(extract(&map), || tracing::info_span!("server"), || {});
+    });
+    let server = capture.span("server");
+    assert_eq!(server.trace_id, client.trace_id);
+    assert_eq!(server.parent_id, Some(client.id));
+}
+
+#[test]
+fn helpers_continue_the_caller_and_start_fresh_without_one() {
+    let capture = crate::testing::Capture::new();
+    let caller = format!("{TRACE_64}-{SPAN}-d-{PARENT}");
+    // Parent-based, so the caller's decisions are what the layer follows.
+    let dispatch =
+        capture.dispatch_with_sampler(crate::sample::ParentBased::new(crate::sample::AlwaysOn));
+    tracing::dispatcher::with_default(&dispatch, || {
+        in_span_from(
+            &vec![("b3", caller.as_str())],
+            || tracing::info_span!("debugged"),
+            || {},
+        );
+        in_remote_span(None, || tracing::info_span!("fresh"), || {});
+        in_remote_span(
+            Some(Remote::DecisionOnly(Sampling::Deny)),
+            || tracing::info_span!("denied"),
+            || {},
+        );
+    });
+    let debugged = capture.span("debugged");
+    assert_eq!(
+        debugged.trace_id.to_string(),
+        TRACE_64,
+        "64-bit trace id kept"
+    );
+    assert_eq!(debugged.parent_id.unwrap().to_string(), SPAN);
+    assert!(debugged.debug);
+    let fresh = capture.span("fresh");
+    assert_eq!(fresh.parent_id, None);
+    assert_ne!(fresh.trace_id, debugged.trace_id);
+    assert!(
+        capture.spans().iter().all(|span| span.name != "denied"),
+        "b3: 0 is obeyed"
+    );
+}
+
+#[test]
+fn continue_trace_runs_a_future_under_the_remote_parent() {
+    let capture = crate::testing::Capture::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let remote_parent = format!("00-{TRACE_128}-{SPAN}-01");
+    capture.in_scope(|| {
+        let remote = extract(&vec![("traceparent", remote_parent.as_str())]);
+        runtime.block_on(continue_trace(
+            remote,
+            || tracing::info_span!("handle"),
+            async {
+                tokio::task::yield_now().await;
+                tracing::info_span!("inner").in_scope(|| {});
+            },
+        ));
+    });
+    let handle = capture.span("handle");
+    assert_eq!(handle.trace_id.to_string(), TRACE_128);
+    assert_eq!(handle.parent_id.unwrap().to_string(), SPAN);
+    assert_eq!(capture.span("inner").parent_id, Some(handle.id));
+}
+
+#[test]
+fn tracestate_flows_to_the_next_hop_of_the_same_trace_only() {
+    let capture = crate::testing::Capture::new();
+    let propagator = Propagator::trace_context();
+    let incoming = vec![
+        ("traceparent", format!("00-{TRACE_128}-{SPAN}-01")),
+        (
+            "tracestate",
+            "congo=t61rcWkgMzE, BAD=1 ,rojo=00f067aa0ba902b7".to_owned(),
+        ),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (same_trace, other_trace, after) = capture.in_scope(|| {
+        let mut same_trace = HeaderMap::new();
+        let mut other_trace = HeaderMap::new();
+        propagator.in_span_from(
+            &incoming,
+            || tracing::info_span!("handle"),
+            || {
+                tracing::info_span!("call").in_scope(|| {
+                    propagator.inject_into(&crate::current_context().unwrap(), &mut same_trace)
+                });
+                tracing::info_span!(parent: None, "unrelated").in_scope(|| {
+                    propagator.inject_into(&crate::current_context().unwrap(), &mut other_trace)
+                });
+            },
+        );
+        let mut after = HeaderMap::new();
+        let handle_context = context(TRACE_128, SPAN, None, Sampling::Accept);
+        propagator.inject_into(&handle_context, &mut after);
+        (same_trace, other_trace, after)
+    });
+    assert_eq!(
+        same_trace["tracestate"],
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    );
+    assert!(same_trace["traceparent"]
+        .to_str()
+        .unwrap()
+        .starts_with(&format!("00-{TRACE_128}-")));
+    assert!(other_trace.get("tracestate").is_none());
+    assert!(
+        after.get("tracestate").is_none(),
+        "the state ends with the handler"
+    );
+
+    let sent = capture.in_scope(|| {
+        runtime.block_on(propagator.continue_trace_from(
+            &incoming,
+            || tracing::info_span!("h"),
+            async {
+                tokio::task::yield_now().await;
+                let mut out = HeaderMap::new();
+                propagator.inject_into(&crate::current_context().unwrap(), &mut out);
+                out
+            },
+        ))
+    });
+    assert_eq!(
+        sent["tracestate"],
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    );
+}
+
+#[test]
+fn the_global_propagator_is_replaceable() {
+    // The only test in this binary that touches the global propagator.
+    let context = context(TRACE_64, SPAN, None, Sampling::Accept);
+    let mut map = HeaderMap::new();
+    inject_context(&context, &mut map);
+    assert_eq!(
+        map.keys().map(|name| name.as_str()).collect::<Vec<_>>(),
+        ["b3"]
+    );
+    set_global(Propagator::from_otel_propagators("tracecontext").unwrap());
+    let mut map = HeaderMap::new();
+    inject_context(&context, &mut map);
+    let only_b3 = headers(&[("b3", &format!("{TRACE_64}-{SPAN}-1"))]);
+    set_global(Propagator::default());
+    assert_eq!(
+        map.keys().map(|name| name.as_str()).collect::<Vec<_>>(),
+        ["traceparent"]
+    );
+    assert_eq!(extract(&only_b3), Some(Remote::Context(context)));
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn sampling() -> impl Strategy<Value = Sampling> {
+        prop_oneof![
+            Just(Sampling::Defer),
+            Just(Sampling::Deny),
+            Just(Sampling::Accept),
+            Just(Sampling::Debug),
+        ]
+    }
+
+    prop_compose! {
+        fn valid_context()(
+            high in prop_oneof![Just(0u64), 1..=u64::MAX],
+            low in 1..=u64::MAX,
+            span in 1..=u64::MAX,
+            parent in proptest::option::of(1..=u64::MAX),
+            sampling in sampling(),
+        ) -> SpanContext {
+            SpanContext {
+                trace_id: TraceId((u128::from(high) << 64) | u128::from(low)),
+                span_id: SpanId(span),
+                parent_id: parent.map(SpanId),
+                sampling,
+            }
+        }
+    }
+
+    /// What a format can carry of `context`.
+    fn expected_after(format: Format, context: SpanContext) -> SpanContext {
+        match format {
+            // The parent rides after the sampling field, so an undecided context drops it.
+            Format::B3Single if context.sampling == Sampling::Defer => SpanContext {
+                parent_id: None,
+                ..context
+            },
+            Format::B3Single | Format::B3Multi => context,
+            Format::TraceContext => SpanContext {
+                parent_id: None,
+                sampling: if context.sampling.is_sampled() {
+                    Sampling::Accept
+                } else {
+                    Sampling::Deny
+                },
+                ..context
+            },
+        }
+    }
+
+    const NAMES: [&str; 7] = [
+        "b3",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-parentspanid",
+        "x-b3-sampled",
+        "x-b3-flags",
+        "traceparent",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn inject_then_extract_round_trips(context in valid_context()) {
+            for format in Format::ALL {
+                let propagator = Propagator::new([format], [format]);
+                let mut map = HeaderMap::new();
+                propagator.inject_into(&context, &mut map);
+                let back = propagator.extract_from(&map);
+                prop_assert_eq!(back, Some(Remote::Context(expected_after(format, context))), "{}", format);
+            }
+        }
+
+        #[test]
+        fn extraction_never_panics_on_arbitrary_bytes(
+            values in proptest::collection::vec(
+                (0..NAMES.len() + 1, proptest::collection::vec(any::<u8>(), 0..80)),
+                0..8,
+            )
+        ) {
+            let mut map = HeaderMap::new();
+            for (name, bytes) in values {
+                let Ok(value) = HeaderValue::from_bytes(&bytes) else { continue };
+                let name = NAMES.get(name).copied().unwrap_or("tracestate");
+                map.append(name, value);
+            }
+            let _ = Propagator::default().extract_incoming(&map);
+        }
+
+        #[test]
+        fn extraction_never_panics_on_near_valid_text(
+            text in "[0-9a-fA-F\\-d ]{0,80}",
+            name in 0..NAMES.len() + 1,
+        ) {
+            let name = NAMES.get(name).copied().unwrap_or("tracestate");
+            let pairs = vec![(name, text.as_str()), ("tracestate", text.as_str())];
+            let remote = Propagator::default().extract_from(&pairs);
+            if let Some(Remote::Context(context)) = remote {
+                prop_assert!(context.trace_id.0 != 0 && context.span_id.0 != 0);
+            }
+        }
+
+        #[test]
+        fn tracestate_output_reparses_to_itself(text in "[a-z0-9=@,_ *./-]{0,120}") {
+            let state = TraceState::parse(&text);
+            prop_assert!(state.len() <= MAX_TRACE_STATE_MEMBERS);
+            prop_assert_eq!(TraceState::parse(&state.header()), state);
+        }
+    }
+}
