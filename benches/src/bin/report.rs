@@ -1,0 +1,672 @@
+//! Runs the whole comparison and prints one table; writes `benches/RESULTS.md`.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/targets/bench cargo run -p traced-benches --release --bin report
+//! ```
+//!
+//! Sub-commands: `bench` (criterion suite only), `export` (throughput only), `alloc`
+//! (allocations per span only); none of these rewrite RESULTS.md. `profile <stack> <iters>` runs
+//! the sampled-d1 loop alone, for `valgrind --tool=callgrind`. `export-child` is internal.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::Criterion;
+
+use traced_benches::export::{ExportStack, GeneratorOutcome};
+use traced_benches::sink::Sink;
+use traced_benches::stacks::{self, Parent};
+use traced_benches::suite::{self, SCENARIOS, STACKS};
+
+/// Counts allocations made by one thread while enabled; costs one relaxed load otherwise.
+struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNT_THIS_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note_allocation(size: usize) {
+    if COUNTING.load(Ordering::Relaxed) && COUNT_THIS_THREAD.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; counting touches only
+// atomics and a const-initialised thread-local, neither of which allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation(layout.size());
+        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation(layout.size());
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation(new_size);
+        // SAFETY: as for `alloc`; `ptr` and `layout` come from our caller unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `alloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const EXPORT_SECS: u64 = 5;
+const PACED_RATE: u64 = 500_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("all");
+    match command {
+        "all" => {
+            // Criterion first: the no-subscriber cases must run before any dispatcher exists.
+            let ns = run_criterion(&|_| true);
+            let results = Results {
+                ns,
+                alloc: measure_allocations(),
+                export: run_exports(),
+            };
+            let markdown = render(&results);
+            println!("\n{markdown}");
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md");
+            match std::fs::write(&path, markdown) {
+                Ok(()) => println!("wrote {}", path.display()),
+                Err(error) => eprintln!("could not write {}: {error}", path.display()),
+            }
+        }
+        "bench" => {
+            let keep = args.get(1).cloned();
+            let results = Results {
+                ns: run_criterion(&|id| keep.as_deref().is_none_or(|keep| id.contains(keep))),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "export" => {
+            let results = Results {
+                export: run_exports(),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "alloc" => {
+            for row in measure_allocations() {
+                println!(
+                    "{}: {:.2} allocations, {:.1} bytes per span",
+                    row.label, row.allocations, row.bytes
+                );
+            }
+        }
+        "export-child" => export_child(&args[1..]),
+        "profile" => profile(&args[1..]),
+        other => {
+            eprintln!("unknown command {other:?}; use all, bench, export, alloc or profile");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Results {
+    /// Median ns per call, by (scenario, stack id).
+    ns: BTreeMap<(String, String), f64>,
+    export: Vec<ExportRow>,
+    alloc: Vec<AllocRow>,
+}
+
+impl Results {
+    fn ns(&self, scenario: &str, stack: &str) -> Option<f64> {
+        self.ns
+            .get(&(scenario.to_owned(), stack.to_owned()))
+            .copied()
+    }
+
+    fn export(&self, stack: &str, rate: Option<u64>) -> Option<&ExportRow> {
+        self.export
+            .iter()
+            .find(|row| row.stack == stack && row.rate == rate)
+    }
+}
+
+fn criterion_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("traced-benches-criterion-{}", std::process::id()))
+}
+
+fn run_criterion(keep: &dyn Fn(&str) -> bool) -> BTreeMap<(String, String), f64> {
+    let dir = criterion_dir();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+        .nresamples(20_000)
+        .output_directory(&dir);
+    suite::run(&mut criterion, keep);
+    let mut medians = BTreeMap::new();
+    for scenario in SCENARIOS {
+        for stack in STACKS {
+            let path = dir
+                .join(scenario)
+                .join(stack.id)
+                .join("new")
+                .join("estimates.json");
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            if let Some(ns) = json["median"]["point_estimate"].as_f64() {
+                medians.insert((scenario.to_owned(), stack.id.to_owned()), ns);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    medians
+}
+
+struct ExportRow {
+    stack: &'static str,
+    rate: Option<u64>,
+    outcome: GeneratorOutcome,
+    delivered: u64,
+    bad_requests: u64,
+    wire_bytes: u64,
+}
+
+impl ExportRow {
+    /// Spans delivered per second, over generation plus the final flush.
+    fn delivered_per_sec(&self) -> f64 {
+        self.delivered as f64 / (self.outcome.generate_secs + self.outcome.flush_secs)
+    }
+
+    /// Dropped spans: counted by the pipeline, or the ones that silently never arrived.
+    fn lost(&self) -> u64 {
+        self.outcome.generated.saturating_sub(self.delivered)
+    }
+
+    fn accounted(&self) -> bool {
+        self.outcome
+            .dropped
+            .is_some_and(|dropped| dropped + self.delivered == self.outcome.generated)
+    }
+}
+
+fn run_exports() -> Vec<ExportRow> {
+    let mut rows = Vec::new();
+    for stack in ExportStack::ALL {
+        for rate in [None, Some(PACED_RATE)] {
+            match run_export(stack, rate) {
+                Ok(row) => rows.push(row),
+                Err(error) => eprintln!("export {} failed: {error}", stack.id()),
+            }
+        }
+    }
+    rows
+}
+
+fn run_export(stack: ExportStack, rate: Option<u64>) -> Result<ExportRow, String> {
+    let sink = Sink::start().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let rate_arg = rate.map_or("flat".to_owned(), |rate| rate.to_string());
+    eprintln!(
+        "export: {} {} for {EXPORT_SECS} s ...",
+        stack.id(),
+        rate_arg
+    );
+    let output = Command::new(exe)
+        .args([
+            "export-child",
+            stack.id(),
+            &rate_arg,
+            &EXPORT_SECS.to_string(),
+            &sink.url(),
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let outcome = stdout
+        .lines()
+        .rev()
+        .find_map(GeneratorOutcome::from_json)
+        .ok_or_else(|| {
+            format!(
+                "no outcome from the child; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+    // The child has exited; a request still being read is all that can arrive now.
+    let counts = sink.settle(Duration::from_millis(300), Duration::from_secs(5));
+    Ok(ExportRow {
+        stack: stack.id(),
+        rate,
+        outcome,
+        delivered: counts.spans,
+        bad_requests: counts.bad_requests,
+        wire_bytes: counts.wire_bytes,
+    })
+}
+
+fn export_child(args: &[String]) {
+    let [stack, rate, secs, url] = args else {
+        eprintln!("usage: export-child <stack> <flat|rate> <secs> <url>");
+        std::process::exit(2);
+    };
+    let Some(stack) = ExportStack::parse(stack) else {
+        eprintln!("unknown stack {stack}");
+        std::process::exit(2);
+    };
+    let rate = rate.parse().ok();
+    let secs = secs.parse().unwrap_or(EXPORT_SECS);
+    let outcome =
+        traced_benches::export::run_generator(stack, url, Duration::from_secs(secs), rate);
+    println!("{}", outcome.to_json());
+}
+
+struct AllocRow {
+    label: &'static str,
+    allocations: f64,
+    bytes: f64,
+}
+
+/// Allocations per sampled span through Registry + TracedLayer + the counting exporter, on this
+/// thread only, after a warm-up that fills the registry's slab and any lazy statics.
+fn measure_allocations() -> Vec<AllocRow> {
+    const SPANS: u64 = 10_000;
+    let (dispatch, _) = stacks::traced_counting(true);
+    let parent = Parent::Tracing(dispatch);
+    let mut rows = Vec::new();
+    let cases: [(&'static str, fn()); 2] = [
+        ("traced sampled d1 (no fields)", || {
+            black_box(stacks::traced_manual::d1());
+        }),
+        ("traced sampled f2 (two u64 fields)", || {
+            black_box(stacks::traced_manual::f2(black_box(3), black_box(5)));
+        }),
+    ];
+    for (label, call) in cases {
+        let (allocations, bytes) = parent.run(|| {
+            for _ in 0..1_000 {
+                call();
+            }
+            COUNT_THIS_THREAD.with(|flag| flag.set(true));
+            let before = (
+                ALLOCATIONS.load(Ordering::Relaxed),
+                ALLOCATED_BYTES.load(Ordering::Relaxed),
+            );
+            COUNTING.store(true, Ordering::Relaxed);
+            for _ in 0..SPANS {
+                call();
+            }
+            COUNTING.store(false, Ordering::Relaxed);
+            COUNT_THIS_THREAD.with(|flag| flag.set(false));
+            (
+                ALLOCATIONS.load(Ordering::Relaxed) - before.0,
+                ALLOCATED_BYTES.load(Ordering::Relaxed) - before.1,
+            )
+        });
+        rows.push(AllocRow {
+            label,
+            allocations: allocations as f64 / SPANS as f64,
+            bytes: bytes as f64 / SPANS as f64,
+        });
+    }
+    rows
+}
+
+/// The sampled-d1 loop alone, for callgrind or perf.
+fn profile(args: &[String]) {
+    let stack = args.first().map(String::as_str).unwrap_or("traced_noop");
+    let iters: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let parent = match stack {
+        "traced_noop" => Parent::Tracing(stacks::traced_counting(true).0),
+        "traced_unsampled" => Parent::Tracing(stacks::traced_counting(false).0),
+        "registry" => Parent::Tracing(stacks::registry_only()),
+        other => {
+            eprintln!("unknown stack {other}; use traced_noop, traced_unsampled or registry");
+            std::process::exit(2);
+        }
+    };
+    parent.run(|| {
+        for _ in 0..iters {
+            if stack == "registry" {
+                black_box(stacks::instrument::d1());
+            } else {
+                black_box(stacks::traced_manual::d1());
+            }
+        }
+    });
+}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+fn fmt_ns(ns: Option<f64>) -> String {
+    match ns {
+        Some(ns) if ns < 10.0 => format!("{ns:.2}"),
+        Some(ns) if ns < 100.0 => format!("{ns:.1}"),
+        Some(ns) => format!("{ns:.0}"),
+        None => "–".to_owned(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "–".to_owned(),
+    }
+}
+
+fn per_sec(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M/s", value / 1e6)
+    } else {
+        format!("{:.0}k/s", value / 1e3)
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn export_cell(row: Option<&ExportRow>, with_rss: bool) -> String {
+    let Some(row) = row else {
+        return "–".to_owned();
+    };
+    let lost = row.lost();
+    let lost_pct = 100.0 * lost as f64 / row.outcome.generated.max(1) as f64;
+    let drops = match row.outcome.dropped {
+        Some(counted) => format!("{counted} dropped (counted)"),
+        None => format!("{lost} lost ({lost_pct:.0}%, uncounted)"),
+    };
+    let mut cell = format!(
+        "{} of {} generated delivered ({}), {drops}",
+        row.delivered,
+        row.outcome.generated,
+        per_sec(row.delivered_per_sec())
+    );
+    if with_rss {
+        let _ = write!(cell, ", RSS {}", mib(row.outcome.peak_rss_kib));
+    }
+    if row.bad_requests > 0 {
+        let _ = write!(cell, ", {} bad requests", row.bad_requests);
+    }
+    cell
+}
+
+/// The stack whose numbers stand for "traced, sampled" in the targets.
+const TRACED_SAMPLED: &str = "traced_http";
+
+fn render(results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# traced benchmark results\n");
+    let _ = writeln!(
+        out,
+        "Produced by `CARGO_TARGET_DIR=/work/targets/bench cargo run -p traced-benches --release --bin report` \
+         (do not edit by hand; rerun it).\n"
+    );
+    let _ = writeln!(out, "{}\n", machine());
+    if !results.ns.is_empty() {
+        let _ = writeln!(
+            out,
+            "Median ns per call (criterion, warm-up 1 s, 2 s × 30 samples). d1 = one instrumented call \
+             under a sampled parent span; d3 = three nested; f2 = two `u64` arguments recorded; \
+             async = d1 as an `async fn` awaited on a current-thread tokio runtime. Ratios are d1 over \
+             the anchor's d1.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| stack | d1 | d3 | f2 | async | d1 ÷ tracing-otel | d1 ÷ Registry | d1 ÷ fastrace+Zipkin | flat-out export, 1 thread, {EXPORT_SECS} s | paced {}k/s |",
+            PACED_RATE / 1000
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+        for stack in STACKS {
+            let d1 = results.ns("d1", stack.id);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                stack.label,
+                fmt_ns(d1),
+                fmt_ns(results.ns("d3", stack.id)),
+                fmt_ns(results.ns("f2", stack.id)),
+                fmt_ns(results.ns("async", stack.id)),
+                ratio(d1, results.ns("d1", "otel_zipkin")),
+                ratio(d1, results.ns("d1", "registry")),
+                ratio(d1, results.ns("d1", "fastrace_zipkin")),
+                export_cell(results.export(stack.id, None), true),
+                export_cell(results.export(stack.id, Some(PACED_RATE)), false),
+            );
+        }
+        let _ = writeln!(out);
+    } else if !results.export.is_empty() {
+        let _ = writeln!(out, "| stack | flat-out export | paced |\n|---|---|---|");
+        for stack in ExportStack::ALL {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                stack.id(),
+                export_cell(results.export(stack.id(), None), true),
+                export_cell(results.export(stack.id(), Some(PACED_RATE)), false)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    for row in &results.export {
+        let _ = writeln!(
+            out,
+            "- export {} {}: {} bytes on the wire in {:.1} s + {:.2} s flush",
+            row.stack,
+            row.rate
+                .map_or("flat out".to_owned(), |r| format!("at {r}/s")),
+            row.wire_bytes,
+            row.outcome.generate_secs,
+            row.outcome.flush_secs
+        );
+    }
+    if !results.alloc.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nAllocations per sampled span (Registry + TracedLayer + counting exporter, after warm-up, \
+             10 000 spans, allocating thread only):\n"
+        );
+        for row in &results.alloc {
+            let _ = writeln!(
+                out,
+                "- {}: {:.2} allocations, {:.1} bytes",
+                row.label, row.allocations, row.bytes
+            );
+        }
+    }
+    if !results.ns.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Targets (issue 6), computed from the numbers above\n"
+        );
+        for target in targets(results) {
+            let _ = writeln!(out, "{target}");
+        }
+    }
+    out
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "**met**",
+        Some(false) => "**not met**",
+        None => "not measured",
+    }
+}
+
+fn targets(results: &Results) -> Vec<String> {
+    let ns = |scenario: &str, stack: &str| results.ns(scenario, stack);
+    let sampled = ns("d1", TRACED_SAMPLED);
+    let mut lines = Vec::new();
+    let mut line = |text: String, met: Option<bool>| {
+        lines.push(format!("- {}: {text}", verdict(met)));
+    };
+    let otel = ns("d1", "otel_zipkin");
+    line(
+        format!(
+            "sampled d1 ≤ 1/8 of tracing-otel: {} ns vs {} / 8 = {} ns",
+            fmt_ns(sampled),
+            fmt_ns(otel),
+            fmt_ns(otel.map(|o| o / 8.0))
+        ),
+        sampled.zip(otel).map(|(s, o)| s <= o / 8.0),
+    );
+    let registry = ns("d1", "registry");
+    line(
+        format!(
+            "sampled d1 ≤ 1.3× Registry-only: {} ns vs 1.3 × {} = {} ns",
+            fmt_ns(sampled),
+            fmt_ns(registry),
+            fmt_ns(registry.map(|r| r * 1.3))
+        ),
+        sampled.zip(registry).map(|(s, r)| s <= r * 1.3),
+    );
+    let fastrace = ns("d1", "fastrace_zipkin");
+    line(
+        format!(
+            "stretch: sampled d1 ≤ fastrace + Zipkin: {} ns vs {} ns",
+            fmt_ns(sampled),
+            fmt_ns(fastrace)
+        ),
+        sampled.zip(fastrace).map(|(s, f)| s <= f),
+    );
+    let unsampled = ns("d1", "traced_unsampled");
+    line(
+        format!("unsampled d1 ≤ 20 ns: {} ns", fmt_ns(unsampled)),
+        unsampled.map(|u| u <= 20.0),
+    );
+    let (nosub, bare) = (ns("d1", "traced_nosub"), ns("d1", "bare"));
+    line(
+        format!(
+            "no subscriber ≤ 1 ns over bare: {} ns vs {} + 1 ns",
+            fmt_ns(nosub),
+            fmt_ns(bare)
+        ),
+        nosub.zip(bare).map(|(n, b)| n <= b + 1.0),
+    );
+    let sampled_async = ns("async", TRACED_SAMPLED);
+    line(
+        format!(
+            "async d1 ≤ 1.3× sync d1: {} ns vs 1.3 × {} ns",
+            fmt_ns(sampled_async),
+            fmt_ns(sampled)
+        ),
+        sampled_async.zip(sampled).map(|(a, s)| a <= s * 1.3),
+    );
+    let f2 = ns("f2", TRACED_SAMPLED);
+    line(
+        format!(
+            "f2 ≤ 1.3× d1: {} ns vs 1.3 × {} ns",
+            fmt_ns(f2),
+            fmt_ns(sampled)
+        ),
+        f2.zip(sampled).map(|(f, s)| f <= s * 1.3),
+    );
+    let traced_flat = results.export(TRACED_SAMPLED, None);
+    let traced_paced = results.export(TRACED_SAMPLED, Some(PACED_RATE));
+    line(
+        format!(
+            "export ≥ 500k spans/s delivered by one generator thread: {}",
+            traced_flat.map_or("–".to_owned(), |row| per_sec(row.delivered_per_sec()))
+        ),
+        traced_flat.map(|row| row.delivered_per_sec() >= 500_000.0),
+    );
+    line(
+        format!(
+            "0 drops when paced at 500k spans/s: {}",
+            traced_paced.map_or("–".to_owned(), |row| format!(
+                "{} generated, {} delivered, {} counted as dropped",
+                row.outcome.generated,
+                row.delivered,
+                row.outcome.dropped.unwrap_or(0)
+            ))
+        ),
+        traced_paced.map(|row| row.outcome.dropped == Some(0) && row.lost() == 0),
+    );
+    line(
+        format!(
+            "flat-out peak RSS ≤ 64 MiB: {}",
+            traced_flat.map_or("–".to_owned(), |row| mib(row.outcome.peak_rss_kib))
+        ),
+        traced_flat.map(|row| row.outcome.peak_rss_kib <= 64 * 1024),
+    );
+    line(
+        format!(
+            "flat out, delivered + dropped-and-counted == generated: {}",
+            traced_flat.map_or("–".to_owned(), |row| format!(
+                "{} + {} vs {}",
+                row.delivered,
+                row.outcome.dropped.unwrap_or(0),
+                row.outcome.generated
+            ))
+        ),
+        traced_flat.map(ExportRow::accounted),
+    );
+    for row in &results.alloc {
+        line(
+            format!(
+                "no allocation per span, {}: {:.2} allocations per span",
+                row.label, row.allocations
+            ),
+            Some(row.allocations == 0.0),
+        );
+    }
+    lines
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map_or("unknown CPU".to_owned(), |(_, model)| {
+            model.trim().to_owned()
+        });
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_else(|| "rustc unknown".to_owned());
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "Date: {date}. Machine: {cpus} CPUs ({model}), {rustc}. Load average at the end \
+         (other work on the machine skews the numbers): {load}."
+    )
+}

@@ -1,0 +1,11 @@
+//! Benchmarks of `traced` against the anchor tracing stacks.
+//!
+//! `cargo run -p traced-benches --release --bin report` runs the whole comparison, prints one
+//! table and writes `benches/RESULTS.md`; `cargo bench -p traced-benches` runs the criterion
+//! suite alone.
+
+pub mod export;
+pub mod http;
+pub mod sink;
+pub mod stacks;
+pub mod suite;

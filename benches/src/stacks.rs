@@ -1,0 +1,344 @@
+//! The instrumented functions of every stack, and how each stack is set up.
+//!
+//! Every stack gets the same four shapes: `d1` (one instrumented call), `d3` (three nested
+//! instrumented calls), `f2` (one call recording two `u64` arguments) and `d1_async` (an
+//! instrumented `async fn`, awaited). Functions without arguments have no fields, so `d1` measures
+//! the span alone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+use traced::export::Exporter;
+use traced::model::{Sampling, SpanRecord, TraceId};
+use traced::report::{ReporterConfig, ZipkinReporter};
+use traced::sample::Sampler;
+
+/// Declares the four scenario functions in a module, each carrying `#[$attr]`.
+macro_rules! scenario_fns {
+    ($(#[$doc:meta])* $module:ident, #[$attr:meta]) => {
+        $(#[$doc])*
+        pub mod $module {
+            use std::hint::black_box;
+
+            /// One instrumented call, no fields.
+            #[$attr]
+            #[inline(never)]
+            pub fn d1() -> u64 {
+                black_box(7)
+            }
+
+            /// Three nested instrumented calls.
+            #[$attr]
+            #[inline(never)]
+            pub fn d3() -> u64 {
+                d3_middle()
+            }
+
+            #[$attr]
+            #[inline(never)]
+            fn d3_middle() -> u64 {
+                d3_leaf()
+            }
+
+            #[$attr]
+            #[inline(never)]
+            fn d3_leaf() -> u64 {
+                black_box(7)
+            }
+
+            /// One instrumented call recording two `u64` arguments.
+            #[$attr]
+            #[inline(never)]
+            pub fn f2(a: u64, b: u64) -> u64 {
+                black_box(a) ^ black_box(b)
+            }
+
+            /// One instrumented `async fn`.
+            #[$attr]
+            #[inline(never)]
+            pub async fn d1_async() -> u64 {
+                black_box(7)
+            }
+        }
+    };
+}
+
+/// No instrumentation: the floor.
+pub mod bare {
+    use std::hint::black_box;
+
+    /// A plain call.
+    #[inline(never)]
+    pub fn d1() -> u64 {
+        black_box(7)
+    }
+
+    /// Three nested plain calls.
+    #[inline(never)]
+    pub fn d3() -> u64 {
+        d3_middle()
+    }
+
+    #[inline(never)]
+    fn d3_middle() -> u64 {
+        d3_leaf()
+    }
+
+    #[inline(never)]
+    fn d3_leaf() -> u64 {
+        black_box(7)
+    }
+
+    /// A plain call with two arguments.
+    #[inline(never)]
+    pub fn f2(a: u64, b: u64) -> u64 {
+        black_box(a) ^ black_box(b)
+    }
+
+    /// A plain `async fn`.
+    #[inline(never)]
+    pub async fn d1_async() -> u64 {
+        black_box(7)
+    }
+}
+
+scenario_fns!(
+    /// `#[tracing::instrument]`, as tracing users write it.
+    instrument,
+    #[tracing::instrument(level = "info")]
+);
+
+scenario_fns!(
+    /// `#[fastrace::trace]`; arguments become properties, as fastrace's macro requires.
+    fastrace_fns,
+    #[fastrace::trace]
+);
+
+/// fastrace records arguments only when asked, by formatting them into string properties.
+pub mod fastrace_f2 {
+    use std::hint::black_box;
+
+    /// One traced call recording two `u64` arguments as properties.
+    #[fastrace::trace(properties = { "a": "{a}", "b": "{b}" })]
+    #[inline(never)]
+    pub fn f2(a: u64, b: u64) -> u64 {
+        black_box(a) ^ black_box(b)
+    }
+}
+
+/// traced spans written by hand the way `#[traced]` expands them: a `tracing` span carrying the
+/// arguments as fields, entered for the call (the future is instrumented for `async fn`).
+pub mod traced_manual {
+    use std::future::Future;
+    use std::hint::black_box;
+
+    use tracing::Instrument;
+
+    /// One traced call, no fields.
+    #[inline(never)]
+    pub fn d1() -> u64 {
+        let _span = tracing::info_span!("d1").entered();
+        black_box(7)
+    }
+
+    /// Three nested traced calls.
+    #[inline(never)]
+    pub fn d3() -> u64 {
+        let _span = tracing::info_span!("d3").entered();
+        d3_middle()
+    }
+
+    #[inline(never)]
+    fn d3_middle() -> u64 {
+        let _span = tracing::info_span!("d3_middle").entered();
+        d3_leaf()
+    }
+
+    #[inline(never)]
+    fn d3_leaf() -> u64 {
+        let _span = tracing::info_span!("d3_leaf").entered();
+        black_box(7)
+    }
+
+    /// One traced call with two `u64` arguments as tags.
+    #[inline(never)]
+    pub fn f2(a: u64, b: u64) -> u64 {
+        let _span = tracing::info_span!("f2", a, b).entered();
+        black_box(a) ^ black_box(b)
+    }
+
+    /// One traced `async fn`.
+    #[inline(never)]
+    pub fn d1_async() -> impl Future<Output = u64> {
+        async { black_box(7) }.instrument(tracing::info_span!("d1_async"))
+    }
+}
+
+/// An exporter that counts spans and drops them: the layer's own cost, without a reporter.
+#[derive(Clone, Default)]
+pub struct CountingExporter(Arc<AtomicU64>);
+
+impl CountingExporter {
+    /// Spans exported so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Exporter for CountingExporter {
+    fn export(&self, span: SpanRecord) {
+        drop(span);
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Samples no trace: ids propagate, nothing is recorded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlwaysOff;
+
+impl Sampler for AlwaysOff {
+    fn sample(&self, _trace_id: TraceId, _incoming: Option<Sampling>) -> Sampling {
+        Sampling::Deny
+    }
+}
+
+/// Registry + TracedLayer + a counting exporter.
+pub fn traced_counting(sampled: bool) -> (Dispatch, CountingExporter) {
+    let exporter = CountingExporter::default();
+    let mut layer = traced::TracedLayer::new(exporter.clone());
+    if !sampled {
+        layer = layer.with_sampler(AlwaysOff);
+    }
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    (dispatch, exporter)
+}
+
+/// Registry + TracedLayer + traced's own Zipkin reporter (default configuration) posting JSON to
+/// `endpoint`: the sampled stack as users run it.
+pub struct TracedHttp {
+    /// The subscriber to install.
+    pub dispatch: Dispatch,
+    /// The reporter, for its stats and its shutdown.
+    pub reporter: ZipkinReporter,
+}
+
+impl TracedHttp {
+    /// Starts the reporter's thread and builds the subscriber.
+    pub fn new(endpoint: &str) -> TracedHttp {
+        let reporter = ZipkinReporter::start(
+            ReporterConfig::default()
+                .endpoint(endpoint)
+                .service_name("bench"),
+        )
+        .expect("the reporter starts with a valid loopback URL");
+        let dispatch = Dispatch::new(
+            tracing_subscriber::registry().with(traced::TracedLayer::new(reporter.clone())),
+        );
+        TracedHttp { dispatch, reporter }
+    }
+}
+
+/// The Registry alone: what every tracing-subscriber stack pays before any layer works.
+pub fn registry_only() -> Dispatch {
+    Dispatch::new(tracing_subscriber::registry())
+}
+
+/// `tracing` + `tracing-opentelemetry` + the SDK's batch span processor + the Zipkin exporter
+/// (opentelemetry-zipkin, posting JSON through ureq) to `endpoint`.
+pub struct OtelStack {
+    /// The subscriber to install.
+    pub dispatch: Dispatch,
+    provider: opentelemetry_sdk::trace::SdkTracerProvider,
+}
+
+impl OtelStack {
+    /// Builds the stack; the batch processor's thread starts now.
+    // opentelemetry-zipkin is deprecated upstream; it is here as the anchor users still run.
+    #[allow(deprecated)]
+    pub fn new(endpoint: &str) -> OtelStack {
+        use opentelemetry::trace::TracerProvider as _;
+
+        let exporter = opentelemetry_zipkin::ZipkinExporter::builder()
+            .with_collector_endpoint(endpoint)
+            .with_http_client(crate::http::UreqClient::new())
+            .build()
+            .expect("the zipkin exporter builds with a client and a valid URL");
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name("bench")
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("bench");
+        let dispatch = Dispatch::new(
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer)),
+        );
+        OtelStack { dispatch, provider }
+    }
+
+    /// Flushes what the batch processor still holds.
+    pub fn shutdown(&self) {
+        let _ = self.provider.force_flush();
+        let _ = self.provider.shutdown_with_timeout(Duration::from_secs(10));
+    }
+}
+
+/// Where fastrace's single global reporter sends spans: nowhere (no-op) or a Zipkin URL.
+static FASTRACE_TARGET: Mutex<Option<String>> = Mutex::new(None);
+static FASTRACE_REPORTED: AtomicU64 = AtomicU64::new(0);
+
+/// Points fastrace's global reporter at `endpoint` (`None`: a no-op reporter); installs it once.
+pub fn fastrace_report_to(endpoint: Option<String>) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    *FASTRACE_TARGET.lock().unwrap_or_else(|e| e.into_inner()) = endpoint;
+    INSTALLED.get_or_init(|| {
+        fastrace::set_reporter(
+            crate::http::FastraceZipkin::new(&FASTRACE_TARGET, &FASTRACE_REPORTED),
+            fastrace::collector::Config::default(),
+        );
+    });
+}
+
+/// Spans fastrace's reporter has been handed so far (delivered or not).
+pub fn fastrace_reported() -> u64 {
+    FASTRACE_REPORTED.load(Ordering::Relaxed)
+}
+
+/// The parent context a measured call runs under.
+pub enum Parent {
+    /// No subscriber, no parent.
+    Nothing,
+    /// `dispatch` installed on this thread, and an entered `tracing` span as the parent.
+    Tracing(Dispatch),
+    /// A fastrace root span (sampled or not) as the local parent.
+    Fastrace {
+        /// Whether the root is sampled.
+        sampled: bool,
+    },
+}
+
+impl Parent {
+    /// Runs `body` under this parent.
+    pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        match self {
+            Parent::Nothing => body(),
+            Parent::Tracing(dispatch) => tracing::dispatcher::with_default(dispatch, || {
+                let parent = tracing::info_span!("parent");
+                let _entered = parent.enter();
+                body()
+            }),
+            Parent::Fastrace { sampled } => {
+                let context = fastrace::collector::SpanContext::random().sampled(*sampled);
+                let root = fastrace::Span::root("parent", context);
+                let _parent = root.set_local_parent();
+                body()
+            }
+        }
+    }
+}
