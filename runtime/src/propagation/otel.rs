@@ -196,3 +196,207 @@ impl TextMapPropagator for OtelPropagator {
         FieldIter::new(&self.fields)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::{SpanContext as OtelSpanContext, TraceContextExt, TraceFlags};
+    use opentelemetry::Context;
+
+    use super::OtelPropagator;
+    use crate::propagation::{Format, Propagator};
+
+    const TRACE: &str = "80f198ee56343ba864fe8b2a57d3eff7";
+    const TRACE_64: &str = "463ac35c9f6413ad";
+    const SPAN: &str = "e457b5a2e4d86bd1";
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    fn forward(propagator: &OtelPropagator, incoming: &[(&str, &str)]) -> HashMap<String, String> {
+        let cx = propagator.extract(&map(incoming));
+        let mut out = HashMap::new();
+        propagator.inject_context(&cx, &mut out);
+        out
+    }
+
+    #[test]
+    fn single_mode_writes_only_the_b3_header() {
+        let single = format!("{TRACE}-{SPAN}-1");
+        let out = forward(&OtelPropagator::b3(), &[("b3", &single)]);
+        assert_eq!(out, map(&[("b3", &single)]));
+    }
+
+    #[test]
+    fn every_b3_sampling_state_survives_a_hop_through_otel() {
+        let cases = [
+            (format!("{TRACE}-{SPAN}"), true, false),
+            (format!("{TRACE}-{SPAN}-0"), true, false),
+            (format!("{TRACE}-{SPAN}-1"), true, true),
+            (format!("{TRACE}-{SPAN}-d"), true, true),
+            (format!("{TRACE_64}-{SPAN}-1"), true, true),
+        ];
+        for (value, valid, sampled) in cases {
+            let cx = OtelPropagator::b3().extract(&map(&[("b3", &value)]));
+            let span = cx.span();
+            assert_eq!(span.span_context().is_valid(), valid, "{value}");
+            assert_eq!(
+                span.span_context().is_sampled(),
+                sampled,
+                "debug implies sampled: {value}"
+            );
+            assert!(span.span_context().is_remote());
+            let out = forward(&OtelPropagator::b3(), &[("b3", &value)]);
+            assert_eq!(out, map(&[("b3", &value)]), "{value}");
+        }
+    }
+
+    #[test]
+    fn multi_mode_reads_single_debug_and_writes_flags_without_sampled() {
+        let out = forward(
+            &OtelPropagator::b3_multi(),
+            &[("b3", &format!("{TRACE}-{SPAN}-d"))],
+        );
+        assert_eq!(
+            out,
+            map(&[
+                ("x-b3-traceid", TRACE),
+                ("x-b3-spanid", SPAN),
+                ("x-b3-flags", "1")
+            ])
+        );
+        let out = forward(
+            &OtelPropagator::b3_multi(),
+            // OTel's HashMap extractor looks keys up lower-cased.
+            &[
+                ("x-b3-traceid", TRACE),
+                ("x-b3-spanid", SPAN),
+                ("x-b3-sampled", "d"),
+            ],
+        );
+        assert_eq!(out["x-b3-flags"], "1");
+        let out = forward(
+            &OtelPropagator::b3_multi(),
+            &[("x-b3-traceid", TRACE), ("x-b3-spanid", SPAN)],
+        );
+        assert_eq!(
+            out,
+            map(&[("x-b3-traceid", TRACE), ("x-b3-spanid", SPAN)]),
+            "defer stays defer"
+        );
+    }
+
+    #[test]
+    fn invalid_or_missing_contexts_write_nothing() {
+        let propagator = OtelPropagator::from(Propagator::default().with_inject(Format::ALL));
+        for incoming in [
+            vec![],
+            vec![("b3", "0")],
+            vec![("b3", "garbage")],
+            vec![("b3", "1")],
+        ] {
+            let cx = propagator.extract(&map(&incoming));
+            assert!(!cx.span().span_context().is_valid(), "{incoming:?}");
+            let mut out: HashMap<String, String> = HashMap::new();
+            propagator.inject_context(&cx, &mut out);
+            assert!(out.is_empty(), "no deny for an invalid context: {out:?}");
+        }
+        let mut out: HashMap<String, String> = HashMap::new();
+        propagator.inject_context(&Context::new(), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn trace_context_round_trips_with_the_sdk_propagator() {
+        let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+        let ours = OtelPropagator::trace_context();
+        let traceparent = format!("00-{TRACE}-{SPAN}-01");
+        let incoming = map(&[
+            ("traceparent", &traceparent),
+            ("tracestate", "congo=1,BAD=2,rojo=3"),
+        ]);
+
+        let cx = ours.extract(&incoming);
+        assert_eq!(
+            cx.span().span_context().trace_state().header(),
+            "congo=1,rojo=3"
+        );
+        let mut out = HashMap::new();
+        ours.inject_context(&cx, &mut out);
+        assert_eq!(
+            out,
+            map(&[
+                ("traceparent", &traceparent),
+                ("tracestate", "congo=1,rojo=3")
+            ])
+        );
+
+        let from_sdk = sdk.extract(&out);
+        assert_eq!(from_sdk.span().span_context(), cx.span().span_context());
+
+        let sdk_context = OtelSpanContext::new(
+            opentelemetry::trace::TraceId::from_hex(TRACE).unwrap(),
+            opentelemetry::trace::SpanId::from_hex(SPAN).unwrap(),
+            TraceFlags::default(),
+            false,
+            Default::default(),
+        );
+        let mut sdk_out = HashMap::new();
+        sdk.inject_context(
+            &Context::new().with_remote_span_context(sdk_context),
+            &mut sdk_out,
+        );
+        let back = ours.extract(&sdk_out);
+        assert!(back.span().span_context().is_valid());
+        assert!(!back.span().span_context().is_sampled());
+    }
+
+    #[test]
+    fn fields_name_every_header_read_or_written() {
+        let b3 = OtelPropagator::b3();
+        let fields: Vec<&str> = b3.fields().collect();
+        assert_eq!(
+            fields,
+            [
+                "b3",
+                "x-b3-traceid",
+                "x-b3-spanid",
+                "x-b3-parentspanid",
+                "x-b3-sampled",
+                "x-b3-flags"
+            ]
+        );
+        let w3c = OtelPropagator::trace_context();
+        let fields: Vec<&str> = w3c.fields().collect();
+        assert_eq!(fields, ["traceparent", "tracestate"]);
+    }
+
+    #[test]
+    fn debug_holds_for_child_spans_the_sdk_starts() {
+        use opentelemetry::trace::{Tracer, TracerProvider};
+
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("test");
+        let propagator = OtelPropagator::b3();
+        for (incoming, flag) in [("d", "d"), ("1", "1"), ("0", "0")] {
+            let value = format!("{TRACE}-{SPAN}-{incoming}");
+            let parent = propagator.extract(&map(&[("b3", &value)]));
+            let child = tracer.start_with_context("child", &parent);
+            let cx = parent.with_span(child);
+            let child_id = cx.span().span_context().span_id();
+            let mut out = HashMap::new();
+            propagator.inject_context(&cx, &mut out);
+            assert_eq!(
+                out["b3"],
+                format!("{TRACE}-{child_id}-{flag}"),
+                "b3 {incoming}"
+            );
+        }
+    }
+}

@@ -138,9 +138,12 @@ fn b3_single_invalid_forms_give_no_context() {
     }
 }
 
+/// Headers sent, and what extraction should make of them.
+type MultiCase<'a> = (Vec<(&'a str, &'a str)>, Option<Remote>);
+
 #[test]
 fn b3_multi_valid_forms() {
-    let cases: Vec<(Vec<(&str, &str)>, Option<Remote>)> = vec![
+    let cases: Vec<MultiCase<'_>> = vec![
         (
             vec![("X-B3-TraceId", TRACE_128), ("X-B3-SpanId", SPAN)],
             remote(TRACE_128, SPAN, None, Sampling::Defer),
