@@ -313,7 +313,7 @@ impl Config {
         }
         config.zipkin_timeout = parser.millis("OTEL_EXPORTER_ZIPKIN_TIMEOUT");
         if let Some(raw) = parser.get("OTEL_EXPORTER_ZIPKIN_HEADERS") {
-            match parse_pairs(&raw).and_then(|pairs| check_headers(pairs)) {
+            match parse_pairs(&raw).and_then(check_headers) {
                 Ok(pairs) => config.zipkin_headers = pairs,
                 Err(expected) => parser.error("OTEL_EXPORTER_ZIPKIN_HEADERS", &raw, expected),
             }

@@ -289,16 +289,13 @@ fn tree_order(spans: &[SpanRecord]) -> Vec<(usize, usize)> {
     let mut seen = vec![false; spans.len()];
     let mut stack: Vec<(usize, usize)> = Vec::new();
     let mut next_roots = roots.into_iter();
-    loop {
-        let Some((index, depth)) = stack.pop().or_else(|| {
-            next_roots
-                .by_ref()
-                .find(|&root| !seen[root])
-                .map(|root| (root, 0))
-                .or_else(|| seen.iter().position(|done| !done).map(|left| (left, 0)))
-        }) else {
-            break;
-        };
+    while let Some((index, depth)) = stack.pop().or_else(|| {
+        next_roots
+            .by_ref()
+            .find(|&root| !seen[root])
+            .map(|root| (root, 0))
+            .or_else(|| seen.iter().position(|done| !done).map(|left| (left, 0)))
+    }) {
         if std::mem::replace(&mut seen[index], true) {
             continue;
         }

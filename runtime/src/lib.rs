@@ -21,11 +21,13 @@ pub mod console;
 pub mod encode;
 pub mod report;
 pub mod export;
+pub mod file_export;
 pub mod layer;
 pub mod model;
 pub mod http;
 pub mod propagation;
 pub mod sample;
+pub mod setup;
 pub mod testing;
 pub mod value;
 
@@ -37,5 +39,6 @@ mod panic;
 pub mod __private;
 
 pub use layer::{current_context, with_remote_parent, TracedLayer};
+pub use setup::{builder, init, layer, shutdown, stats, try_init, Builder, InitError, TracingGuard};
 pub use traced_macros::traced;
 pub use value::{max_value_len, set_max_value_len};
