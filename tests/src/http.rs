@@ -65,7 +65,7 @@ pub(crate) enum ReadError {
     Bad {
         status: u16,
         message: String,
-        head: Option<Request>,
+        head: Option<Box<Request>>,
     },
 }
 
@@ -297,7 +297,7 @@ fn with_head(status: u16, message: impl Into<String>, head: Request) -> ReadErro
     ReadError::Bad {
         status,
         message: message.into(),
-        head: Some(head),
+        head: Some(Box::new(head)),
     }
 }
 

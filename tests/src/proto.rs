@@ -333,7 +333,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Result<Bytes, String> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if text.len() % 2 == 1 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("{text:?} is not an even-length hex id"));
     }
     (0..text.len())
