@@ -1,0 +1,400 @@
+//! Parsing the options of `#[traced(...)]`.
+//!
+//! Every option is parsed on its own; a broken one is reported and skipped up to the next comma,
+//! so one run of the compiler shows every mistake.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitStr, Token};
+
+use crate::Errors;
+
+mod kw {
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(skip);
+    syn::custom_keyword!(skip_all);
+    syn::custom_keyword!(record);
+    syn::custom_keyword!(fields);
+    syn::custom_keyword!(ret);
+    syn::custom_keyword!(err);
+    syn::custom_keyword!(level);
+    syn::custom_keyword!(target);
+    syn::custom_keyword!(kind);
+    syn::custom_keyword!(parent);
+    syn::custom_keyword!(follows_from);
+    syn::custom_keyword!(Debug);
+    syn::custom_keyword!(Display);
+}
+
+/// Every option, in the order the docs list them; used for "did you mean".
+pub const OPTIONS: &[&str] = &[
+    "name",
+    "skip",
+    "skip_all",
+    "record",
+    "fields",
+    "ret",
+    "err",
+    "level",
+    "target",
+    "kind",
+    "parent",
+    "follows_from",
+];
+
+pub const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
+pub const KINDS: &[&str] = &["client", "server", "producer", "consumer"];
+
+/// An option's value, with the span of the option's keyword for error messages.
+pub struct Opt<T> {
+    pub key: Span,
+    pub value: T,
+}
+
+/// How an error or return value is formatted.
+#[derive(Clone, Copy)]
+pub enum Format {
+    Auto,
+    Debug(Span),
+    Display(Span),
+}
+
+/// One `fields(...)` entry.
+pub struct Field {
+    /// The dotted name, as tracing spells it.
+    pub name: String,
+    pub span: Span,
+    pub value: FieldValue,
+}
+
+pub enum FieldValue {
+    Empty,
+    Value(Expr),
+    Display(Expr),
+    Debug(Expr),
+}
+
+/// A parsed `#[traced(...)]`.
+#[derive(Default)]
+pub struct Options {
+    pub name: Option<Opt<LitStr>>,
+    pub skip: Option<Opt<Vec<Ident>>>,
+    pub skip_all: Option<Opt<()>>,
+    pub record: Option<Opt<Vec<Ident>>>,
+    pub fields: Option<Opt<Vec<Field>>>,
+    pub ret: Option<Opt<Format>>,
+    pub err: Option<Opt<Format>>,
+    pub level: Option<Opt<String>>,
+    pub target: Option<Opt<LitStr>>,
+    pub kind: Option<Opt<String>>,
+    pub parent: Option<Opt<Expr>>,
+    pub follows_from: Option<Opt<Expr>>,
+}
+
+/// The one duplicate check every option goes through, whatever the order.
+fn set<T>(slot: &mut Option<Opt<T>>, key: Span, value: T, option: &str, errors: &mut Errors) {
+    if let Some(first) = slot {
+        let mut error = syn::Error::new(
+            key,
+            format!("duplicate option `{option}`: give each option once"),
+        );
+        error.combine(syn::Error::new(
+            first.key,
+            format!("`{option}` first given here"),
+        ));
+        errors.push(error);
+    } else {
+        *slot = Some(Opt { key, value });
+    }
+}
+
+/// Parses the attribute's arguments, collecting every error.
+pub fn parse(args: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options::default();
+    let parser = |input: ParseStream<'_>| {
+        while !input.is_empty() {
+            if let Err(error) = parse_option(input, &mut options, errors) {
+                errors.push(error);
+                skip_to_comma(input);
+            }
+            if input.is_empty() {
+                break;
+            }
+            if let Err(error) = input.parse::<Token![,]>() {
+                errors.push(syn::Error::new(
+                    error.span(),
+                    "expected `,` between options, as in `#[traced(name = \"load\", ret)]`",
+                ));
+                skip_to_comma(input);
+                let _ = input.parse::<Option<Token![,]>>();
+            }
+        }
+        Ok(())
+    };
+    if let Err(error) = parser.parse2(args) {
+        errors.push(error);
+    }
+    options
+}
+
+fn skip_to_comma(input: ParseStream<'_>) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        if input.parse::<proc_macro2::TokenTree>().is_err() {
+            break;
+        }
+    }
+}
+
+fn parse_option(
+    input: ParseStream<'_>,
+    options: &mut Options,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(kw::name) {
+        let key = input.parse::<kw::name>()?.span;
+        let value = string_value(input, "name", "name = \"load_user\"")?;
+        set(&mut options.name, key, value, "name", errors);
+    } else if lookahead.peek(kw::skip_all) {
+        let key = input.parse::<kw::skip_all>()?.span;
+        set(&mut options.skip_all, key, (), "skip_all", errors);
+    } else if lookahead.peek(kw::skip) {
+        let key = input.parse::<kw::skip>()?.span;
+        let names = ident_list(input, "skip")?;
+        set(&mut options.skip, key, names, "skip", errors);
+    } else if lookahead.peek(kw::record) {
+        let key = input.parse::<kw::record>()?.span;
+        let names = ident_list(input, "record")?;
+        set(&mut options.record, key, names, "record", errors);
+    } else if lookahead.peek(kw::fields) {
+        let key = input.parse::<kw::fields>()?.span;
+        let fields = parse_fields(input)?;
+        set(&mut options.fields, key, fields, "fields", errors);
+    } else if lookahead.peek(kw::ret) {
+        let key = input.parse::<kw::ret>()?.span;
+        let format = format(input, "ret")?;
+        set(&mut options.ret, key, format, "ret", errors);
+    } else if lookahead.peek(kw::err) {
+        let key = input.parse::<kw::err>()?.span;
+        let format = format(input, "err")?;
+        set(&mut options.err, key, format, "err", errors);
+    } else if lookahead.peek(kw::level) {
+        let key = input.parse::<kw::level>()?.span;
+        let value = one_of(input, "level", LEVELS, "level = \"debug\"")?;
+        set(&mut options.level, key, value, "level", errors);
+    } else if lookahead.peek(kw::target) {
+        let key = input.parse::<kw::target>()?.span;
+        let value = string_value(input, "target", "target = \"my_app::db\"")?;
+        set(&mut options.target, key, value, "target", errors);
+    } else if lookahead.peek(kw::kind) {
+        let key = input.parse::<kw::kind>()?.span;
+        let value = one_of(input, "kind", KINDS, "kind = \"client\"")?;
+        set(&mut options.kind, key, value, "kind", errors);
+    } else if lookahead.peek(kw::parent) {
+        let key = input.parse::<kw::parent>()?.span;
+        input.parse::<Token![=]>()?;
+        let value = input.parse::<Expr>()?;
+        set(&mut options.parent, key, value, "parent", errors);
+    } else if lookahead.peek(kw::follows_from) {
+        let key = input.parse::<kw::follows_from>()?.span;
+        input.parse::<Token![=]>()?;
+        let value = input.parse::<Expr>()?;
+        set(
+            &mut options.follows_from,
+            key,
+            value,
+            "follows_from",
+            errors,
+        );
+    } else if input.peek(Ident::peek_any) {
+        let unknown = input.call(Ident::parse_any)?;
+        let mut message = format!("unknown option `{unknown}`");
+        if let Some(close) = crate::closest(&unknown.to_string(), OPTIONS.iter().copied()) {
+            message.push_str(&format!("; did you mean `{close}`?"));
+        }
+        message.push_str(&format!("\nthe options are: {}", OPTIONS.join(", ")));
+        return Err(syn::Error::new(unknown.span(), message));
+    } else {
+        return Err(lookahead.error());
+    }
+    Ok(())
+}
+
+/// `= "text"`, with an error that shows the expected form.
+fn string_value(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<LitStr> {
+    input.parse::<Token![=]>()?;
+    let value = input.parse::<Expr>()?;
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) => Ok(text),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{option}` takes a string literal, as in `{example}`"),
+        )),
+    }
+}
+
+/// `= "one of these"`.
+fn one_of(
+    input: ParseStream<'_>,
+    option: &str,
+    allowed: &[&str],
+    example: &str,
+) -> syn::Result<String> {
+    let text = string_value(input, option, example)?;
+    let value = text.value();
+    if allowed.contains(&value.as_str()) {
+        return Ok(value);
+    }
+    let list = allowed
+        .iter()
+        .map(|name| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut message = format!("`{option} = \"{value}\"` is not allowed; use one of {list}");
+    if let Some(close) = crate::closest(&value.to_lowercase(), allowed.iter().copied()) {
+        message.push_str(&format!(" (did you mean \"{close}\"?)"));
+    }
+    Err(syn::Error::new(text.span(), message))
+}
+
+/// `(a, b, self)`.
+fn ident_list(input: ParseStream<'_>, option: &str) -> syn::Result<Vec<Ident>> {
+    if !input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(
+            input.span(),
+            format!("`{option}` takes a list of parameter names, as in `{option}(password, body)`"),
+        ));
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)
+        .map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                format!("`{option}(...)` lists parameter names separated by commas, as in `{option}(password, body)`"),
+            )
+        })?;
+    Ok(names.into_iter().collect())
+}
+
+/// Nothing, `(Debug)` or `(Display)`.
+fn format(input: ParseStream<'_>, option: &str) -> syn::Result<Format> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(Format::Auto);
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let lookahead = content.lookahead1();
+    let format = if lookahead.peek(kw::Debug) {
+        Format::Debug(content.parse::<kw::Debug>()?.span)
+    } else if lookahead.peek(kw::Display) {
+        Format::Display(content.parse::<kw::Display>()?.span)
+    } else {
+        return Err(syn::Error::new(
+            content.span(),
+            format!("`{option}` takes `Debug` or `Display`, as in `{option}(Debug)`, or nothing"),
+        ));
+    };
+    if !content.is_empty() {
+        return Err(syn::Error::new(
+            content.span(),
+            format!("`{option}` takes one of `Debug` or `Display`"),
+        ));
+    }
+    Ok(format)
+}
+
+const FIELDS_EXAMPLE: &str = "fields(user.id = id, query = %sql, shape = ?shape, later)";
+
+fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Field>> {
+    if !input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(
+            input.span(),
+            format!("`fields` takes a list of `key = value`, as in `{FIELDS_EXAMPLE}`"),
+        ));
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let mut fields = Vec::new();
+    while !content.is_empty() {
+        fields.push(parse_field(&content)?);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>().map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                format!("expected `,` between fields, as in `{FIELDS_EXAMPLE}`"),
+            )
+        })?;
+    }
+    Ok(fields)
+}
+
+fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
+    let (name, span) = if input.peek(LitStr) {
+        let text = input.parse::<LitStr>()?;
+        (text.value(), text.span())
+    } else if input.peek(Ident::peek_any) {
+        let first = input.call(Ident::parse_any)?;
+        let mut name = unraw(&first);
+        let mut span = first.span();
+        while input.peek(Token![.]) {
+            input.parse::<Token![.]>()?;
+            let part = input.call(Ident::parse_any)?;
+            name.push('.');
+            name.push_str(&unraw(&part));
+            span = span.join(part.span()).unwrap_or(span);
+        }
+        (name, span)
+    } else {
+        return Err(syn::Error::new(
+            input.span(),
+            format!("expected a field name, as in `{FIELDS_EXAMPLE}`"),
+        ));
+    };
+    if name.is_empty() {
+        return Err(syn::Error::new(span, "a field name cannot be empty"));
+    }
+    if !input.peek(Token![=]) {
+        if !input.is_empty() && !input.peek(Token![,]) {
+            return Err(syn::Error::new(
+                input.span(),
+                format!("expected `=` or `,` after the field name, as in `{FIELDS_EXAMPLE}`"),
+            ));
+        }
+        return Ok(Field {
+            name,
+            span,
+            value: FieldValue::Empty,
+        });
+    }
+    input.parse::<Token![=]>()?;
+    let value = if input.peek(Token![%]) {
+        input.parse::<Token![%]>()?;
+        FieldValue::Display(input.parse()?)
+    } else if input.peek(Token![?]) {
+        input.parse::<Token![?]>()?;
+        FieldValue::Debug(input.parse()?)
+    } else if input.is_empty() || input.peek(Token![,]) {
+        return Err(syn::Error::new(
+            input.span(),
+            format!("expected a value after `{name} =`, as in `{FIELDS_EXAMPLE}`"),
+        ));
+    } else {
+        FieldValue::Value(input.parse()?)
+    };
+    Ok(Field { name, span, value })
+}
+
+/// The name a parameter or field is recorded under: `r#type` is `type`.
+pub fn unraw(ident: &Ident) -> String {
+    let text = ident.to_string();
+    text.strip_prefix("r#").map(str::to_owned).unwrap_or(text)
+}

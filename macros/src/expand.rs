@@ -1,0 +1,625 @@
+//! Generating the traced function.
+//!
+//! Every shape gets the same span (`span_decl`) and the same outcome recording (`outcome`); what
+//! differs is how the body runs inside the span:
+//!
+//! - a synchronous body runs as a closure, so `return` and `?` leave the closure and the return
+//!   value can be inspected; a guard closes the span on every exit, panics included;
+//! - an `async fn` becomes a `fn` returning `impl Future`, so the span is created at the call
+//!   (with the caller's span as parent, even if the future is polled on another thread), and
+//!   the body becomes a future that enters the span on every poll;
+//! - a `fn` whose body ends in an async block (`impl Future`, `Box::pin(async move {..})` as
+//!   `#[async_trait]` writes it, tower's `Service::call`) runs its synchronous part in the span
+//!   and hands the span to the future it returns.
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{
+    AttrStyle, Attribute, Block, Expr, ExprAsync, FnArg, ItemFn, LitStr, Pat, PatIdent, ReturnType,
+    Stmt, Type,
+};
+
+use crate::attr::{FieldValue, Format, unraw};
+use crate::valid::{Checked, return_span};
+
+pub fn function(function: ItemFn, checked: Checked) -> TokenStream {
+    let (inner, outer): (Vec<Attribute>, Vec<Attribute>) = function
+        .attrs
+        .iter()
+        .cloned()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    if function.sig.asyncness.is_some() {
+        if outer.iter().any(is_runtime_entry) {
+            return lazy_async(function, &checked, &outer, &inner);
+        }
+        return async_fn(function, &checked, &outer, &inner);
+    }
+    if future_tail(&function.block).is_some() {
+        return future_fn(function, &checked, &outer, &inner);
+    }
+    let never =
+        matches!(&function.sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+    if never
+        || outer
+            .iter()
+            .any(|attr| attr.path().is_ident("track_caller"))
+    {
+        return inline_fn(function, &checked, &outer, &inner);
+    }
+    closure_fn(function, &checked, &outer, &inner)
+}
+
+/// `#[tokio::main]`, `#[tokio::test]` and the like need the `async fn` they will rewrite.
+fn is_runtime_entry(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "main" || segment.ident == "test")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes.
+
+/// A synchronous body, run as a closure so its return value can be recorded.
+fn closure_fn(
+    function: ItemFn,
+    checked: &Checked,
+    outer: &[Attribute],
+    inner: &[Attribute],
+) -> TokenStream {
+    let ItemFn {
+        vis, sig, block, ..
+    } = &function;
+    let stmts = &block.stmts;
+    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let returns_unit = match &sig.output {
+        ReturnType::Default => true,
+        ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()),
+    };
+    let body = match &sig.output {
+        ReturnType::Type(arrow, ty) if !returns_unit => {
+            let ty = erase_impl_trait(ty);
+            let outcome = outcome(checked, &quote!(&__traced_ret), &quote!(&__traced_span));
+            quote! {
+                let __traced_ret = ::traced::__private::call_once(move || #arrow #ty { #(#stmts)* });
+                if !__traced_span.is_disabled() {
+                    #outcome
+                }
+                __traced_ret
+            }
+        }
+        _ => quote! {
+            ::traced::__private::call_once(move || { #(#stmts)* })
+        },
+    };
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #span_decl
+            let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
+            #body
+        }
+    }
+}
+
+/// `#[track_caller]` (a closure would hide the caller) and `-> !` (nothing to record): the
+/// body stays as it is, inside the span.
+fn inline_fn(
+    function: ItemFn,
+    checked: &Checked,
+    outer: &[Attribute],
+    inner: &[Attribute],
+) -> TokenStream {
+    let ItemFn {
+        vis, sig, block, ..
+    } = &function;
+    let stmts = &block.stmts;
+    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #span_decl
+            let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
+            #(#stmts)*
+        }
+    }
+}
+
+/// An `async fn` under a runtime's entry attribute stays `async`: its span starts at first poll,
+/// which for an entry point is the call.
+fn lazy_async(
+    function: ItemFn,
+    checked: &Checked,
+    outer: &[Attribute],
+    inner: &[Attribute],
+) -> TokenStream {
+    let ItemFn {
+        vis, sig, block, ..
+    } = &function;
+    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let fake_return = fake_return(&function);
+    let stmts = &block.stmts;
+    let record = recorder(checked);
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #span_decl
+            ::traced::__private::instrument(__traced_span, async move {
+                #fake_return
+                #(#stmts)*
+            }, #record).await
+        }
+    }
+}
+
+/// An `async fn` becomes a `fn` returning `impl Future`: the span is created at the call.
+fn async_fn(
+    function: ItemFn,
+    checked: &Checked,
+    outer: &[Attribute],
+    inner: &[Attribute],
+) -> TokenStream {
+    let ItemFn {
+        vis, sig, block, ..
+    } = &function;
+    let mut sig = sig.clone();
+    sig.asyncness = None;
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    // The `impl` token must carry this crate's edition (2024), which captures every lifetime in
+    // scope, as the `async fn` did; so it is spanned at the call site, never at user tokens.
+    sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #output>);
+
+    // Like the compiler's own lowering of `async fn`: every argument moves into the future,
+    // even ones the body never uses, so they live (and drop) as they did.
+    let mut moves = Vec::new();
+    let mut bindings = TokenStream::new();
+    for (index, input) in sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(_) => moves.push(quote!(let _ = &self;)),
+            FnArg::Typed(typed) => match &mut *typed.pat {
+                Pat::Ident(PatIdent {
+                    by_ref: None,
+                    mutability,
+                    ident,
+                    subpat: None,
+                    ..
+                }) => {
+                    let mutability = mutability.take();
+                    moves.push(quote!(let #mutability #ident = #ident;));
+                }
+                pat => {
+                    let renamed = format_ident!("__traced_arg{}", index);
+                    let keep = format_ident!("__traced_keep{}", index);
+                    if matches!(pat, Pat::Wild(_)) {
+                        moves.push(quote!(let #keep = #renamed;));
+                    } else {
+                        let mut by_ref = pat.clone();
+                        RefBindings.visit_pat_mut(&mut by_ref);
+                        bindings.extend(quote! {
+                            #[allow(unused_variables)]
+                            let #by_ref = #renamed;
+                        });
+                        moves.push(quote!(let #pat = #renamed;));
+                    }
+                    *pat = syn::parse_quote!(#renamed);
+                }
+            },
+        }
+    }
+    let span_decl = span_decl(&function, checked, &bindings);
+    let fake_return = fake_return(&function);
+    let stmts = &block.stmts;
+    let record = recorder(checked);
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #span_decl
+            ::traced::__private::instrument(__traced_span, async move {
+                #fake_return
+                #(#moves)*
+                #(#stmts)*
+            }, #record)
+        }
+    }
+}
+
+/// A `fn` whose body ends in an async block: the synchronous part runs in the span, and the
+/// future it returns carries the span on.
+fn future_fn(
+    function: ItemFn,
+    checked: &Checked,
+    outer: &[Attribute],
+    inner: &[Attribute],
+) -> TokenStream {
+    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let output = future_output(&function.sig.output);
+    let record = recorder(checked);
+    let ItemFn {
+        vis, sig, block, ..
+    } = function;
+    let mut block = *block;
+    if let Some(target) = future_tail_mut(&mut block) {
+        let Expr::Async(future) = target else {
+            return quote!(#(#outer)* #vis #sig #block);
+        };
+        let mut future = future.clone();
+        if let Some(output) = &output {
+            let fake: Stmt = syn::parse_quote! {
+                #[allow(
+                    unreachable_code,
+                    clippy::diverging_sub_expression,
+                    clippy::empty_loop,
+                    clippy::let_unit_value,
+                    clippy::needless_return,
+                )]
+                if false {
+                    let __traced_fake_return: #output = loop {};
+                    return __traced_fake_return;
+                }
+            };
+            future.block.stmts.insert(0, fake);
+        }
+        let instrumented: Expr = syn::parse_quote! {
+            ::traced::__private::instrument(
+                ::core::clone::Clone::clone(&__traced_span),
+                #future,
+                #record,
+            )
+        };
+        *target = instrumented;
+    }
+    let stmts = &block.stmts;
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #span_decl
+            let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
+            #(#stmts)*
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The span.
+
+/// `let __traced_span = …;`: the span with its fields. `bindings` makes pattern arguments
+/// visible by reference while the fields are computed.
+fn span_decl(function: &ItemFn, checked: &Checked, bindings: &TokenStream) -> TokenStream {
+    let options = &checked.options;
+    let name = options
+        .name
+        .as_ref()
+        .map(|name| name.value.clone())
+        .unwrap_or_else(|| LitStr::new(&unraw(&function.sig.ident), function.sig.ident.span()));
+    let target = match &options.target {
+        Some(target) => target.value.to_token_stream(),
+        None => quote!(::core::module_path!()),
+    };
+    let level = match options.level.as_ref().map(|level| level.value.as_str()) {
+        Some("trace") => quote!(TRACE),
+        Some("debug") => quote!(DEBUG),
+        Some("warn") => quote!(WARN),
+        Some("error") => quote!(ERROR),
+        _ => quote!(INFO),
+    };
+    let level = quote!(::traced::__private::tracing::Level::#level);
+
+    let mut fields = Vec::new();
+    for arg in &checked.recorded {
+        let key = LitStr::new(&arg.name, arg.ident.span());
+        if arg.redacted {
+            fields.push(quote!(#key = ::traced::__private::REDACTED));
+        } else {
+            let ident = &arg.ident;
+            fields.push(quote! {
+                #key = ::traced::__private::ArgValue::as_value(
+                    &(&&&&::traced::__private::Arg(&#ident)).__traced_arg()
+                )
+            });
+        }
+    }
+    if let Some(kind) = &options.kind {
+        let kind = LitStr::new(&kind.value, kind.key);
+        fields.push(quote!("otel.kind" = #kind));
+    }
+    fields.push(quote!("error" = ::traced::__private::tracing::field::Empty));
+    fields.push(quote!(
+        "error.type" = ::traced::__private::tracing::field::Empty
+    ));
+    if options.ret.is_some() {
+        fields.push(quote!(
+            "return" = ::traced::__private::tracing::field::Empty
+        ));
+    }
+    for field in options.fields.iter().flat_map(|fields| &fields.value) {
+        let key = LitStr::new(&field.name, field.span);
+        let value = if checked.redacted_fields.contains(&field.name) {
+            quote!(::traced::__private::REDACTED)
+        } else {
+            match &field.value {
+                FieldValue::Empty => quote!(::traced::__private::tracing::field::Empty),
+                FieldValue::Value(expr) => quote_spanned! {expr.span()=>
+                    ::traced::__private::ArgValue::as_value(
+                        &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
+                    )
+                },
+                FieldValue::Display(expr) => quote_spanned! {expr.span()=>
+                    ::traced::__private::display(&(#expr))
+                },
+                FieldValue::Debug(expr) => quote_spanned! {expr.span()=>
+                    ::traced::__private::debug(&(#expr))
+                },
+            }
+        };
+        fields.push(quote!(#key = #value));
+    }
+
+    let create = |parent: Option<TokenStream>| {
+        let parent = parent.map(|parent| quote!(parent: #parent,));
+        quote! {
+            ::traced::__private::tracing::span!(target: #target, #parent #level, #name, #(#fields),*)
+        }
+    };
+    let create = match options.parent.as_ref().map(|parent| &parent.value) {
+        None => create(None),
+        Some(Expr::Path(path)) if path.path.is_ident("None") => {
+            create(Some(quote!(::core::option::Option::None)))
+        }
+        Some(parent) => {
+            let inner = create(Some(quote!(__traced_parent)));
+            let parent = quote_spanned! {parent.span()=>
+                ::traced::__private::IntoParent::into_parent(#parent)
+            };
+            quote! {
+                ::traced::__private::span_with_parent(#parent, |__traced_parent| #inner)
+            }
+        }
+    };
+    let follows = options.follows_from.as_ref().map(|follows| {
+        let expr = &follows.value;
+        quote_spanned! {expr.span()=>
+            __traced_span.follows_from(#expr);
+        }
+    });
+    quote! {
+        let __traced_span: ::traced::__private::tracing::Span = {
+            #bindings
+            #[allow(unused_imports)]
+            use ::traced::__private::{
+                ArgDebug as _, ArgNothing as _, ArgStr as _, ArgTyped as _,
+            };
+            #create
+        };
+        #follows
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes.
+
+/// Records the outcome `value` (a reference to the return value) on `span` (a `&Span`).
+fn outcome(checked: &Checked, value: &TokenStream, span: &TokenStream) -> TokenStream {
+    let options = &checked.options;
+    let error = match options.err.as_ref().map(|err| (err.key, err.value)) {
+        Some((_, Format::Debug(format))) => quote_spanned! {format=>
+            ::traced::__private::outcome_debug(#span, #value);
+        },
+        Some((_, Format::Display(format))) => quote_spanned! {format=>
+            ::traced::__private::outcome_display(#span, #value);
+        },
+        auto => {
+            let check = auto.map(|(key, _)| {
+                quote_spanned! {key=>
+                    ::traced::__private::assert_can_fail(#value);
+                }
+            });
+            quote! {
+                #check
+                (&&&&::traced::__private::Outcome(#value)).__traced_outcome(#span);
+            }
+        }
+    };
+    let ret = options.ret.as_ref().map(|ret| {
+        let recorded = match ret.value {
+            Format::Auto => quote! {
+                ::traced::__private::ArgValue::as_value(
+                    &(&&&&::traced::__private::Arg(#value)).__traced_arg()
+                )
+            },
+            Format::Debug(format) => quote_spanned!(format=> ::traced::__private::debug(#value)),
+            Format::Display(format) => {
+                quote_spanned!(format=> ::traced::__private::display(#value))
+            }
+        };
+        quote!(#span.record("return", #recorded);)
+    });
+    quote! {
+        #[allow(unused_imports)]
+        use ::traced::__private::{
+            ArgDebug as _, ArgNothing as _, ArgStr as _, ArgTyped as _, OutcomeDebug as _,
+            OutcomeDisplay as _, OutcomeOpaque as _, OutcomeOther as _,
+        };
+        #error
+        #ret
+    }
+}
+
+/// The closure a future calls with its output before its span closes.
+fn recorder(checked: &Checked) -> TokenStream {
+    let outcome = outcome(checked, &quote!(__traced_output), &quote!(__traced_span));
+    quote! {
+        |__traced_span: &::traced::__private::tracing::Span, __traced_output| {
+            #outcome
+        }
+    }
+}
+
+/// `if false { return <a value of the declared type>; }`: tells the async block its output
+/// type up front, so `?` and `.into()` in the body infer as they did in the `async fn`.
+fn fake_return(function: &ItemFn) -> Option<TokenStream> {
+    let output = match &function.sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => {
+            if contains_impl_trait(ty) {
+                return None;
+            }
+            ty.to_token_stream()
+        }
+    };
+    let span = return_span(function);
+    Some(quote_spanned! {span=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return,
+        )]
+        if false {
+            let __traced_fake_return: #output = loop {};
+            return __traced_fake_return;
+        }
+    })
+}
+
+/// The output type of the future a function returns, when it can be named.
+fn future_output(output: &ReturnType) -> Option<TokenStream> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let mut finder = FindOutput(None);
+    finder.visit_type(ty);
+    if let Some(output) = finder.0 {
+        if !contains_impl_trait(&output) {
+            return Some(output.to_token_stream());
+        }
+        return None;
+    }
+    if contains_impl_trait(ty) {
+        return None;
+    }
+    Some(quote!(<#ty as ::core::future::Future>::Output))
+}
+
+/// Finds `Output = T` in a `Future` bound.
+struct FindOutput(Option<Type>);
+
+impl<'ast> Visit<'ast> for FindOutput {
+    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
+        let Some(last) = bound.path.segments.last() else {
+            return;
+        };
+        if last.ident == "Future" {
+            if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                for arg in &args.args {
+                    if let syn::GenericArgument::AssocType(assoc) = arg {
+                        if assoc.ident == "Output" && self.0.is_none() {
+                            self.0 = Some(assoc.ty.clone());
+                        }
+                    }
+                }
+            }
+        }
+        syn::visit::visit_trait_bound(self, bound);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// The async block a function body ends in, alone or as `Box::pin(async ..)`.
+fn future_tail(block: &Block) -> Option<&ExprAsync> {
+    let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
+        return None;
+    };
+    match tail {
+        Expr::Async(future) => Some(future),
+        Expr::Call(call) if is_box_pin(&call.func) && call.args.len() == 1 => match &call.args[0] {
+            Expr::Async(future) => Some(future),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn future_tail_mut(block: &mut Block) -> Option<&mut Expr> {
+    let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() else {
+        return None;
+    };
+    let boxed = matches!(tail, Expr::Call(call) if is_box_pin(&call.func) && call.args.len() == 1);
+    let target = if boxed {
+        match tail {
+            Expr::Call(call) => call.args.first_mut()?,
+            _ => return None,
+        }
+    } else {
+        tail
+    };
+    matches!(target, Expr::Async(_)).then_some(target)
+}
+
+fn is_box_pin(func: &Expr) -> bool {
+    let Expr::Path(path) = func else {
+        return false;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    segments.ends_with(&["Box".to_owned(), "pin".to_owned()])
+}
+
+/// `impl Trait` cannot be written in a closure's return type or a `let`: `_` infers the same.
+fn erase_impl_trait(ty: &Type) -> Type {
+    struct Erase;
+    impl VisitMut for Erase {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
+                });
+                return;
+            }
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+    let mut ty = ty.clone();
+    Erase.visit_type_mut(&mut ty);
+    ty
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Find(bool);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut find = Find(false);
+    find.visit_type(ty);
+    find.0
+}
+
+/// Turns every binding of a pattern into a `ref` binding, to read arguments without moving them.
+struct RefBindings;
+
+impl VisitMut for RefBindings {
+    fn visit_pat_ident_mut(&mut self, ident: &mut PatIdent) {
+        ident.by_ref = Some(syn::Token![ref](ident.ident.span()));
+        ident.mutability = None;
+        syn::visit_mut::visit_pat_ident_mut(self, ident);
+    }
+}
