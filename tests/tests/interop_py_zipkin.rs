@@ -1,0 +1,545 @@
+//! Interop with py_zipkin, the Python library of the Zipkin tutorials, in both directions: a
+//! py_zipkin client calls a Rust axum service, and a Rust reqwest client calls a py_zipkin
+//! service. Both sides report to the test receiver, and each joined trace must be one tree.
+//!
+//! py_zipkin comes from the system `python3` when it has it, else from a venv the test creates
+//! under `target/py-venv` (`pip install py_zipkin`, so a fresh machine with PyPI access works).
+//! The Python side is tests/py/zipkin_peer.py; every Python process runs under a deadline and is
+//! killed when the test is done with it.
+//!
+//! What py_zipkin does that matters here (observed with py_zipkin 1.2.8):
+//! - `create_http_headers_for_new_span()`, the tutorials' helper, sends a fresh span id whose
+//!   parent is the current span, and never reports that id itself. A Rust server in the child
+//!   model would hang under a span nobody reports; in the shared model it reports that very id
+//!   (`shared: true`) under py_zipkin's span, which is what a py_zipkin server does too.
+//! - A py_zipkin server continuing a context always joins the caller's span: same id,
+//!   `shared: true`, the caller's parent id. So our CLIENT span and its SERVER span share an id.
+//! - A root `zipkin_span` is reported as a SERVER span even when it is local work (py_zipkin's
+//!   logging context only knows CLIENT and SERVER for the span that carries the transport).
+//! - py_zipkin 1.2.8 breaks none of the receiver's schema and prose rules. Violations in spans
+//!   of py_zipkin's services (`PY_SERVICES`) would still only be printed, not failed, since they
+//!   are not ours to fix; every violation in a Rust span fails the test.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::Path as RoutePath;
+use axum::routing::get;
+use axum::Router;
+use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::propagation::Propagator;
+use traced::report::{ReporterConfig, ZipkinReporter};
+use traced::TracedLayer;
+use traced_tests::{tree, ReceivedSpan, Receiver};
+use tracing::{Dispatch, Instrument};
+use tracing_subscriber::layer::SubscriberExt;
+
+const PIP_DEADLINE: Duration = Duration::from_secs(300);
+const PYTHON_DEADLINE: Duration = Duration::from_secs(30);
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Service names whose violations are py_zipkin's, not ours.
+const PY_SERVICES: [&str; 2] = ["\"py-client\"", "\"py-server\""];
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("py/zipkin_peer.py")
+}
+
+/// A Python interpreter that can `import py_zipkin`, installing it into a venv if needed.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let system =
+            std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+        if imports_py_zipkin(&system) {
+            return system;
+        }
+        // CARGO_TARGET_TMPDIR is `<target>/tmp`: the venv goes beside it, in `<target>/py-venv`.
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target directory");
+        let venv = target.join("py-venv");
+        let venv_python = venv.join("bin").join("python");
+        if imports_py_zipkin(&venv_python) {
+            return venv_python;
+        }
+        let created = run_bounded(
+            Command::new(&system).arg("-m").arg("venv").arg(&venv),
+            PIP_DEADLINE,
+        );
+        assert!(
+            created.status.success(),
+            "cannot create a venv with {}: {}",
+            system.display(),
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let installed = run_bounded(
+            Command::new(&venv_python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "py_zipkin>=1.2,<2",
+            ]),
+            PIP_DEADLINE,
+        );
+        assert!(
+            installed.status.success() && imports_py_zipkin(&venv_python),
+            "cannot install py_zipkin from PyPI: {}",
+            String::from_utf8_lossy(&installed.stderr)
+        );
+        venv_python
+    })
+}
+
+fn imports_py_zipkin(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import py_zipkin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Runs `command` to completion, killing it if it outlives `deadline`.
+fn run_bounded(command: &mut Command, deadline: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// The py_zipkin service, killed on drop.
+struct PyServer {
+    child: Child,
+    // Held open: the script exits when its stdin closes, so it cannot outlive a crashed test.
+    _stdin: ChildStdin,
+    port: u16,
+}
+
+impl PyServer {
+    fn start(zipkin: &str) -> PyServer {
+        let mut child = Command::new(python())
+            .arg(script())
+            .args(["server", "--zipkin", zipkin, "--lifetime", "120"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the py_zipkin server starts");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, ports) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let line = match ports.recv_timeout(PYTHON_DEADLINE) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the py_zipkin server did not report its port within {PYTHON_DEADLINE:?}");
+            }
+        };
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the py_zipkin server: {line:?}"));
+        PyServer {
+            child,
+            _stdin: stdin,
+            port,
+        }
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Rust side: a receiver, a reporter sending to it, and a runtime whose threads report
+/// through our layer.
+struct RustSide {
+    receiver: Receiver,
+    reporter: ZipkinReporter,
+    dispatch: Dispatch,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl RustSide {
+    fn start() -> RustSide {
+        let receiver = Receiver::start();
+        let reporter = ZipkinReporter::start(
+            ReporterConfig::default()
+                .endpoint(receiver.endpoint())
+                .service_name("rust"),
+        )
+        .expect("the reporter starts");
+        let dispatch =
+            Dispatch::new(tracing_subscriber::registry().with(TracedLayer::new(reporter.clone())));
+        let on_workers = dispatch.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .on_thread_start(move || {
+                // Worker threads live as long as the runtime; so does their default.
+                std::mem::forget(tracing::dispatcher::set_default(&on_workers));
+            })
+            .build()
+            .expect("a runtime");
+        RustSide {
+            receiver,
+            reporter,
+            dispatch,
+            runtime,
+        }
+    }
+
+    /// Serves the Rust inventory service in `model` on a loopback port.
+    fn serve(&self, model: SpanModel) -> SocketAddr {
+        let app = Router::new()
+            .route("/inventory/{item}", get(reserve))
+            .layer(
+                TraceLayer::new()
+                    .service_name("rust-inventory")
+                    .span_model(model),
+            );
+        self.runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a loopback port");
+            let address = listener.local_addr().expect("the bound address");
+            tokio::spawn(async move {
+                let service = app.into_make_service_with_connect_info::<SocketAddr>();
+                axum::serve(listener, service)
+                    .await
+                    .expect("the server runs");
+            });
+            address
+        })
+    }
+
+    /// Sends what our side has queued, then waits for `count` spans in all.
+    fn delivered(&self, count: usize) -> Vec<ReceivedSpan> {
+        let outcome = traced::export::Exporter::flush(&self.reporter, DELIVERY_DEADLINE);
+        let spans = self.receiver.wait_for_spans(count, DELIVERY_DEADLINE);
+        assert!(
+            spans.len() >= count,
+            "expected {count} spans, received {} (flush: {outcome:?})",
+            spans.len()
+        );
+        spans
+    }
+
+    /// Violations in our own spans; py_zipkin's are printed, not failed (see the module docs).
+    fn assert_no_violations_of_ours(&self) {
+        let (theirs, ours): (Vec<String>, Vec<String>) = self
+            .receiver
+            .violations()
+            .into_iter()
+            .partition(|violation| PY_SERVICES.iter().any(|name| violation.contains(name)));
+        for violation in &theirs {
+            eprintln!("py_zipkin violation (tolerated): {violation}");
+        }
+        assert!(
+            ours.is_empty(),
+            "violations in our spans:\n{}",
+            ours.join("\n")
+        );
+    }
+}
+
+async fn reserve(RoutePath(item): RoutePath<String>) -> String {
+    async { format!("reserved {item}") }
+        .instrument(tracing::info_span!("reserve"))
+        .await
+}
+
+/// What the py_zipkin client reports on stdout.
+#[derive(Debug)]
+struct PyCall {
+    trace_id: String,
+    root: String,
+    client: String,
+    sent_span_id: String,
+    status: u64,
+}
+
+fn py_client(url: &str, zipkin: &str, headers: &str) -> PyCall {
+    let output = run_bounded(
+        Command::new(python()).arg(script()).args([
+            "client",
+            "--url",
+            url,
+            "--zipkin",
+            zipkin,
+            "--headers",
+            headers,
+        ]),
+        PYTHON_DEADLINE,
+    );
+    assert!(
+        output.status.success(),
+        "py_zipkin client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON line from the py_zipkin client");
+    let text = |key: &str| line[key].as_str().unwrap_or_default().to_owned();
+    let sent = &line["sent"];
+    let sent_span_id = sent["X-B3-SpanId"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            let single = sent["b3"].as_str()?;
+            single.split('-').nth(1).map(str::to_owned)
+        })
+        .expect("py_zipkin sent a span id");
+    PyCall {
+        trace_id: text("trace_id"),
+        root: text("root"),
+        client: text("client"),
+        sent_span_id,
+        status: line["status"].as_u64().unwrap_or_default(),
+    }
+}
+
+fn in_trace(spans: &[ReceivedSpan], trace_id: &str) -> Vec<ReceivedSpan> {
+    spans
+        .iter()
+        .filter(|span| span.trace_id.eq_ignore_ascii_case(trace_id))
+        .cloned()
+        .collect()
+}
+
+fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+    // Zipkin names are lower case on the wire (our encoder lowers them; py_zipkin sends as given).
+    let mut matching = spans.iter().filter(|span| {
+        span.name
+            .as_deref()
+            .is_some_and(|sent| sent.eq_ignore_ascii_case(name))
+    });
+    match (matching.next(), matching.next()) {
+        (Some(span), None) => span,
+        _ => panic!("expected one span named {name:?} in {spans:#?}"),
+    }
+}
+
+#[test]
+fn py_zipkin_client_calls_a_rust_service() {
+    let rust = RustSide::start();
+    let shared = rust.serve(SpanModel::Shared);
+    let child = rust.serve(SpanModel::Child);
+    let zipkin = rust.receiver.endpoint();
+
+    // (headers py_zipkin sends, the Rust server's model, whether the server joins the sent id)
+    let cases = [
+        ("new-span", shared, true),
+        ("current", shared, true),
+        ("current", child, false),
+        ("b3-single", child, false),
+    ];
+    for (index, (headers, server, joins)) in cases.into_iter().enumerate() {
+        let url = format!("http://{server}/inventory/{index}");
+        let call = py_client(&url, &zipkin, headers);
+        assert_eq!(call.status, 200, "{headers}");
+        // py checkout, py call rust, rust server, rust reserve, for every case so far.
+        let spans = rust.delivered(4 * (index + 1));
+        let trace = in_trace(&spans, &call.trace_id);
+        assert_eq!(
+            trace.len(),
+            4,
+            "{headers}: one trace across both languages: {trace:#?}"
+        );
+        let tree = tree::assert_single_tree(&trace);
+
+        let root = named(&trace, "checkout");
+        assert_eq!(tree.root().id, root.id, "{headers}");
+        assert_eq!(root.id, call.root);
+        let py_client = named(&trace, "call rust");
+        assert_eq!(py_client.id, call.client);
+        assert_eq!(py_client.parent_id.as_deref(), Some(call.root.as_str()));
+
+        let server = named(&trace, "GET /inventory/{item}");
+        assert_eq!(server.kind.as_deref(), Some("SERVER"));
+        assert_eq!(server.service(), Some("rust-inventory"));
+        assert_eq!(server.tag("http.route"), Some("/inventory/{item}"));
+        assert_eq!(server.tag("http.status_code"), Some("200"));
+        assert_eq!(server.shared, joins, "{headers}");
+        if joins && call.sent_span_id == call.client {
+            // Classic Zipkin RPC: the server reports py_zipkin's CLIENT span id, one node.
+            assert_eq!(server.id, call.client, "{headers}");
+            assert_eq!(server.parent_id, py_client.parent_id, "{headers}");
+            let joined = tree.shared_server(&call.client).map(|span| span.id.clone());
+            assert_eq!(joined.as_deref(), Some(server.id.as_str()), "{headers}");
+        } else {
+            if joins {
+                assert_eq!(
+                    server.id, call.sent_span_id,
+                    "{headers}: the server joins the sent span"
+                );
+            } else {
+                assert_ne!(server.id, call.sent_span_id, "{headers}");
+            }
+            // Either way the Rust server hangs under py_zipkin's client span.
+            let parent = tree.parent_of(server).map(|span| span.id.clone());
+            assert_eq!(parent.as_deref(), Some(call.client.as_str()), "{headers}");
+        }
+
+        let reserve = named(&trace, "reserve");
+        assert_eq!(
+            reserve.parent_id.as_deref(),
+            Some(server.id.as_str()),
+            "{headers}"
+        );
+        assert_eq!(reserve.service(), Some("rust-inventory"));
+    }
+    rust.assert_no_violations_of_ours();
+}
+
+#[test]
+fn rust_client_calls_a_py_zipkin_service() {
+    let rust = RustSide::start();
+    let py = PyServer::start(&rust.receiver.endpoint());
+    let cases = [
+        ("b3 single", Propagator::b3(), "/inventory", 200),
+        ("b3 multi", Propagator::b3_multi(), "/inventory", 200),
+        ("b3 single, failing", Propagator::b3(), "/fail", 500),
+    ];
+    for (index, (case, propagator, path, status)) in cases.into_iter().enumerate() {
+        let url = format!("http://127.0.0.1:{}{path}", py.port);
+        let trace = ClientTrace::new()
+            .peer_service("py-server")
+            .propagator(propagator);
+        let answered = tracing::dispatcher::with_default(&rust.dispatch, || {
+            rust.runtime.block_on(
+                async {
+                    let response = reqwest::Client::new()
+                        .get(url)
+                        .send_traced_with(&trace)
+                        .await
+                        .expect("the py_zipkin service answers");
+                    let status = response.status().as_u16();
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&response.bytes().await.unwrap_or_default())
+                            .unwrap_or_default();
+                    (status, body)
+                }
+                .instrument(tracing::info_span!("checkout", service.name = "rust-front")),
+            )
+        });
+        assert_eq!(answered.0, status, "{case}");
+        let received = &answered.1["received"];
+        if case.contains("multi") {
+            assert!(
+                received.get("x-b3-traceid").is_some() && received.get("b3").is_none(),
+                "{case}: {received}"
+            );
+        } else {
+            assert!(
+                received.get("b3").is_some() && received.get("x-b3-traceid").is_none(),
+                "{case}: {received}"
+            );
+        }
+
+        // rust checkout, rust CLIENT, py SERVER, py db lookup, for every case so far.
+        let spans = rust.delivered(4 * (index + 1));
+        let client = spans
+            .iter()
+            .filter(|span| span.kind.as_deref() == Some("CLIENT"))
+            .nth(index)
+            .unwrap_or_else(|| panic!("{case}: no CLIENT span in {spans:#?}"));
+        let trace_spans = in_trace(&spans, &client.trace_id);
+        assert_eq!(trace_spans.len(), 4, "{case}: {trace_spans:#?}");
+        let tree = tree::assert_single_tree(&trace_spans);
+
+        let root = named(&trace_spans, "checkout");
+        assert_eq!(tree.root().id, root.id, "{case}");
+        assert_eq!(root.service(), Some("rust-front"));
+        assert_eq!(
+            client.parent_id.as_deref(),
+            Some(root.id.as_str()),
+            "{case}"
+        );
+        assert_eq!(client.service(), Some("rust-front"));
+        assert_eq!(client.remote_service(), Some("py-server"));
+        assert_eq!(
+            client.tag("http.status_code"),
+            Some(status.to_string().as_str())
+        );
+
+        // py_zipkin joins our CLIENT span: same id, shared, the same parent.
+        let server = tree
+            .shared_server(&client.id)
+            .unwrap_or_else(|| panic!("{case}: py_zipkin did not join span {}", client.id));
+        assert_eq!(server.service(), Some("py-server"));
+        assert_eq!(server.name.as_deref(), Some(format!("GET {path}").as_str()));
+        assert_eq!(server.parent_id, client.parent_id, "{case}");
+        let lookup = named(&trace_spans, "db lookup");
+        assert_eq!(
+            lookup.parent_id.as_deref(),
+            Some(client.id.as_str()),
+            "{case}"
+        );
+
+        if status >= 500 {
+            assert_eq!(client.tag("error"), Some("500"), "{case}");
+            assert_eq!(server.tag("error"), Some("500"), "{case}");
+        } else {
+            assert_eq!(client.tag("error"), None, "{case}");
+        }
+    }
+    rust.assert_no_violations_of_ours();
+}
