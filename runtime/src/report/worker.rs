@@ -225,6 +225,10 @@ impl Worker {
 
     fn warn_if_due(&self, running: &mut Running) {
         let state = self.shared.lock();
+        if state.closed {
+            // Shutdown is under way and says itself what could not be sent.
+            return;
+        }
         let stats = state.counters.snapshot();
         let last_error = state.last_error.clone();
         drop(state);
