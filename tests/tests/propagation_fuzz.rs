@@ -1,0 +1,214 @@
+//! Hostile input for every header parser: arbitrary bytes, names in any case, repeats and
+//! oversized values never panic and never produce an invalid context; every valid context
+//! survives inject → extract in every format, and a real span's injection is continued by the
+//! receiving service.
+//!
+//! Case counts are bounded so CI stays fast; raise them locally with `PROPTEST_CASES`.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use proptest::prelude::*;
+use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+use traced::propagation::{Format, Propagator, TraceState, MAX_TRACE_STATE_MEMBERS};
+use traced::testing::Capture;
+
+const NAMES: [&str; 8] = [
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "traceparent",
+    "tracestate",
+];
+
+fn sampling() -> impl Strategy<Value = Sampling> {
+    prop_oneof![
+        Just(Sampling::Defer),
+        Just(Sampling::Deny),
+        Just(Sampling::Accept),
+        Just(Sampling::Debug),
+    ]
+}
+
+prop_compose! {
+    fn valid_context()(
+        high in prop_oneof![Just(0u64), 1..=u64::MAX],
+        low in prop_oneof![Just(1u64), Just(u64::MAX), 1..=u64::MAX],
+        span in prop_oneof![Just(1u64), Just(u64::MAX), 1..=u64::MAX],
+        parent in proptest::option::of(1..=u64::MAX),
+        sampling in sampling(),
+    ) -> SpanContext {
+        SpanContext {
+            trace_id: TraceId((u128::from(high) << 64) | u128::from(low)),
+            span_id: SpanId(span),
+            parent_id: parent.map(SpanId),
+            sampling,
+        }
+    }
+}
+
+/// Header text that is often almost valid: hex digits of both cases, dashes, flags.
+fn near_valid() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[0-9a-f]{16}-[0-9a-f]{16}(-[01d])?(-[0-9a-f]{16})?",
+        "[0-9a-f]{32}-[0-9a-f]{16}(-[01dD2])?(-[0-9a-fA-F]{15,17})?",
+        "[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.{0,8})?",
+        "[0-9a-fA-F\\-d ]{0,80}",
+        "[a-z0-9@*/_-]{1,12}=[ -~]{0,12}(,[a-z0-9@*/_-]{1,12}=[ -~]{0,12}){0,40}",
+    ]
+}
+
+/// A carried context is never one with zero ids, whatever came in.
+fn check(remote: Option<Remote>) -> Result<(), TestCaseError> {
+    if let Some(Remote::Context(context)) = remote {
+        prop_assert!(context.trace_id.0 != 0);
+        prop_assert!(context.span_id.0 != 0);
+        prop_assert!(context.parent_id.is_none_or(|parent| parent.0 != 0));
+    }
+    Ok(())
+}
+
+fn mixed_case(name: &str, mask: u64) -> String {
+    name.chars()
+        .enumerate()
+        .map(|(index, c)| {
+            if mask >> (index % 64) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_in_any_header_never_panic(
+        values in proptest::collection::vec(
+            (0..NAMES.len(), any::<u64>(), proptest::collection::vec(any::<u8>(), 0..120)),
+            0..12,
+        )
+    ) {
+        let mut map = HeaderMap::new();
+        for (name, mask, bytes) in values {
+            // HeaderValue refuses some bytes (CR, LF, NUL); a server never hands us those.
+            let Ok(value) = HeaderValue::from_bytes(&bytes) else { continue };
+            let name = HeaderName::from_bytes(mixed_case(NAMES[name], mask).as_bytes()).unwrap();
+            map.append(name, value);
+        }
+        let propagator = Propagator::default();
+        check(propagator.extract_from(&map))?;
+        let incoming = propagator.extract_incoming(&map);
+        if let Some(state) = incoming.and_then(|incoming| incoming.trace_state) {
+            prop_assert!(state.len() <= MAX_TRACE_STATE_MEMBERS);
+        }
+        for format in Format::ALL {
+            check(format.extract(&map))?;
+        }
+    }
+
+    #[test]
+    fn near_valid_text_never_panics_and_never_yields_zero_ids(
+        values in proptest::collection::vec((0..NAMES.len(), near_valid()), 1..8)
+    ) {
+        let pairs: Vec<(&str, &str)> =
+            values.iter().map(|(name, text)| (NAMES[*name], text.as_str())).collect();
+        for order in [Format::ALL, [Format::TraceContext, Format::B3Multi, Format::B3Single]] {
+            check(Propagator::new(order, []).extract_from(&pairs))?;
+        }
+        let _ = Propagator::default().extract_incoming(&pairs);
+    }
+
+    #[test]
+    fn oversized_values_are_ignored(padding in 8 * 1024usize..12 * 1024, name in 0..NAMES.len()) {
+        let value = format!("463ac35c9f6413ad-e457b5a2e4d86bd1-1{}", " ".repeat(padding));
+        let mut map = HeaderMap::new();
+        map.insert(NAMES[name], HeaderValue::from_str(&value).unwrap());
+        prop_assert_eq!(Propagator::default().extract_from(&map), None);
+    }
+
+    #[test]
+    fn every_valid_context_round_trips_in_every_format(context in valid_context()) {
+        for format in Format::ALL {
+            let propagator = Propagator::new([format], [format]);
+            let mut map = HeaderMap::new();
+            propagator.inject_into(&context, &mut map);
+            let back = propagator.extract_from(&map).and_then(|remote| remote.context().copied());
+            let back = back.ok_or_else(|| TestCaseError::fail(format!("{format}: nothing extracted from {map:?}")))?;
+            prop_assert_eq!(back.trace_id, context.trace_id, "{}", format);
+            prop_assert_eq!(back.span_id, context.span_id, "{}", format);
+            match format {
+                Format::B3Single | Format::B3Multi => {
+                    prop_assert_eq!(back.sampling, context.sampling, "{}", format);
+                    // B3 single puts the parent after the sampling field: no decision, no parent.
+                    let parent = if format == Format::B3Single && context.sampling == Sampling::Defer {
+                        None
+                    } else {
+                        context.parent_id
+                    };
+                    prop_assert_eq!(back.parent_id, parent, "{}", format);
+                }
+                Format::TraceContext => {
+                    prop_assert_eq!(back.sampling.is_sampled(), context.sampling.is_sampled());
+                    prop_assert_eq!(back.parent_id, None);
+                }
+            }
+            // Every format together, read in the default order, gives back the B3 single view.
+            let all = Propagator::default().with_inject(Format::ALL);
+            let mut map = HeaderMap::new();
+            all.inject_into(&context, &mut map);
+            let back = all.extract_from(&map).and_then(|remote| remote.context().copied());
+            prop_assert_eq!(back.map(|back| (back.trace_id, back.span_id, back.sampling)),
+                Some((context.trace_id, context.span_id, context.sampling)));
+        }
+    }
+
+    #[test]
+    fn tracestate_reemits_what_it_parsed(text in near_valid()) {
+        let state = TraceState::parse(&text);
+        prop_assert!(state.len() <= MAX_TRACE_STATE_MEMBERS);
+        prop_assert_eq!(TraceState::parse(&state.header()), state);
+    }
+}
+
+proptest! {
+    // Each case builds a subscriber and records spans: fewer cases keep this under a second.
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_real_spans_injection_is_continued_by_the_receiver(format_index in 0..3usize, deny in any::<bool>()) {
+        let format = Format::ALL[format_index];
+        let propagator = Propagator::new([format], [format]);
+        let capture = Capture::new();
+        let dispatch = capture.dispatch_with_sampler(traced::sample::ParentBased::new(traced::sample::AlwaysOn));
+        tracing::dispatcher::with_default(&dispatch, || {
+            let mut map = HeaderMap::new();
+            // A denying caller, in the format under test.
+            let mut incoming: Vec<(String, String)> = Vec::new();
+            if deny {
+                let caller = SpanContext {
+                    trace_id: TraceId(7),
+                    span_id: SpanId(9),
+                    parent_id: None,
+                    sampling: Sampling::Deny,
+                };
+                propagator.inject_into(&caller, &mut incoming);
+            }
+            propagator.in_span_from(&incoming, || tracing::info_span!("client"), || {
+                propagator.inject_into(&traced::current_context().unwrap(), &mut map);
+            });
+            propagator.in_span_from(&map, || tracing::info_span!(parent: None, "server"), || {});
+        });
+        if deny {
+            prop_assert!(capture.spans().is_empty(), "{}: a denied trace stays denied downstream", format);
+        } else {
+            let client = capture.span("client");
+            let server = capture.span("server");
+            prop_assert_eq!(server.trace_id, client.trace_id);
+            prop_assert_eq!(server.parent_id, Some(client.id));
+        }
+    }
+}
