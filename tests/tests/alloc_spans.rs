@@ -1,0 +1,181 @@
+//! The per-span path does not touch the heap for spans without string fields.
+//!
+//! A counting global allocator counts the allocations made by the test's own thread while it
+//! creates and closes spans (after a warm-up, so the registry's slab and lazy statics are already
+//! filled). Spans go through the Registry and `TracedLayer` to an exporter that counts and drops
+//! them, so the layer's and the registry's work is what is counted, not a reporter's queue.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+use traced::export::Exporter;
+use traced::model::{Sampling, SpanRecord, TraceId};
+use traced::sample::Sampler;
+use traced::TracedLayer;
+
+struct CountingAlloc;
+
+thread_local! {
+    // Const-initialised and without a destructor, so reading it never allocates.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: allocations during thread teardown must not panic.
+    let _ = COUNTING.try_with(|counting| {
+        if counting.get() {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting only touches
+// const-initialised thread-locals, which do not allocate.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`; `ptr` and `layout` come from our caller unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `alloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations made by this thread while running `body`.
+fn allocations_in(body: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    COUNTING.with(|counting| counting.set(true));
+    body();
+    COUNTING.with(|counting| counting.set(false));
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Counts exported spans (so a test cannot pass by exporting nothing) and drops them.
+#[derive(Clone, Default)]
+struct CountingExporter(Arc<AtomicU64>);
+
+impl Exporter for CountingExporter {
+    fn export(&self, span: SpanRecord) {
+        drop(span);
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct AlwaysOff;
+
+impl Sampler for AlwaysOff {
+    fn sample(&self, _trace_id: TraceId, _incoming: Option<Sampling>) -> Sampling {
+        Sampling::Deny
+    }
+}
+
+const WARM_UP: u64 = 1_000;
+const SPANS: u64 = 10_000;
+
+/// Runs `make_span` WARM_UP + SPANS times under a parent span in a Registry + TracedLayer
+/// subscriber, and returns the allocations of the last SPANS runs and the spans exported.
+fn measure(sampled: bool, make_span: impl Fn(u64)) -> (u64, u64) {
+    let exporter = CountingExporter::default();
+    let mut layer = TracedLayer::new(exporter.clone());
+    if !sampled {
+        layer = layer.with_sampler(AlwaysOff);
+    }
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let allocations = tracing::dispatcher::with_default(&dispatch, || {
+        let parent = tracing::info_span!("parent");
+        let _entered = parent.enter();
+        for i in 0..WARM_UP {
+            make_span(i);
+        }
+        allocations_in(|| {
+            for i in 0..SPANS {
+                make_span(i);
+            }
+        })
+    });
+    (allocations, exporter.0.load(Ordering::Relaxed))
+}
+
+fn per_span(allocations: u64) -> f64 {
+    allocations as f64 / SPANS as f64
+}
+
+#[test]
+fn sampled_spans_without_fields_do_not_allocate() {
+    let (allocations, exported) = measure(true, |_| {
+        let _span = tracing::info_span!("work").entered();
+        black_box(());
+    });
+    assert_eq!(exported, WARM_UP + SPANS, "every sampled span is exported");
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} sampled spans ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn sampled_spans_with_two_integer_fields_do_not_allocate() {
+    let (allocations, exported) = measure(true, |i| {
+        let _span = tracing::info_span!("work", a = i, b = i * 2).entered();
+        black_box(());
+    });
+    assert_eq!(exported, WARM_UP + SPANS, "every sampled span is exported");
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} sampled spans with two u64 fields ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn unsampled_spans_do_not_allocate() {
+    let (allocations, exported) = measure(false, |i| {
+        let _span = tracing::info_span!("work", a = i).entered();
+        black_box(());
+    });
+    assert_eq!(exported, 0, "nothing unsampled is exported");
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} unsampled spans ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the other tests: a counter that never counts would make them pass vacuously.
+    let allocations = allocations_in(|| {
+        black_box(Box::new(7u64));
+        black_box(vec![1u8; 64]);
+    });
+    assert_eq!(allocations, 2);
+}
