@@ -213,6 +213,15 @@ pub struct Incoming {
     pub trace_state: Option<TraceState>,
 }
 
+impl Incoming {
+    /// Runs `body` with this request's `tracestate` kept for W3C injection into calls of the
+    /// same trace; the closure form of [`Continued::new`].
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        let _state = StateGuard::bind(scoped_state(Some(self)));
+        body()
+    }
+}
+
 /// A composite propagator: which formats to read, in which order, and which to write.
 ///
 /// The default reads `b3`, then `X-B3-*`, then `traceparent`, and writes the `b3` single
@@ -543,6 +552,40 @@ pub struct Continued<F> {
 }
 
 impl<F> Continued<F> {
+    /// Runs `future` in `span`, keeping the `tracestate` of `incoming` for W3C injection while
+    /// it is polled: for integrations that make the span themselves, e.g. with
+    /// [`crate::with_remote_parent`] in the shared-span model.
+    ///
+    /// ```
+    /// use traced::propagation::{Continued, Propagator};
+    /// use traced::testing::Capture;
+    ///
+    /// let headers = vec![
+    ///     ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ///     ("tracestate", "congo=t61rcWkgMzE"),
+    /// ];
+    /// let propagator = Propagator::trace_context();
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let sent = Capture::new().in_scope(|| {
+    ///     let incoming = propagator.extract_incoming(&headers);
+    ///     let remote = incoming.as_ref().map(|incoming| incoming.remote).unwrap();
+    ///     let span = traced::with_remote_parent(remote, true, || tracing::info_span!("shared"));
+    ///     runtime.block_on(Continued::new(async {
+    ///         let mut out = http::HeaderMap::new();
+    ///         propagator.inject_into(&traced::current_context().unwrap(), &mut out);
+    ///         out
+    ///     }, span, incoming.as_ref()))
+    /// });
+    /// assert_eq!(sent["traceparent"], headers[0].1);
+    /// assert_eq!(sent["tracestate"], "congo=t61rcWkgMzE");
+    /// ```
+    pub fn new(future: F, span: tracing::Span, incoming: Option<&Incoming>) -> Continued<F> {
+        Continued {
+            inner: future.instrument(span),
+            trace_state: scoped_state(incoming),
+        }
+    }
+
     /// The span the future runs in.
     pub fn span(&self) -> &tracing::Span {
         self.inner.span()

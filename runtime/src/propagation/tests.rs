@@ -1155,3 +1155,24 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn incoming_in_scope_keeps_tracestate_for_the_same_trace_only() {
+    let propagator = Propagator::trace_context();
+    let traceparent = format!("00-{TRACE_128}-{SPAN}-01");
+    let incoming = propagator
+        .extract_incoming(&vec![
+            ("traceparent", traceparent.as_str()),
+            ("tracestate", "rojo=1"),
+        ])
+        .unwrap();
+    let same = context(TRACE_128, PARENT, None, Sampling::Accept);
+    let other = context(TRACE_64, PARENT, None, Sampling::Accept);
+    let (same_out, other_out) =
+        incoming.in_scope(|| (injected(&propagator, &same), injected(&propagator, &other)));
+    assert!(same_out.contains(&("tracestate".to_owned(), "rojo=1".to_owned())));
+    assert!(other_out.iter().all(|(name, _)| name != "tracestate"));
+    assert!(injected(&propagator, &same)
+        .iter()
+        .all(|(name, _)| name != "tracestate"));
+}
