@@ -87,8 +87,10 @@ impl Checker {
             let mut found = self.schema.validate("Span", item);
             json_rules(item, &mut found);
             model_rules(&span, &mut found);
-            let text = item.to_string();
-            violations.extend(found.into_iter().map(|v| format!("{v} — in span {text}")));
+            if !found.is_empty() {
+                let text = item.to_string();
+                violations.extend(found.into_iter().map(|v| format!("{v} — in span {text}")));
+            }
             spans.push(span);
         }
         Ok((spans, violations))
@@ -101,12 +103,14 @@ impl Checker {
         let mut violations = Vec::new();
         for (span, mut found) in decoded {
             model_rules(&span, &mut found);
-            let text = span.to_json().to_string();
-            violations.extend(
-                found
-                    .into_iter()
-                    .map(|v| format!("{v} — in proto3 span {text}")),
-            );
+            if !found.is_empty() {
+                let text = span.to_json().to_string();
+                violations.extend(
+                    found
+                        .into_iter()
+                        .map(|v| format!("{v} — in proto3 span {text}")),
+                );
+            }
             spans.push(span);
         }
         Ok((spans, violations))

@@ -249,7 +249,8 @@ impl Conn {
                 return Err(ReadError::Closed);
             }
         }
-        Ok(self.buf.drain(..len).collect())
+        let rest = self.buf.split_off(len);
+        Ok(std::mem::replace(&mut self.buf, rest))
     }
 
     fn read_line(&mut self) -> Result<String, ReadError> {

@@ -113,10 +113,16 @@ impl RequestRecord {
     }
 }
 
+/// At most this many violation messages are kept (all are counted): a systematic bug under load
+/// would otherwise produce one message per span.
+const MAX_VIOLATIONS: usize = 1000;
+
 #[derive(Default)]
 struct State {
     spans: Vec<ReceivedSpan>,
+    span_count: usize,
     violations: Vec<String>,
+    violation_count: usize,
     requests: Vec<RequestRecord>,
 }
 
@@ -128,6 +134,7 @@ struct Shared {
     requests_seen: AtomicUsize,
     connections_seen: AtomicU64,
     checker: &'static Checker,
+    keep_spans: usize,
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -142,8 +149,12 @@ impl Shared {
     fn record(&self, record: RequestRecord, spans: Vec<ReceivedSpan>, violations: Vec<String>) {
         let mut state = self.lock();
         state.requests.push(record);
-        state.spans.extend(spans);
-        state.violations.extend(violations);
+        state.span_count += spans.len();
+        let room = self.keep_spans.saturating_sub(state.spans.len());
+        state.spans.extend(spans.into_iter().take(room));
+        state.violation_count += violations.len();
+        let room = MAX_VIOLATIONS.saturating_sub(state.violations.len());
+        state.violations.extend(violations.into_iter().take(room));
         drop(state);
         self.changed.notify_all();
     }
@@ -198,6 +209,22 @@ impl Receiver {
     /// Panics when the Zipkin API definitions cannot be loaded or no loopback port can be bound:
     /// no test can mean anything without them.
     pub fn start_with(fault: Fault) -> Receiver {
+        Receiver::start_keeping(fault, usize::MAX)
+    }
+
+    /// Starts a receiver that keeps only the first `keep_spans` spans in memory, for load tests:
+    /// every span is still checked and counted ([`span_count`](Self::span_count)).
+    ///
+    /// ```
+    /// use traced_tests::{Fault, Receiver};
+    /// let receiver = Receiver::start_keeping(Fault::Healthy, 0);
+    /// let body = r#"[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","timestamp":1556604172355737,
+    ///   "duration":1,"localEndpoint":{"serviceName":"a"}}]"#;
+    /// ureq::post(&receiver.endpoint()).header("content-type", "application/json").send(body).unwrap();
+    /// assert_eq!(receiver.wait_for_span_count(1, std::time::Duration::from_secs(5)), 1);
+    /// assert!(receiver.spans().is_empty());
+    /// ```
+    pub fn start_keeping(fault: Fault, keep_spans: usize) -> Receiver {
         let checker = check::global().unwrap_or_else(|e| panic!("traced-tests receiver: {e}"));
         let listener =
             bind(fault).unwrap_or_else(|e| panic!("traced-tests receiver: cannot bind: {e}"));
@@ -212,6 +239,7 @@ impl Receiver {
             requests_seen: AtomicUsize::new(0),
             connections_seen: AtomicU64::new(0),
             checker,
+            keep_spans,
             workers: Mutex::new(Vec::new()),
         });
         let acceptor = {
@@ -250,8 +278,20 @@ impl Receiver {
 
     /// Waits until at least `count` spans arrived or `timeout` passed, and returns all of them.
     pub fn wait_for_spans(&self, count: usize, timeout: Duration) -> Vec<ReceivedSpan> {
-        let state = self.wait_until(timeout, |s| s.spans.len() >= count);
+        let state = self.wait_until(timeout, |s| s.span_count >= count);
         state.spans.clone()
+    }
+
+    /// How many spans were accepted so far, including any not kept (see
+    /// [`start_keeping`](Self::start_keeping)); cheaper than `spans().len()`.
+    pub fn span_count(&self) -> usize {
+        self.shared.lock().span_count
+    }
+
+    /// Waits until at least `count` spans were accepted or `timeout` passed; returns the count.
+    pub fn wait_for_span_count(&self, count: usize, timeout: Duration) -> usize {
+        self.wait_until(timeout, |s| s.span_count >= count)
+            .span_count
     }
 
     /// Waits until at least `count` requests were received or `timeout` passed, and returns all.
@@ -282,7 +322,15 @@ impl Receiver {
 
     /// Every schema or spec violation seen so far; each message ends with the offending span.
     pub fn violations(&self) -> Vec<String> {
-        self.shared.lock().violations.clone()
+        let state = self.shared.lock();
+        let mut violations = state.violations.clone();
+        if state.violation_count > violations.len() {
+            let more = state.violation_count - violations.len();
+            violations.push(format!(
+                "... and {more} more violations (only the first {MAX_VIOLATIONS} are kept)"
+            ));
+        }
+        violations
     }
 
     /// Panics listing every violation, if there is any.

@@ -171,13 +171,13 @@ impl Schema {
     pub fn validate(&self, name: &str, value: &Value) -> Vec<String> {
         let mut out = Vec::new();
         match self.definitions.get(name) {
-            Some(definition) => self.check(definition, value, "$", &mut out),
+            Some(definition) => self.check(definition, value, &At::Root, &mut out),
             None => out.push(format!("no definition named {name}")),
         }
         out
     }
 
-    fn check(&self, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    fn check(&self, schema: &Value, value: &Value, at: &At<'_>, out: &mut Vec<String>) {
         let Some(schema) = schema.as_object() else {
             return;
         };
@@ -215,7 +215,13 @@ impl Schema {
         }
     }
 
-    fn check_string(&self, schema: &Map<String, Value>, s: &str, at: &str, out: &mut Vec<String>) {
+    fn check_string(
+        &self,
+        schema: &Map<String, Value>,
+        s: &str,
+        at: &At<'_>,
+        out: &mut Vec<String>,
+    ) {
         let chars = s.chars().count() as u64;
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
             if chars < min {
@@ -249,7 +255,7 @@ impl Schema {
         &self,
         schema: &Map<String, Value>,
         obj: &Map<String, Value>,
-        at: &str,
+        at: &At<'_>,
         out: &mut Vec<String>,
     ) {
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
@@ -261,7 +267,7 @@ impl Schema {
         }
         let properties = schema.get("properties").and_then(Value::as_object);
         for (name, value) in obj {
-            let path = format!("{at}.{name}");
+            let path = At::Key(at, name);
             if let Some(sub) = properties.and_then(|p| p.get(name)) {
                 self.check(sub, value, &path, out);
                 continue;
@@ -284,12 +290,12 @@ impl Schema {
         &self,
         schema: &Map<String, Value>,
         items: &[Value],
-        at: &str,
+        at: &At<'_>,
         out: &mut Vec<String>,
     ) {
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {
-                self.check(item_schema, item, &format!("{at}[{i}]"), out);
+                self.check(item_schema, item, &At::Index(at, i), out);
             }
         }
         if schema.get("uniqueItems") == Some(&Value::Bool(true)) {
@@ -299,6 +305,25 @@ impl Schema {
                     out.push(format!("{at}[{i}]: duplicate item {item}"));
                 }
             }
+        }
+    }
+}
+
+/// Where a value sits in the document, formatted only when a problem is reported (validation
+/// runs on every received span, and most have none).
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root => f.write_str("$"),
+            At::Key(parent, key) => write!(f, "{parent}.{key}"),
+            At::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
 }
@@ -335,7 +360,7 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn check_number(schema: &Map<String, Value>, value: &Value, at: &str, out: &mut Vec<String>) {
+fn check_number(schema: &Map<String, Value>, value: &Value, at: &At<'_>, out: &mut Vec<String>) {
     match schema.get("format").and_then(Value::as_str) {
         Some("int64") if !value.is_i64() => {
             out.push(format!("{at}: {value} does not fit in int64"))
