@@ -37,11 +37,13 @@ const TARGET: &str = "traced::http";
 /// [`TraceLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
 ///
 /// ```
+/// # #[cfg(feature = "axum")] {
 /// use axum::{routing::get, Router};
 ///
 /// let app: Router = Router::new()
 ///     .route("/items/{id}", get(|| async { "item" }))
 ///     .layer(traced::http::TraceLayer::new().service_name("catalog"));
+/// # }
 /// ```
 #[derive(Clone, Default)]
 pub struct TraceLayer {
