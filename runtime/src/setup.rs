@@ -305,6 +305,9 @@ impl Installed {
 
 static INSTALLED: Mutex<Option<Arc<Installed>>> = Mutex::new(None);
 
+/// Whether `try_init` installed the global subscriber (a process has one).
+static GLOBAL_INSTALLED: AtomicBool = AtomicBool::new(false);
+
 fn installed() -> Option<Arc<Installed>> {
     INSTALLED
         .lock()
@@ -566,11 +569,20 @@ impl Builder {
 
     /// Installs the global subscriber, or says what is wrong.
     pub fn try_init(mut self) -> Result<TracingGuard, InitError> {
-        if tracing::dispatcher::has_been_set() {
+        if !self.lenient {
+            if let Some(error) = self.errors.first() {
+                return Err(InitError::Config(error.clone()));
+            }
+        }
+        // `tracing` cannot say whether a global subscriber exists without trying to set one,
+        // so this catches a second `traced` install early; another library's is caught below.
+        if GLOBAL_INSTALLED.load(Ordering::Acquire) {
             return Err(InitError::AlreadyInstalled);
         }
         let filter = self.filter()?;
-        let layers = std::mem::take(&mut self.layers);
+        // An empty `Vec` of layers is never interested in anything and would disable every
+        // span; `None` is neutral.
+        let layers = Some(std::mem::take(&mut self.layers)).filter(|layers| !layers.is_empty());
         let (layer, guard) = self.build_layer()?;
         let subscriber = tracing_subscriber::registry()
             .with(layers)
@@ -586,6 +598,7 @@ impl Builder {
             }
             return Err(InitError::AlreadyInstalled);
         }
+        GLOBAL_INSTALLED.store(true, Ordering::Release);
         if let Some(installed) = &guard.installed {
             register(installed);
         }
