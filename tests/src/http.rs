@@ -148,6 +148,21 @@ impl Conn {
         }
     }
 
+    /// Closes after an error answer without resetting: discarding what the client is still
+    /// sending for a moment, so the answer is read before the close (a close with unread data
+    /// makes the kernel send a reset, which can destroy the answer in flight).
+    pub fn lingering_close(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let until = std::time::Instant::now() + Duration::from_secs(2);
+        self.buf.clear();
+        while std::time::Instant::now() < until {
+            match self.fill() {
+                Ok(true) => self.buf.clear(),
+                _ => return,
+            }
+        }
+    }
+
     /// Reads one whole request. `send_continue` answers `Expect: 100-continue` before the body.
     pub fn read_request(&mut self, send_continue: bool) -> Result<Request, ReadError> {
         // Tolerate the empty lines RFC 9112 §2.2 allows before a request line.
@@ -155,10 +170,11 @@ impl Conn {
             while self.buf.starts_with(b"\r\n") {
                 self.buf.drain(..2);
             }
-            if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
+            let found = find(&self.buf[..self.buf.len().min(MAX_HEAD + 4)], b"\r\n\r\n");
+            if let Some(pos) = found {
                 break pos + 4;
             }
-            if self.buf.len() > MAX_HEAD {
+            if self.buf.len() >= MAX_HEAD + 4 {
                 return Err(bad(431, "request head larger than 64 KiB"));
             }
             if !self.fill()? {

@@ -146,6 +146,14 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn violation(&self, violation: String) {
+        let mut state = self.lock();
+        state.violation_count += 1;
+        if state.violations.len() < MAX_VIOLATIONS {
+            state.violations.push(violation);
+        }
+    }
+
     fn record(&self, record: RequestRecord, spans: Vec<ReceivedSpan>, violations: Vec<String>) {
         let mut state = self.lock();
         state.requests.push(record);
@@ -451,22 +459,27 @@ fn serve(stream: TcpStream, connection: u64, shared: &Shared) {
                 message,
                 head,
             }) => {
-                if let Some(head) = head {
-                    let mut record = RequestRecord::from_request(&head, connection);
-                    record.status = answers.then_some(status);
-                    shared.record(
-                        record,
-                        Vec::new(),
-                        vec![format!("request rejected with {status}: {message}")],
-                    );
+                let violation = format!("request rejected with {status}: {message}");
+                match head {
+                    Some(head) => {
+                        let mut record = RequestRecord::from_request(&head, connection);
+                        record.status = answers.then_some(status);
+                        shared.record(record, Vec::new(), vec![violation]);
+                    }
+                    // Not even a request line and headers: nothing to list among the requests,
+                    // but the sender still spoke broken HTTP.
+                    None => shared.violation(violation),
                 }
                 if answers {
                     let _ = http::write_response(&mut conn.stream, status, &[], &message, true);
+                    conn.lingering_close();
+                } else if shared.fault == Fault::Hang {
+                    conn.drain();
                 }
                 return;
             }
         };
-        shared.requests_seen.fetch_add(1, Ordering::Relaxed);
+        let index = shared.requests_seen.fetch_add(1, Ordering::Relaxed);
         let mut record = RequestRecord::from_request(&request, connection);
         match shared.fault {
             Fault::Hang => {
@@ -490,7 +503,6 @@ fn serve(stream: TcpStream, connection: u64, shared: &Shared) {
             _ => {}
         }
         let keep_alive = request.keep_alive();
-        let index = shared.requests_seen.load(Ordering::Relaxed) - 1;
         let injected = match shared.fault {
             Fault::AlwaysStatus(status) => Some((status, Vec::new())),
             Fault::TooManyRequests { retry_after_secs } => {

@@ -296,3 +296,35 @@ fn dropping_the_receiver_stops_listening_and_closes_idle_connections() {
     assert!(idle.read_to_end().unwrap().is_empty());
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn broken_http_gets_an_error_status_and_is_flagged() {
+    let receiver = Receiver::start();
+    let addr = receiver.addr();
+    let no_version = raw::send(addr, b"POST /api/v2/spans\r\n\r\n").unwrap();
+    assert_eq!(no_version.status, 400);
+    let huge_header = format!(
+        "POST {SPANS_PATH} HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    assert_eq!(raw::send(addr, huge_header.as_bytes()).unwrap().status, 431);
+    let bad_chunk = format!(
+        "POST {SPANS_PATH} HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    );
+    assert_eq!(raw::send(addr, bad_chunk.as_bytes()).unwrap().status, 400);
+    let two_lengths =
+        format!("POST {SPANS_PATH} HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n[]");
+    assert_eq!(raw::send(addr, two_lengths.as_bytes()).unwrap().status, 400);
+
+    let violations = receiver.violations();
+    assert_eq!(violations.len(), 4, "{violations:#?}");
+    assert!(
+        violations
+            .iter()
+            .all(|v| v.starts_with("request rejected with 4")),
+        "{violations:#?}"
+    );
+    // The two whose head could be parsed are listed among the requests.
+    let statuses: Vec<Option<u16>> = receiver.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(400), Some(400)]);
+}
