@@ -13,6 +13,7 @@ use axum::Router;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
 use traced::model::{Kind, SpanId, SpanRecord, TagValue, TraceId};
+use traced::propagation::Propagator;
 use traced::testing::Capture;
 use tracing::Instrument;
 
@@ -23,6 +24,7 @@ const BACK_SERVER: &str = "GET /stock/{id}";
 #[derive(Clone)]
 struct Front {
     client: reqwest::Client,
+    middleware: reqwest_middleware::ClientWithMiddleware,
     back: SocketAddr,
 }
 
@@ -36,6 +38,40 @@ async fn order(State(front): State<Front>, Path(id): Path<String>) -> (StatusCod
         Ok(response) => (StatusCode::BAD_GATEWAY, response.status().to_string()),
         Err(_) => (StatusCode::BAD_GATEWAY, "unreachable".to_owned()),
     }
+}
+
+/// The same call through the `reqwest-middleware` integration.
+async fn order_via_middleware(
+    State(front): State<Front>,
+    Path(id): Path<String>,
+) -> (StatusCode, String) {
+    let url = format!("http://{}/stock/{id}", front.back);
+    match front.middleware.get(url).send().await {
+        Ok(response) => (response.status(), response.text().await.unwrap_or_default()),
+        Err(_) => (StatusCode::BAD_GATEWAY, "unreachable".to_owned()),
+    }
+}
+
+/// Calls back with W3C headers and answers what back received.
+async fn relay_w3c(State(front): State<Front>) -> String {
+    let url = format!("http://{}/headers", front.back);
+    let trace = ClientTrace::new().propagator(Propagator::trace_context());
+    match front.client.get(url).send_traced_with(&trace).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// The W3C headers a request carried, as `traceparent|tracestate`.
+async fn echo_w3c(headers: HeaderMap) -> String {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    format!("{}|{}", value("traceparent"), value("tracestate"))
 }
 
 /// Calls back with credentials in the URL, to prove they are never recorded.
@@ -83,17 +119,23 @@ async fn start(model: SpanModel) -> SocketAddr {
     let back = serve(
         Router::new()
             .route("/stock/{id}", get(stock))
+            .route("/headers", get(echo_w3c))
             .layer(TraceLayer::new().service_name("back").span_model(model)),
     )
     .await;
     let front = Front {
         client: reqwest::Client::new(),
+        middleware: reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(ClientTrace::new().peer_service("back"))
+            .build(),
         back,
     };
     serve(
         Router::new()
             .route("/orders/{id}", get(order))
             .route("/secrets", get(with_secrets))
+            .route("/middleware/{id}", get(order_via_middleware))
+            .route("/w3c", get(relay_w3c))
             .with_state(front)
             .layer(TraceLayer::new().service_name("front")),
     )
@@ -597,4 +639,64 @@ fn without_a_subscriber_requests_pass_through_untouched() {
             "the panic was answered with 500"
         );
     });
+}
+
+#[test]
+fn the_reqwest_middleware_traces_like_send_traced() {
+    let capture = with_services(SpanModel::Child, |front, client| async move {
+        let response = client
+            .get(format!("http://{front}/middleware/abc"))
+            .send()
+            .await
+            .expect("front answers");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "3 in stock");
+    });
+    let spans = wait_for(&capture, 4);
+    let front = named(&spans, "GET /middleware/{id}");
+    let client = named(&spans, "GET");
+    let back = named(&spans, BACK_SERVER);
+    assert_eq!(client.parent_id, Some(front.id));
+    assert_eq!(back.parent_id, Some(client.id));
+    assert_eq!(back.trace_id, front.trace_id);
+    assert_eq!(client.kind, Some(Kind::Client));
+    assert_eq!(number(client, "http.status_code"), Some(200));
+    let server = client.remote_endpoint.as_ref().expect("remote endpoint");
+    assert_eq!(server.service_name.as_deref(), Some("back"));
+}
+
+#[test]
+fn w3c_context_and_tracestate_flow_through_both_services() {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const STATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    let mut received = String::new();
+    let capture = with_services(SpanModel::Child, |front, client| {
+        let received = &mut received;
+        async move {
+            let response = client
+                .get(format!("http://{front}/w3c"))
+                .header("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01"))
+                .header("tracestate", STATE)
+                .send()
+                .await
+                .expect("front answers");
+            assert_eq!(response.status(), 200);
+            *received = response.text().await.unwrap();
+        }
+    });
+    let spans = wait_for(&capture, 3);
+    let front = named(&spans, "GET /w3c");
+    assert_eq!(
+        front.trace_id,
+        TraceId(u128::from_str_radix(TRACE, 16).unwrap())
+    );
+    assert_eq!(front.parent_id, Some(SpanId(0x00f0_67aa_0ba9_02b7)));
+    let client = named(&spans, "GET");
+
+    let (traceparent, tracestate) = received.split_once('|').expect("traceparent|tracestate");
+    assert_eq!(traceparent, format!("00-{TRACE}-{:016x}-01", client.id.0));
+    assert_eq!(
+        tracestate, STATE,
+        "the caller's vendor data goes on to the next hop"
+    );
 }

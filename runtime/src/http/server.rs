@@ -8,12 +8,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use tracing::field::Empty;
 use tracing::Span;
 
 use super::{redact_target, SpanModel};
-use crate::propagation::Propagator;
+use crate::propagation::{Incoming, Propagator};
 
 /// The tracing target of the spans this layer opens: filter on it to turn them off.
 const TARGET: &str = "traced::http";
@@ -178,11 +178,19 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> TraceFuture<S::Future> {
         // When nothing would be recorded, skip the parsing and formatting entirely; panics are
         // still handled the same way, so behaviour never depends on the log filter.
-        let span = tracing::enabled!(target: TARGET, tracing::Level::INFO)
-            .then(|| self.open_span(&request));
+        let (span, trace_state) = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+            let (span, trace_state) = self.open_span(&request);
+            (Some(span), trace_state)
+        } else {
+            (None, None)
+        };
         let resume_panics = self.config.resume_panics;
         let inner = &mut self.inner;
-        let call = || catch_unwind(AssertUnwindSafe(|| inner.call(request)));
+        let call = || {
+            in_trace_state(trace_state.as_ref(), || {
+                catch_unwind(AssertUnwindSafe(|| inner.call(request)))
+            })
+        };
         let called = match &span {
             Some(span) => span.in_scope(call),
             None => call(),
@@ -191,6 +199,7 @@ where
             Ok(future) => TraceFuture {
                 inner: Some(future),
                 span,
+                trace_state,
                 resume_panics,
             },
             Err(payload) => {
@@ -206,6 +215,7 @@ where
                 TraceFuture {
                     inner: None,
                     span,
+                    trace_state: None,
                     resume_panics,
                 }
             }
@@ -214,7 +224,9 @@ where
 }
 
 impl<S> TraceService<S> {
-    fn open_span<B>(&self, request: &Request<B>) -> Span {
+    /// The server span, and the caller's W3C `tracestate` to keep for calls made while handling
+    /// the request.
+    fn open_span<B>(&self, request: &Request<B>) -> (Span, Option<Incoming>) {
         let config = &*self.config;
         let method = request.method().as_str();
         let route = matched_path(request);
@@ -225,7 +237,10 @@ impl<S> TraceService<S> {
         let path = request.uri().path();
         let name = format!("{method} {}", route.unwrap_or(path));
         let target = redact_target(path_and_query);
-        let remote = extract(config.propagator.as_ref(), request.headers());
+        let incoming = match &config.propagator {
+            Some(propagator) => propagator.extract_incoming(request.headers()),
+            None => crate::propagation::global().extract_incoming(request.headers()),
+        };
         let make_span = || {
             tracing::info_span!(
                 target: TARGET,
@@ -245,7 +260,7 @@ impl<S> TraceService<S> {
                 error = Empty,
             )
         };
-        let span = match remote {
+        let span = match incoming.as_ref().map(|incoming| incoming.remote) {
             Some(remote) => {
                 let shared = config.model == SpanModel::Shared;
                 crate::with_remote_parent(remote, shared, make_span)
@@ -259,15 +274,16 @@ impl<S> TraceService<S> {
             span.record("server.port", port);
         }
         record_client(&span, request);
-        span
+        let trace_state = incoming.filter(|incoming| incoming.trace_state.is_some());
+        (span, trace_state)
     }
 }
 
-/// The caller's context, if the headers carry a valid one.
-fn extract(propagator: Option<&Propagator>, headers: &HeaderMap) -> Option<crate::model::Remote> {
-    match propagator {
-        Some(propagator) => propagator.extract_from(headers),
-        None => crate::propagation::extract(headers),
+/// Runs `body` with the caller's `tracestate` (if any) kept for W3C injection.
+fn in_trace_state<R>(incoming: Option<&Incoming>, body: impl FnOnce() -> R) -> R {
+    match incoming {
+        Some(incoming) => incoming.in_scope(body),
+        None => body(),
     }
 }
 
@@ -338,6 +354,8 @@ pin_project_lite::pin_project! {
         inner: Option<F>,
         // Taken when the response is ready, so the span is reported before the answer is sent.
         span: Option<Span>,
+        // Only kept when the caller sent a `tracestate`.
+        trace_state: Option<Incoming>,
         resume_panics: bool,
     }
 }
@@ -357,7 +375,9 @@ where
         };
         let polled = {
             let _entered = this.span.as_ref().map(Span::enter);
-            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            in_trace_state(this.trace_state.as_ref(), || {
+                catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            })
         };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
