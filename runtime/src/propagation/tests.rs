@@ -433,6 +433,18 @@ fn traceparent_invalid_forms_give_no_context() {
             "multibyte at the boundary",
             format!("00-{TRACE_128}-{SPAN}-0é"),
         ),
+        (
+            "multibyte in the version",
+            format!("0é{}-{SPAN}-01", &TRACE_128[1..]),
+        ),
+        (
+            "multibyte in the trace id",
+            format!("00-é{}-{SPAN}-01", &TRACE_128[2..]),
+        ),
+        (
+            "multibyte across a dash",
+            format!("00-{}é{SPAN}-01", &TRACE_128[..31]),
+        ),
     ];
     for (why, value) in cases {
         let extracted = Format::TraceContext.extract(&vec![("traceparent", value.as_str())]);
@@ -1118,6 +1130,12 @@ mod properties {
             }
         }
 
+    }
+
+    proptest! {
+        // Text strategies are slower to generate; tests/tests/propagation_fuzz.rs fuzzes harder.
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
         #[test]
         fn extraction_never_panics_on_arbitrary_bytes(
             values in proptest::collection::vec(
@@ -1132,6 +1150,23 @@ mod properties {
                 map.append(name, value);
             }
             let _ = Propagator::default().extract_incoming(&map);
+        }
+
+        #[test]
+        fn extraction_never_panics_on_any_unicode_in_string_carriers(
+            values in proptest::collection::vec((0..NAMES.len() + 1, any::<String>()), 0..8),
+            padded in "(00-[0-9a-f]{0,40}.{0,3}[0-9a-f\\-]{0,30}|[0-9a-f]{16}.{0,2}-.{0,20})",
+        ) {
+            let mut pairs: Vec<(String, String)> = values
+                .into_iter()
+                .map(|(name, text)| (NAMES.get(name).copied().unwrap_or("tracestate").to_owned(), text))
+                .collect();
+            pairs.push(("traceparent".to_owned(), padded.clone()));
+            pairs.push(("b3".to_owned(), padded));
+            let _ = Propagator::default().extract_incoming(&pairs);
+            for format in Format::ALL {
+                let _ = format.extract(&pairs);
+            }
         }
 
         #[test]

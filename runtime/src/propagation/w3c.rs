@@ -21,7 +21,9 @@ pub const MAX_TRACE_STATE_MEMBERS: usize = 32;
 pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
     let value = value.trim_matches([' ', '\t']);
     let bytes = value.as_bytes();
-    if bytes.len() < V00_LEN || !value.is_char_boundary(V00_LEN) {
+    // Non-ASCII text (possible from string-map carriers) could put a slice index inside a
+    // character; no valid header has any.
+    if bytes.len() < V00_LEN || !bytes[..V00_LEN].is_ascii() || !value.is_char_boundary(V00_LEN) {
         return None;
     }
     let version = hex_field(&value[0..2])?;
