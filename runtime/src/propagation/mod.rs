@@ -29,6 +29,13 @@
 //! - Injection never invents a decision: no context, no headers; an undecided context is sent
 //!   without a sampling field.
 //!
+//! Where the specs leave room, this module reads like Brave: a malformed `b3` falls through to
+//! the multi headers; `X-B3-Sampled` also takes `true`/`false` in any case and `d` (copied from
+//! the single form) as debug; an `X-B3-Flags` value other than `1` is ignored; spaces and tabs
+//! around a value are not part of it. Half a multi-header context (a trace id without a span
+//! id) is no context. An earlier format's sampling-only value (`b3: 0`) wins over a later
+//! format's full context, since the order is the configuration.
+//!
 //! `tracestate` flows through: [`in_span_from`] and [`continue_trace_from`] keep the caller's
 //! vendor members while the handler runs, and W3C injection inside them sends them on to the
 //! next hop of the same trace. A trace that did not arrive with W3C headers sends none.
