@@ -431,7 +431,22 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name(format!("receiver-conn-{connection}"))
-                .spawn(move || serve(stream, connection, &shared))
+                .spawn(move || {
+                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve(stream, connection, &shared)
+                    }));
+                    // A bug here must fail the test that met it, not vanish with the thread.
+                    if let Err(panic) = served {
+                        let message = panic
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| panic.downcast_ref::<&str>().copied())
+                            .unwrap_or("(no message)");
+                        shared.violation(format!(
+                            "receiver bug: connection {connection} panicked: {message}"
+                        ));
+                    }
+                })
         };
         if let Ok(worker) = worker {
             let mut workers = shared.workers.lock().unwrap_or_else(|p| p.into_inner());
