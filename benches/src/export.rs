@@ -181,7 +181,7 @@ pub fn run_generator(
         ExportStack::Traced => {
             let traced = stacks::TracedHttp::new(endpoint);
             let pacer = Pacer::new(run, rate);
-            let generated = generate_tracing(&traced.dispatch, &pacer, stacks::traced_manual::d1);
+            let generated = generate_tracing(&traced.dispatch, &pacer, stacks::traced_fns::d1);
             let generate_secs = pacer.elapsed_secs();
             let flush_start = Instant::now();
             traced.reporter.shutdown(Duration::from_secs(30));

@@ -130,53 +130,11 @@ pub mod fastrace_f2 {
     }
 }
 
-/// traced spans written by hand the way `#[traced]` expands them: a `tracing` span carrying the
-/// arguments as fields, entered for the call (the future is instrumented for `async fn`).
-pub mod traced_manual {
-    use std::future::Future;
-    use std::hint::black_box;
-
-    use tracing::Instrument;
-
-    /// One traced call, no fields.
-    #[inline(never)]
-    pub fn d1() -> u64 {
-        let _span = tracing::info_span!("d1").entered();
-        black_box(7)
-    }
-
-    /// Three nested traced calls.
-    #[inline(never)]
-    pub fn d3() -> u64 {
-        let _span = tracing::info_span!("d3").entered();
-        d3_middle()
-    }
-
-    #[inline(never)]
-    fn d3_middle() -> u64 {
-        let _span = tracing::info_span!("d3_middle").entered();
-        d3_leaf()
-    }
-
-    #[inline(never)]
-    fn d3_leaf() -> u64 {
-        let _span = tracing::info_span!("d3_leaf").entered();
-        black_box(7)
-    }
-
-    /// One traced call with two `u64` arguments as tags.
-    #[inline(never)]
-    pub fn f2(a: u64, b: u64) -> u64 {
-        let _span = tracing::info_span!("f2", a, b).entered();
-        black_box(a) ^ black_box(b)
-    }
-
-    /// One traced `async fn`.
-    #[inline(never)]
-    pub fn d1_async() -> impl Future<Output = u64> {
-        async { black_box(7) }.instrument(tracing::info_span!("d1_async"))
-    }
-}
+scenario_fns!(
+    /// `#[traced]`, as traced users write it.
+    traced_fns,
+    #[traced::traced]
+);
 
 /// An exporter that counts spans and drops them: the layer's own cost, without a reporter.
 #[derive(Clone, Default)]
@@ -240,6 +198,16 @@ impl TracedHttp {
         );
         TracedHttp { dispatch, reporter }
     }
+}
+
+/// A layer that does nothing: what composing any layer onto the Registry costs by itself.
+pub struct EmptyLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EmptyLayer {}
+
+/// The Registry with [`EmptyLayer`]: the floor for any layer-based design.
+pub fn registry_empty_layer() -> Dispatch {
+    Dispatch::new(tracing_subscriber::registry().with(EmptyLayer))
 }
 
 /// The Registry alone: what every tracing-subscriber stack pays before any layer works.

@@ -163,8 +163,8 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         keep,
         "traced_nosub",
         &Parent::Nothing,
-        traced_manual,
-        traced_manual
+        traced_fns,
+        traced_fns
     );
 
     let sink = Sink::start().expect("a loopback port for the sink");
@@ -219,8 +219,8 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         keep,
         "traced_unsampled",
         &Parent::Tracing(dispatch),
-        traced_manual,
-        traced_manual
+        traced_fns,
+        traced_fns
     );
     let (dispatch, _) = stacks::traced_counting(true);
     bench_stack!(
@@ -229,8 +229,8 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         keep,
         "traced_noop",
         &Parent::Tracing(dispatch),
-        traced_manual,
-        traced_manual
+        traced_fns,
+        traced_fns
     );
     if keep("traced_http") {
         let traced = stacks::TracedHttp::new(&sink.url());
@@ -240,8 +240,8 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
             keep,
             "traced_http",
             &Parent::Tracing(traced.dispatch.clone()),
-            traced_manual,
-            traced_manual
+            traced_fns,
+            traced_fns
         );
         traced.reporter.shutdown(Duration::from_secs(10));
     }

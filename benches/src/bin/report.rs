@@ -4,9 +4,10 @@
 //! CARGO_TARGET_DIR=/work/targets/bench cargo run -p traced-benches --release --bin report
 //! ```
 //!
-//! Sub-commands: `bench` (criterion suite only), `export` (throughput only), `alloc`
-//! (allocations per span only); none of these rewrite RESULTS.md. `profile <stack> <iters>` runs
-//! the sampled-d1 loop alone, for `valgrind --tool=callgrind`. `export-child` is internal.
+//! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `alloc`
+//! (allocations per span only), `instructions` (callgrind counts only); none of these rewrite
+//! RESULTS.md. `profile <stack> <iters>` runs one stack's d1 loop alone, for
+//! `valgrind --tool=callgrind` or `perf`. `export-child` is internal.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -87,6 +88,7 @@ fn main() {
                 ns,
                 alloc: measure_allocations(),
                 export: run_exports(),
+                instructions: count_instructions(),
             };
             let markdown = render(&results);
             println!("\n{markdown}");
@@ -111,6 +113,11 @@ fn main() {
             };
             println!("\n{}", render(&results));
         }
+        "instructions" => {
+            for row in count_instructions() {
+                println!("{}: {:.0} instructions per call", row.label, row.per_span);
+            }
+        }
         "alloc" => {
             for row in measure_allocations() {
                 println!(
@@ -134,6 +141,7 @@ struct Results {
     ns: BTreeMap<(String, String), f64>,
     export: Vec<ExportRow>,
     alloc: Vec<AllocRow>,
+    instructions: Vec<InstructionRow>,
 }
 
 impl Results {
@@ -299,10 +307,10 @@ fn measure_allocations() -> Vec<AllocRow> {
     let mut rows = Vec::new();
     let cases: [(&'static str, fn()); 2] = [
         ("traced sampled d1 (no fields)", || {
-            black_box(stacks::traced_manual::d1());
+            black_box(stacks::traced_fns::d1());
         }),
         ("traced sampled f2 (two u64 fields)", || {
-            black_box(stacks::traced_manual::f2(black_box(3), black_box(5)));
+            black_box(stacks::traced_fns::f2(black_box(3), black_box(5)));
         }),
     ];
     for (label, call) in cases {
@@ -335,28 +343,93 @@ fn measure_allocations() -> Vec<AllocRow> {
     rows
 }
 
-/// The sampled-d1 loop alone, for callgrind or perf.
+/// The stacks `profile` can run, with what the table calls them.
+const PROFILED: [(&str, &str); 7] = [
+    ("bare", "bare function"),
+    ("instrument_nosub", "tracing::instrument d1, no subscriber"),
+    ("traced_nosub", "traced d1, no subscriber"),
+    ("registry", "tracing::instrument d1, Registry only"),
+    (
+        "registry_empty_layer",
+        "tracing::instrument d1, Registry + a layer that does nothing",
+    ),
+    ("traced_unsampled", "traced d1, unsampled"),
+    ("traced_noop", "traced d1, sampled, counting no-op exporter"),
+];
+
+/// The d1 loop of one stack alone, for callgrind or perf.
 fn profile(args: &[String]) {
     let stack = args.first().map(String::as_str).unwrap_or("traced_noop");
     let iters: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let parent = match stack {
+        "bare" | "instrument_nosub" | "traced_nosub" => Parent::Nothing,
         "traced_noop" => Parent::Tracing(stacks::traced_counting(true).0),
         "traced_unsampled" => Parent::Tracing(stacks::traced_counting(false).0),
         "registry" => Parent::Tracing(stacks::registry_only()),
+        "registry_empty_layer" => Parent::Tracing(stacks::registry_empty_layer()),
         other => {
-            eprintln!("unknown stack {other}; use traced_noop, traced_unsampled or registry");
+            let known: Vec<&str> = PROFILED.iter().map(|(id, _)| *id).collect();
+            eprintln!("unknown stack {other}; use one of {known:?}");
             std::process::exit(2);
         }
     };
-    parent.run(|| {
-        for _ in 0..iters {
-            if stack == "registry" {
-                black_box(stacks::instrument::d1());
-            } else {
-                black_box(stacks::traced_manual::d1());
-            }
-        }
-    });
+    let call: fn() -> u64 = match stack {
+        "bare" => stacks::bare::d1,
+        "registry" | "registry_empty_layer" | "instrument_nosub" => stacks::instrument::d1,
+        _ => stacks::traced_fns::d1,
+    };
+    parent.run(|| profile_loop(iters, call));
+}
+
+/// The measured loop, a function of its own so callgrind can count inside it alone
+/// (`--toggle-collect=*profile_loop*`).
+#[inline(never)]
+fn profile_loop(iters: u64, call: fn() -> u64) {
+    for _ in 0..iters {
+        black_box(call());
+    }
+}
+
+struct InstructionRow {
+    label: &'static str,
+    per_span: f64,
+}
+
+/// Instructions per d1 call under callgrind, counted inside the loop only. Unlike times, these
+/// do not depend on what else the machine is doing.
+fn count_instructions() -> Vec<InstructionRow> {
+    const CALLS: u64 = 20_000;
+    let Ok(exe) = std::env::current_exe() else {
+        return Vec::new();
+    };
+    let collected = |stack: &str, calls: u64| -> Option<u64> {
+        let output = Command::new("valgrind")
+            .args([
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                "--toggle-collect=*profile_loop*",
+            ])
+            .arg(&exe)
+            .args(["profile", stack, &calls.to_string()])
+            .output()
+            .ok()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let line = stderr.lines().find(|line| line.contains("Collected :"))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    };
+    let mut rows = Vec::new();
+    for (stack, label) in PROFILED {
+        eprintln!("callgrind: {stack} ...");
+        let Some(total) = collected(stack, CALLS) else {
+            eprintln!("callgrind unavailable; skipping instruction counts");
+            return Vec::new();
+        };
+        rows.push(InstructionRow {
+            label,
+            per_span: total as f64 / CALLS as f64,
+        });
+    }
+    rows
 }
 
 // ---- rendering -------------------------------------------------------------------------------
@@ -495,6 +568,16 @@ fn render(results: &Results) -> String {
                 "- {}: {:.2} allocations, {:.1} bytes",
                 row.label, row.allocations, row.bytes
             );
+        }
+    }
+    if !results.instructions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nInstructions per d1 call (valgrind --tool=callgrind, counted inside a loop of 20 000 \
+             calls; independent of machine load; PROFILE.md says where they go):\n"
+        );
+        for row in &results.instructions {
+            let _ = writeln!(out, "- {}: {:.0}", row.label, row.per_span);
         }
     }
     if !results.ns.is_empty() {
