@@ -24,6 +24,8 @@ pub mod export;
 pub mod file_export;
 pub mod layer;
 pub mod model;
+#[cfg(feature = "opentelemetry")]
+pub mod otel_export;
 pub mod http;
 pub mod propagation;
 pub mod sample;

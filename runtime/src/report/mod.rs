@@ -495,8 +495,8 @@ impl Drop for Inner {
 
 impl Exporter for ZipkinReporter {
     fn export(&self, span: SpanRecord) {
-        // A refused span is dropped here, outside the queue's lock.
-        let _ = self.inner.shared.push(span);
+        // A refused span is counted and dropped by the queue, outside its lock.
+        self.inner.shared.push(span);
     }
 
     fn flush(&self, timeout: Duration) -> FlushOutcome {

@@ -86,9 +86,9 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `span`, or gives it back when the queue is full or closed (the refusal is
-    /// counted). Never blocks beyond the short lock.
-    pub(crate) fn push(&self, span: SpanRecord) -> Result<(), SpanRecord> {
+    /// Queues `span`, or drops it when the queue is full or closed (the refusal is counted).
+    /// Returns whether it was queued. Never blocks beyond the short lock.
+    pub(crate) fn push(&self, span: SpanRecord) -> bool {
         let size = estimate_bytes(&span);
         let limits = self.limits;
         let mut state = self.lock();
@@ -98,8 +98,10 @@ impl Shared {
             || state.held_bytes.saturating_add(size) > limits.max_bytes
         {
             state.counters.refused += 1;
-            // Dropped by the caller, after the lock is released.
-            return Err(span);
+            drop(state);
+            // Freed after the lock is released.
+            drop(span);
+            return false;
         }
         state.counters.queued += 1;
         state.held_spans += 1;
@@ -114,19 +116,17 @@ impl Shared {
             drop(state);
             self.work.notify_one();
         }
-        Ok(())
+        true
     }
 }
 
 /// The memory a queued span holds, from its sizes alone (no allocator calls): the record, its
 /// owned strings, and its vectors' capacity. Static strings are free.
 pub(crate) fn estimate_bytes(span: &SpanRecord) -> usize {
-    fn owned(text: &std::borrow::Cow<'static, str>) -> usize {
-        match text {
-            std::borrow::Cow::Borrowed(_) => 0,
-            std::borrow::Cow::Owned(text) => text.capacity(),
-        }
-    }
+    let owned = |text: &std::borrow::Cow<'static, str>| match text {
+        std::borrow::Cow::Borrowed(_) => 0,
+        std::borrow::Cow::Owned(text) => text.capacity(),
+    };
     let mut bytes = size_of::<SpanRecord>() + owned(&span.name);
     bytes += span.tags.capacity() * size_of::<(std::borrow::Cow<'static, str>, TagValue)>();
     for (key, value) in &span.tags {
@@ -163,9 +163,7 @@ mod tests {
     #[test]
     fn the_span_bound_refuses_and_counts() {
         let shared = Shared::new(limits(3, usize::MAX));
-        let results: Vec<bool> = (0..5)
-            .map(|_| shared.push(SpanRecord::default()).is_ok())
-            .collect();
+        let results: Vec<bool> = (0..5).map(|_| shared.push(SpanRecord::default())).collect();
         assert_eq!(results, [true, true, true, false, false]);
         let stats = shared.lock().counters.snapshot();
         assert_eq!((stats.exported, stats.queued, stats.dropped), (5, 3, 2));
@@ -180,9 +178,7 @@ mod tests {
         };
         assert!(estimate_bytes(&huge) > 1 << 20);
         let shared = Shared::new(limits(1000, 3 << 20));
-        let accepted = (0..10)
-            .filter(|_| shared.push(huge.clone()).is_ok())
-            .count();
+        let accepted = (0..10).filter(|_| shared.push(huge.clone())).count();
         assert_eq!(accepted, 2);
         assert!(shared.lock().held_bytes <= 3 << 20);
     }
@@ -191,7 +187,7 @@ mod tests {
     fn a_closed_queue_refuses_everything() {
         let shared = Shared::new(limits(10, usize::MAX));
         shared.lock().closed = true;
-        assert!(shared.push(SpanRecord::default()).is_err());
+        assert!(!shared.push(SpanRecord::default()));
         assert_eq!(shared.lock().counters.snapshot().dropped, 1);
     }
 
@@ -204,10 +200,7 @@ mod tests {
         };
         assert_eq!(estimate_bytes(&with_static), plain);
         let with_owned = SpanRecord {
-            tags: vec![(
-                "k".into(),
-                TagValue::Str(String::from("v".repeat(100)).into()),
-            )],
+            tags: vec![("k".into(), TagValue::Str("v".repeat(100).into()))],
             ..SpanRecord::default()
         };
         assert!(estimate_bytes(&with_owned) >= plain + 100);
