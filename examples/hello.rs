@@ -71,7 +71,7 @@ fn price(item: &str, count: u32) -> u64 {
     unit * u64::from(count)
 }
 
-fn main() {
+pub fn main() {
     // The examples always print the waterfall; Zipkin only when a collector is configured, so
     // a run without one never waits on the network.
     let zipkin = std::env::var_os("OTEL_EXPORTER_ZIPKIN_ENDPOINT").is_some();
