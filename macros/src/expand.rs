@@ -442,7 +442,7 @@ fn outcome(checked: &Checked, value: &TokenStream, span: &TokenStream) -> TokenS
                 quote_spanned!(format=> ::traced::__private::display(#value))
             }
         };
-        quote!(#span.record("return", #recorded);)
+        quote!(let _ = (#span).record("return", #recorded);)
     });
     quote! {
         #[allow(unused_imports)]

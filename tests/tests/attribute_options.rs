@@ -1,0 +1,433 @@
+//! `#[traced(...)]` options and function shapes.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use traced::layer::TracedLayer;
+use traced::model::{Kind, Remote, Sampling, SpanContext, SpanId, TagValue, TraceId};
+use traced::testing::Capture;
+use traced::traced;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn text(value: &str) -> TagValue {
+    TagValue::Str(value.to_owned().into())
+}
+
+#[derive(Debug)]
+struct User {
+    id: u64,
+}
+
+#[traced(name = "load user", skip(cache), fields(user.id = user.id, shown = %user.id, debugged = ?user, later, auth_header = "Bearer x"))]
+fn load(user: &User, cache: &str, limit: u32) -> u64 {
+    tracing::Span::current().record("later", 5u64);
+    user.id + cache.len() as u64 + u64::from(limit)
+}
+
+#[test]
+fn name_skip_and_fields() {
+    let capture = Capture::new();
+    capture.in_scope(|| load(&User { id: 3 }, "c", 1));
+    let span = capture.span("load user");
+    assert_eq!(span.tag("cache"), None);
+    assert_eq!(span.tag("limit"), Some(&TagValue::U64(1)));
+    assert_eq!(span.tag("user"), Some(&text("User { id: 3 }")));
+    assert_eq!(span.tag("user.id"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("shown"), Some(&text("3")));
+    assert_eq!(span.tag("debugged"), Some(&text("User { id: 3 }")));
+    assert_eq!(span.tag("later"), Some(&TagValue::U64(5)));
+    assert_eq!(span.tag("auth_header"), Some(&text("[redacted]")));
+}
+
+#[traced(skip_all, fields(kept = a * 2))]
+fn skip_everything(a: u32, b: &str) -> usize {
+    a as usize + b.len()
+}
+
+#[traced(record(b))]
+fn record_only(a: u32, b: &str) -> usize {
+    a as usize + b.len()
+}
+
+#[test]
+fn skip_all_and_record() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        skip_everything(1, "x");
+        record_only(1, "x");
+    });
+    let span = capture.span("skip_everything");
+    assert_eq!((span.tag("a"), span.tag("b")), (None, None));
+    assert_eq!(span.tag("kept"), Some(&TagValue::U64(2)));
+    let span = capture.span("record_only");
+    assert_eq!((span.tag("a"), span.tag("b")), (None, Some(&text("x"))));
+}
+
+#[derive(Debug, PartialEq)]
+struct Point {
+    x: i32,
+}
+
+#[traced(ret)]
+fn doubled(x: i32) -> Point {
+    Point { x: x * 2 }
+}
+
+#[traced(ret)]
+fn count(items: &[u8]) -> usize {
+    items.len()
+}
+
+#[derive(Debug)]
+struct Failure;
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("displayed failure")
+    }
+}
+
+#[traced(err(Debug))]
+fn fail_debug() -> Result<(), Failure> {
+    Err(Failure)
+}
+
+#[traced(err(Display), ret)]
+fn fail_display(fail: bool) -> Result<u8, Failure> {
+    if fail {
+        Err(Failure)
+    } else {
+        Ok(4)
+    }
+}
+
+#[traced(err)]
+fn fail_plain() -> Result<(), Failure> {
+    Err(Failure)
+}
+
+#[test]
+fn ret_and_err_formats() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        doubled(2);
+        count(&[1, 2, 3]);
+        let _ = fail_debug();
+        let _ = fail_display(true);
+        let _ = fail_plain();
+    });
+    assert_eq!(
+        capture.span("doubled").tag("return"),
+        Some(&text("Point { x: 4 }"))
+    );
+    assert_eq!(capture.span("count").tag("return"), Some(&TagValue::U64(3)));
+    assert_eq!(capture.span("fail_debug").error(), Some("Failure"));
+    let display = capture.span("fail_display");
+    assert_eq!(display.error(), Some("displayed failure"));
+    assert_eq!(display.tag("return"), Some(&text("Err(Failure)")));
+    assert_eq!(
+        capture.span("fail_plain").error(),
+        Some("displayed failure")
+    );
+    capture.clear();
+    capture.in_scope(|| fail_display(false)).unwrap();
+    let span = capture.span("fail_display");
+    assert_eq!(span.tag("return"), Some(&text("Ok(4)")));
+    assert_eq!(span.error(), None);
+}
+
+#[traced(level = "debug", target = "quiet::module")]
+fn quiet() -> u8 {
+    1
+}
+
+#[traced(level = "trace")]
+fn very_quiet() -> u8 {
+    2
+}
+
+#[traced(level = "error", kind = "producer")]
+fn loud() -> u8 {
+    3
+}
+
+#[test]
+fn level_and_target_filter_the_span_but_never_the_call() {
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::filter::Targets;
+
+    let capture = Capture::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(TracedLayer::new(capture.clone()))
+        .with(
+            Targets::new()
+                .with_target("quiet", LevelFilter::OFF)
+                .with_default(LevelFilter::DEBUG),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        assert_eq!((quiet(), very_quiet(), loud()), (1, 2, 3));
+    });
+    let names: Vec<_> = capture.spans().into_iter().map(|span| span.name).collect();
+    assert_eq!(names, ["loud"]);
+    assert_eq!(capture.span("loud").kind, Some(Kind::Producer));
+
+    let capture = Capture::new();
+    capture.in_scope(|| quiet());
+    assert_eq!(
+        capture.span("quiet").name,
+        "quiet",
+        "no filter: the debug span is kept"
+    );
+}
+
+#[traced(parent = None)]
+fn root() {}
+
+#[traced(parent = parent)]
+fn under(parent: &tracing::Span) {
+    let _ = parent;
+}
+
+#[traced(parent = remote, kind = "server")]
+fn handle(remote: Option<Remote>) {
+    let _ = remote;
+}
+
+#[traced(parent = context)]
+fn handle_context(context: SpanContext) {
+    let _ = context;
+}
+
+#[test]
+fn parents_local_and_remote() {
+    let capture = Capture::new();
+    let caller = SpanContext {
+        trace_id: TraceId(0xabc),
+        span_id: SpanId(0x11),
+        parent_id: None,
+        sampling: Sampling::Accept,
+    };
+    capture.in_scope(|| {
+        let other = tracing::info_span!("other");
+        tracing::info_span!("current").in_scope(|| {
+            root();
+            under(&other);
+            handle(Some(Remote::Context(caller)));
+            handle(None);
+            handle_context(caller);
+        });
+    });
+    assert_eq!(capture.span("root").parent_id, None);
+    assert_eq!(
+        capture.span("under").parent_id,
+        Some(capture.span("other").id)
+    );
+    let handled: Vec<_> = capture
+        .spans()
+        .into_iter()
+        .filter(|span| span.name == "handle")
+        .collect();
+    assert_eq!(handled.len(), 2);
+    let continued = handled
+        .iter()
+        .find(|span| span.trace_id == TraceId(0xabc))
+        .unwrap();
+    assert_eq!(continued.parent_id, Some(SpanId(0x11)));
+    assert_eq!(continued.kind, Some(Kind::Server));
+    let fresh = handled
+        .iter()
+        .find(|span| span.trace_id != TraceId(0xabc))
+        .unwrap();
+    assert_eq!(fresh.parent_id, None);
+    let context = capture.span("handle_context");
+    assert_eq!(
+        (context.trace_id, context.parent_id),
+        (TraceId(0xabc), Some(SpanId(0x11)))
+    );
+}
+
+/// Sees `follows_from` links, which Zipkin has no field for.
+#[derive(Clone, Default)]
+struct Links(Arc<Mutex<Vec<(String, String)>>>);
+
+impl<S> tracing_subscriber::Layer<S> for Links
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_follows_from(
+        &self,
+        span: &tracing::span::Id,
+        follows: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let name = |id| {
+            ctx.span(id)
+                .map(|span| span.name().to_owned())
+                .unwrap_or_default()
+        };
+        self.0.lock().unwrap().push((name(span), name(follows)));
+    }
+}
+
+#[traced(follows_from = cause)]
+fn follow(cause: &tracing::Span) {
+    let _ = cause;
+}
+
+#[test]
+fn follows_from_links_the_span() {
+    let links = Links::default();
+    let subscriber = tracing_subscriber::registry().with(links.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let cause = tracing::info_span!("cause");
+        follow(&cause);
+    });
+    assert_eq!(
+        *links.0.lock().unwrap(),
+        [("follow".to_owned(), "cause".to_owned())]
+    );
+}
+
+#[derive(Debug)]
+struct Service {
+    hits: u32,
+}
+
+impl Service {
+    #[traced(record(self))]
+    fn by_ref(&self) -> u32 {
+        self.hits
+    }
+
+    #[traced]
+    fn by_mut(&mut self) -> &mut u32 {
+        self.hits += 1;
+        &mut self.hits
+    }
+
+    #[traced]
+    fn by_box(self: Box<Self>) -> u32 {
+        self.hits
+    }
+
+    #[traced]
+    fn by_arc(self: Arc<Self>) -> u32 {
+        self.hits
+    }
+
+    #[traced]
+    fn by_pin(self: Pin<&mut Self>) -> u32 {
+        self.hits
+    }
+
+    #[traced]
+    fn by_value(self) -> u32 {
+        self.hits
+    }
+}
+
+#[test]
+fn every_receiver() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        let mut service = Service { hits: 0 };
+        *service.by_mut() += 10;
+        assert_eq!(service.by_ref(), 11);
+        assert_eq!(Pin::new(&mut service).by_pin(), 11);
+        assert_eq!(Arc::new(Service { hits: 2 }).by_arc(), 2);
+        assert_eq!(Box::new(Service { hits: 3 }).by_box(), 3);
+        assert_eq!(service.by_value(), 11);
+    });
+    let names: Vec<_> = capture.spans().into_iter().map(|span| span.name).collect();
+    assert_eq!(
+        names,
+        ["by_mut", "by_ref", "by_pin", "by_arc", "by_box", "by_value"]
+    );
+    assert_eq!(
+        capture.span("by_ref").tag("self"),
+        Some(&text("Service { hits: 11 }"))
+    );
+    assert_eq!(capture.span("by_mut").tag("self"), None);
+}
+
+#[traced]
+fn shapes<'a, T: Into<u64> + Copy, const N: usize>(
+    items: &'a [T; N],
+    (first, second): (u8, u8),
+    mut counter: u32,
+    _: u8,
+    closure: impl Fn(u64) -> u64,
+) -> u64
+where
+    T: std::fmt::Debug,
+{
+    #![allow(clippy::needless_range_loop)]
+    const OFFSET: u64 = 1;
+    fn helper(value: u64) -> u64 {
+        value + OFFSET
+    }
+    counter += 1;
+    let sum: u64 = items.iter().map(|item| (*item).into()).sum();
+    closure(helper(
+        sum + u64::from(first) + u64::from(second) + u64::from(counter),
+    ))
+}
+
+/// # Safety
+/// `pointer` must be valid to read.
+#[traced]
+unsafe fn read(pointer: *const u32) -> u32 {
+    unsafe { *pointer }
+}
+
+#[traced]
+extern "C" fn exported(value: i32) -> i32 {
+    value + 1
+}
+
+#[traced]
+#[track_caller]
+fn caller_location() -> u32 {
+    std::panic::Location::caller().line()
+}
+
+#[traced]
+fn diverges(message: &str) -> ! {
+    panic!("{message}")
+}
+
+#[test]
+fn other_shapes() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        assert_eq!(
+            shapes(&[1u8, 2], (3, 4), 0, 9, |x| x * 2),
+            (3 + 7 + 1 + 1) * 2
+        );
+        let value = 7;
+        assert_eq!(unsafe { read(&value) }, 7);
+        assert_eq!(exported(1), 2);
+        let (line, reported) = (line!(), caller_location());
+        assert_eq!(reported, line, "#[track_caller] still reports the caller");
+        let _ = std::panic::catch_unwind(|| diverges("never returns"));
+    });
+    let span = capture.span("shapes");
+    assert_eq!(span.tag("items"), Some(&text("[1, 2]")));
+    assert_eq!(span.tag("first"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("second"), Some(&TagValue::U64(4)));
+    assert_eq!(span.tag("counter"), Some(&TagValue::U64(0)));
+    let pointer = capture.span("read").tag("pointer").cloned();
+    assert!(
+        pointer
+            .as_ref()
+            .and_then(TagValue::as_str)
+            .is_some_and(|text| text.starts_with("0x")),
+        "{pointer:?}"
+    );
+    assert_eq!(
+        capture.span("exported").tag("value"),
+        Some(&TagValue::I64(1))
+    );
+    assert_eq!(capture.span("caller_location").error(), None);
+    assert_eq!(capture.span("diverges").error(), Some("never returns"));
+}
