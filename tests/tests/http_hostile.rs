@@ -1,0 +1,217 @@
+//! The server layer under hostile input, driven as a tower service (no sockets, so proptest can
+//! run many cases fast): arbitrary bytes in every propagation header and in `Host`, oversized and
+//! repeated values, odd methods and targets. Every request is answered by the handler with 200,
+//! exactly one SERVER span is recorded, and the span continues a caller exactly when the
+//! propagator extracts a context from the same headers.
+//!
+//! Case counts follow `PROPTEST_CASES` (proptest's default, 256, otherwise).
+
+use std::panic::AssertUnwindSafe;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use proptest::prelude::*;
+use tower::ServiceExt;
+use traced::http::{SpanModel, TraceLayer};
+use traced::model::{Kind, Remote, SpanId, TagValue};
+use traced::propagation::{Format, Propagator};
+use traced::testing::Capture;
+
+const NAMES: [&str; 10] = [
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "traceparent",
+    "tracestate",
+    "host",
+    "x-other",
+];
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => prop::collection::vec(any::<u8>(), 0..80),
+        // Shapes close to valid, so some cases carry a real context.
+        4 => "([0-9a-f]{16}|[0-9a-f]{32})-[0-9a-f]{16}(-[01d])?(-[0-9a-f]{16})?".prop_map(String::into_bytes),
+        2 => "00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]".prop_map(String::into_bytes),
+        2 => "[0-9a-fA-F]{0,34}".prop_map(String::into_bytes),
+        1 => (8 * 1024 - 4..8 * 1024 + 64usize).prop_map(|len| vec![b'a'; len]),
+        1 => "\\[?[0-9a-z:.]{0,20}\\]?(:[0-9]{0,7})?".prop_map(String::into_bytes),
+    ]
+}
+
+fn headers() -> impl Strategy<Value = HeaderMap> {
+    prop::collection::vec((prop::sample::select(NAMES.to_vec()), value()), 0..24).prop_map(
+        |pairs| {
+            let mut headers = HeaderMap::new();
+            for (name, bytes) in pairs {
+                // Bytes no HTTP parser would let through (control characters) never reach a layer.
+                if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                    headers.append(HeaderName::from_static(name), value);
+                }
+            }
+            headers
+        },
+    )
+}
+
+fn method() -> impl Strategy<Value = Method> {
+    prop_oneof![
+        Just(Method::GET),
+        Just(Method::POST),
+        Just(Method::OPTIONS),
+        "[A-Z]{1,12}".prop_filter_map("a token", |text| Method::from_bytes(text.as_bytes()).ok()),
+    ]
+}
+
+fn target() -> impl Strategy<Value = Uri> {
+    "/[a-zA-Z0-9/_%.~{}-]{0,60}(\\?[a-zA-Z0-9=&%_.+-]{0,60})?"
+        .prop_filter_map("a valid target", |text| text.parse::<Uri>().ok())
+}
+
+fn app(model: SpanModel) -> Router {
+    Router::new()
+        .route("/", axum::routing::any(|| async { "ok" }))
+        .route("/{*rest}", axum::routing::any(|| async { "ok" }))
+        .layer(TraceLayer::new().span_model(model).service_name("fuzzed"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+proptest! {
+    #[test]
+    fn any_request_is_answered_and_traced_consistently(
+        method in method(),
+        target in target(),
+        headers in headers(),
+        shared in any::<bool>(),
+    ) {
+        let model = if shared { SpanModel::Shared } else { SpanModel::Child };
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(target.clone())
+            .body(Body::empty())
+            .expect("a request");
+        *request.headers_mut() = headers.clone();
+
+        let capture = Capture::new();
+        let status = capture.in_scope(|| {
+            runtime().block_on(async { app(model).oneshot(request).await.map(|r| r.status()) })
+        });
+        prop_assert_eq!(status, Ok(StatusCode::OK));
+
+        let spans = capture.spans();
+        prop_assert_eq!(spans.len(), 1, "{:?}", spans);
+        let span = &spans[0];
+        prop_assert_eq!(span.kind, Some(Kind::Server));
+        prop_assert!(span.name.starts_with(method.as_str()));
+        prop_assert_eq!(span.service_name.as_deref(), Some("fuzzed"));
+        prop_assert_eq!(span.tag("http.status_code"), Some(&TagValue::U64(200)));
+
+        // The layer continues a caller exactly when the propagator finds one.
+        match Propagator::default().extract_from(&headers) {
+            Some(Remote::Context(caller)) => {
+                prop_assert_eq!(span.trace_id, caller.trace_id);
+                if shared {
+                    prop_assert_eq!(span.id, caller.span_id);
+                    prop_assert!(span.shared);
+                } else {
+                    prop_assert_eq!(span.parent_id, Some(caller.span_id));
+                    prop_assert!(!span.shared);
+                }
+            }
+            _ => {
+                prop_assert_eq!(span.parent_id, None);
+                prop_assert!(!span.shared);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_custom_propagator_decides_what_is_read() {
+    let w3c_only = Propagator::new([Format::TraceContext], [Format::TraceContext]);
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(TraceLayer::new().propagator(w3c_only));
+    let request = Request::get("/")
+        .header("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::empty())
+        .expect("a request");
+    let capture = Capture::new();
+    capture.in_scope(|| runtime().block_on(app.oneshot(request)).expect("answered"));
+    let span = capture.span("GET /");
+    assert_eq!(span.parent_id, Some(SpanId(0x00f0_67aa_0ba9_02b7)));
+}
+
+async fn boom() -> &'static str {
+    panic!("boom")
+}
+
+#[test]
+fn a_panic_is_tagged_and_resumed_when_asked() {
+    let app = Router::new()
+        .route("/", get(boom))
+        .layer(TraceLayer::new().catch_panics(false));
+    let request = Request::get("/").body(Body::empty()).expect("a request");
+    let capture = Capture::new();
+    let outcome = capture.in_scope(|| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runtime().block_on(app.oneshot(request))
+        }))
+    });
+    assert!(outcome.is_err(), "the panic went on unwinding");
+    let span = capture.span("GET /");
+    assert_eq!(span.error(), Some("boom"));
+    assert_eq!(span.tag("http.status_code"), Some(&TagValue::U64(500)));
+}
+
+#[test]
+fn a_panic_is_answered_with_500_by_default() {
+    let app = Router::new().route("/", get(boom)).layer(TraceLayer::new());
+    let request = Request::get("/").body(Body::empty()).expect("a request");
+    let capture = Capture::new();
+    let response = capture.in_scope(|| runtime().block_on(app.oneshot(request)));
+    assert_eq!(
+        response.map(|r| r.status()),
+        Ok(StatusCode::INTERNAL_SERVER_ERROR)
+    );
+    assert_eq!(capture.span("GET /").error(), Some("boom"));
+}
+
+#[test]
+fn unmatched_paths_are_named_after_the_path_without_a_route() {
+    let app = Router::new()
+        .route("/known", get(|| async { "ok" }))
+        .layer(TraceLayer::new());
+    let request = Request::get("/unknown?token=t0p")
+        .body(Body::empty())
+        .expect("a request");
+    let capture = Capture::new();
+    let response = capture.in_scope(|| runtime().block_on(app.oneshot(request)));
+    assert_eq!(response.map(|r| r.status()), Ok(StatusCode::NOT_FOUND));
+    let span = capture.span("GET /unknown");
+    assert_eq!(span.tag("http.route"), None);
+    assert_eq!(
+        span.tag("http.target").and_then(TagValue::as_str),
+        Some("/unknown?token=REDACTED")
+    );
+    assert_eq!(
+        span.error(),
+        None,
+        "a 4xx is the client's error, not the server's"
+    );
+}
