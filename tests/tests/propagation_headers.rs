@@ -477,3 +477,40 @@ fn async_handlers_continue_the_trace_across_awaits() {
         }))
     );
 }
+
+#[traced::traced(parent = propagation::extract(headers), kind = "server", skip(headers))]
+fn handle_request(headers: &HeaderMap) -> HeaderMap {
+    let mut outgoing = HeaderMap::new();
+    propagation::inject(&mut outgoing);
+    outgoing
+}
+
+#[test]
+fn extract_feeds_a_traced_function_parent_by_hand() {
+    let capture = Capture::new();
+    let incoming = headers(&[("b3", format!("{TRACE_64}-{SPAN}-d").as_bytes())]);
+    let garbage = headers(&[("b3", b"not-a-context")]);
+    let (continued, fresh) =
+        capture.in_scope(|| (handle_request(&incoming), handle_request(&garbage)));
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 2);
+    let server = spans
+        .iter()
+        .find(|span| hex(span.trace_id) == TRACE_64)
+        .unwrap();
+    assert_eq!(server.parent_id.map(hex).as_deref(), Some(SPAN));
+    assert!(server.debug);
+    assert_eq!(
+        continued["b3"],
+        format!("{TRACE_64}-{}-d-{SPAN}", hex(server.id)).as_str()
+    );
+    let restarted = spans
+        .iter()
+        .find(|span| hex(span.trace_id) != TRACE_64)
+        .unwrap();
+    assert_eq!(restarted.parent_id, None);
+    assert!(fresh["b3"]
+        .to_str()
+        .unwrap()
+        .starts_with(&hex(restarted.trace_id)));
+}
