@@ -1032,28 +1032,6 @@ fn tracestate_flows_to_the_next_hop_of_the_same_trace_only() {
     );
 }
 
-#[test]
-fn the_global_propagator_is_replaceable() {
-    // The only test in this binary that touches the global propagator.
-    let context = context(TRACE_64, SPAN, None, Sampling::Accept);
-    let mut map = HeaderMap::new();
-    inject_context(&context, &mut map);
-    assert_eq!(
-        map.keys().map(|name| name.as_str()).collect::<Vec<_>>(),
-        ["b3"]
-    );
-    set_global(Propagator::from_otel_propagators("tracecontext").unwrap());
-    let mut map = HeaderMap::new();
-    inject_context(&context, &mut map);
-    let only_b3 = headers(&[("b3", &format!("{TRACE_64}-{SPAN}-1"))]);
-    set_global(Propagator::default());
-    assert_eq!(
-        map.keys().map(|name| name.as_str()).collect::<Vec<_>>(),
-        ["traceparent"]
-    );
-    assert_eq!(extract(&only_b3), Some(Remote::Context(context)));
-}
-
 mod properties {
     use proptest::prelude::*;
 
@@ -1210,4 +1188,29 @@ fn incoming_in_scope_keeps_tracestate_for_the_same_trace_only() {
     assert!(injected(&propagator, &same)
         .iter()
         .all(|(name, _)| name != "tracestate"));
+}
+
+#[test]
+fn continued_futures_can_be_spawned() {
+    fn assert_send<T: Send + 'static>(value: T) -> T {
+        value
+    }
+    let headers = vec![("b3".to_owned(), format!("{TRACE_64}-{SPAN}-1"))];
+    let capture = crate::testing::Capture::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let dispatch = capture.dispatch();
+    let future = tracing::dispatcher::with_default(&dispatch, || {
+        assert_send(continue_trace_from(
+            &headers,
+            || tracing::info_span!("spawned"),
+            async { 7 },
+        ))
+    });
+    // The span was created under the capture; it closes wherever the future is dropped.
+    assert_eq!(runtime.block_on(runtime.spawn(future)).unwrap(), 7);
+    drop(runtime);
+    assert_eq!(capture.span("spawned").trace_id.to_string(), TRACE_64);
 }
