@@ -79,13 +79,27 @@ impl TracedLayer {
 }
 
 /// What the layer keeps for each open span.
+///
+/// Kept small on purpose: the state is moved into and out of the registry's extensions once per
+/// span, so every byte here is copied on the hot path. Fields and events, which most spans do not
+/// have, live in `details`, allocated on first use.
 pub(crate) struct SpanState {
     pub(crate) context: SpanContext,
-    local_root: bool,
-    service: Option<Arc<str>>,
     start: Timestamp,
-    /// Only filled for sampled spans.
-    record: SpanRecord,
+    name: &'static str,
+    kind: Option<Kind>,
+    local_root: bool,
+    shared: bool,
+    service: Option<Arc<str>>,
+    details: Option<Box<Details>>,
+}
+
+/// The parts of a span that only some spans have.
+#[derive(Default)]
+struct Details {
+    name: Option<String>,
+    tags: Vec<(Cow<'static, str>, TagValue)>,
+    annotations: Vec<Annotation>,
     peer: PeerFields,
 }
 
@@ -95,6 +109,18 @@ struct PeerFields {
     host: Option<String>,
     service: Option<String>,
     port: Option<u16>,
+}
+
+impl SpanState {
+    fn details(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
+    }
+
+    fn has_tag(&self, key: &str) -> bool {
+        self.details
+            .as_ref()
+            .is_some_and(|details| details.tags.iter().any(|(name, _)| name == key))
+    }
 }
 
 thread_local! {
@@ -199,7 +225,6 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let start = Timestamp::now();
         let local_parent = span.parent().and_then(|parent| {
             let extensions = parent.extensions();
             extensions
@@ -257,18 +282,27 @@ where
                 (context, true, None)
             }
         };
+        let sampled = context.sampling.is_sampled();
+        // Unsampled spans are never reported, so they skip the clock read.
+        let start = if sampled {
+            Timestamp::now()
+        } else {
+            Timestamp::ZERO
+        };
         let mut state = SpanState {
             context,
-            local_root,
-            service,
             start,
-            record: SpanRecord::default(),
-            peer: PeerFields::default(),
+            name: attrs.metadata().name(),
+            kind: None,
+            local_root,
+            shared,
+            service,
+            details: None,
         };
-        if context.sampling.is_sampled() {
-            state.record.name = Cow::Borrowed(attrs.metadata().name());
-            state.record.shared = shared;
-            attrs.record(&mut FieldRecorder { state: &mut state });
+        if sampled {
+            if !attrs.fields().is_empty() {
+                attrs.record(&mut FieldRecorder { state: &mut state });
+            }
             self.exporter.span_started(context.trace_id);
         }
         span.extensions_mut().insert(state);
@@ -300,18 +334,18 @@ where
         let mut annotation = AnnotationWriter::default();
         event.record(&mut annotation);
         let value = annotation.finish();
-        if *event.metadata().level() == Level::ERROR && state.record.tag("error").is_none() {
+        if *event.metadata().level() == Level::ERROR && !state.has_tag("error") {
             let message = if value.is_empty() {
                 "error".to_owned()
             } else {
                 value.clone()
             };
             state
-                .record
+                .details()
                 .tags
                 .push((Cow::Borrowed("error"), TagValue::Str(Cow::Owned(message))));
         }
-        state.record.annotations.push(Annotation {
+        state.details().annotations.push(Annotation {
             timestamp_us: Timestamp::now().epoch_us(),
             value,
         });
@@ -346,21 +380,46 @@ impl SpanState {
     fn finish(self, end: Timestamp) -> SpanRecord {
         let SpanState {
             context,
-            local_root,
-            service,
             start,
-            mut record,
-            peer,
+            name,
+            kind,
+            local_root,
+            shared,
+            service,
+            details,
         } = self;
-        record.trace_id = context.trace_id;
-        record.id = context.span_id;
-        record.parent_id = context.parent_id;
-        record.debug = context.sampling == Sampling::Debug;
-        record.local_root = local_root;
-        record.service_name = service;
-        record.timestamp_us = start.epoch_us();
-        record.duration_us = start.micros_until(end);
-        let is_server = record.kind == Some(Kind::Server);
+        let mut record = SpanRecord {
+            trace_id: context.trace_id,
+            id: context.span_id,
+            parent_id: context.parent_id,
+            name: Cow::Borrowed(name),
+            kind,
+            timestamp_us: start.epoch_us(),
+            duration_us: start.micros_until(end),
+            service_name: service,
+            remote_endpoint: None,
+            local_port: None,
+            tags: Vec::new(),
+            annotations: Vec::new(),
+            debug: context.sampling == Sampling::Debug,
+            shared,
+            local_root,
+        };
+        let Some(details) = details else {
+            return record;
+        };
+        let Details {
+            name,
+            tags,
+            annotations,
+            peer,
+        } = *details;
+        if let Some(name) = name {
+            record.name = Cow::Owned(name);
+        }
+        record.tags = tags;
+        record.annotations = annotations;
+        let is_server = kind == Some(Kind::Server);
         if is_server && peer.address.is_none() && peer.host.is_none() {
             // On a server span a bare port is the port it listens on.
             record.local_port = peer.port;
@@ -394,7 +453,7 @@ struct FieldRecorder<'a> {
 
 impl FieldRecorder<'_> {
     fn tag(&mut self, field: &Field, value: TagValue) {
-        let tags = &mut self.state.record.tags;
+        let tags = &mut self.state.details().tags;
         let key = field.name();
         // A re-recorded field replaces its value rather than adding a second tag.
         if let Some(slot) = tags.iter_mut().find(|(name, _)| name == key) {
@@ -406,8 +465,8 @@ impl FieldRecorder<'_> {
 
     fn text(&mut self, field: &Field, text: Cow<'_, str>) {
         match field.name() {
-            "otel.name" => self.state.record.name = Cow::Owned(text.into_owned()),
-            "otel.kind" | "span.kind" => self.state.record.kind = Kind::parse(&text),
+            "otel.name" => self.state.details().name = Some(text.into_owned()),
+            "otel.kind" | "span.kind" => self.state.kind = Kind::parse(&text),
             "service.name" => self.state.service = Some(Arc::from(text.to_lowercase())),
             name => {
                 if let Some(target) = peer_field(name) {
@@ -419,7 +478,7 @@ impl FieldRecorder<'_> {
     }
 
     fn peer(&mut self, target: PeerField, text: &str) {
-        let peer = &mut self.state.peer;
+        let peer = &mut self.state.details().peer;
         match target {
             PeerField::Service => peer.service = Some(text.to_owned()),
             PeerField::Address => match text.parse::<IpAddr>() {
@@ -432,7 +491,7 @@ impl FieldRecorder<'_> {
 
     fn integer(&mut self, field: &Field, value: i128) {
         if peer_field(field.name()) == Some(PeerField::Port) {
-            self.state.peer.port = u16::try_from(value).ok();
+            self.state.details().peer.port = u16::try_from(value).ok();
         }
     }
 }
