@@ -20,6 +20,28 @@
 //! assert_eq!(trace.root().name.as_deref(), Some("root"));
 //! assert_eq!(trace.children_of(trace.root())[0].name.as_deref(), Some("child"));
 //! ```
+//!
+//! # What is checked
+//!
+//! Every JSON span is validated against the `Span` definition of `zipkin2-api.yaml`, read at run
+//! time (patterns anchored, unknown properties rejected; see [`schema`]); every proto3 body is
+//! decoded with `zipkin.proto`, compiled at run time (see [`proto`]). Then both are held to the
+//! prose of the Zipkin model, each breach reported as a violation naming the span:
+//!
+//! - ids: lowercase hex, trace id of 16 or 32 characters (8 or 16 bytes), span id of 16 (8
+//!   bytes), neither all zeros; `parentId` absent on a root rather than zeros, and never the span's
+//!   own id;
+//! - `timestamp` and `duration` present, the timestamp in epoch microseconds (2001 to 2100, which
+//!   catches milliseconds and nanoseconds), `duration` at least 1;
+//! - `localEndpoint` present with a non-empty lowercase `serviceName`; no empty endpoint,
+//!   `annotations` or `tags`; no port 0 and none above 65535; `ipv4` / `ipv6` well-formed;
+//! - tag values are strings; `kind` one of the four kinds; `shared` only on SERVER spans;
+//!   `debug` and `shared` sent only when true; no empty `name`;
+//! - protocol: a spans POST answered 4xx (malformed body, unknown content type or encoding,
+//!   broken HTTP) or sent without `Content-Type` is a violation too, as is a panic in the receiver.
+//!
+//! For load tests, [`Receiver::start_keeping`] keeps only a sample of spans in memory while still
+//! checking and counting all of them ([`Receiver::span_count`]).
 
 mod check;
 mod http;

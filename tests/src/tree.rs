@@ -80,6 +80,38 @@ pub fn assert_single_tree(spans: &[ReceivedSpan]) -> TraceTree {
     }
 }
 
+/// Checks that the spans of every trace form one tree each; returns the trees ordered by their
+/// root's start. Panics naming the first trace that does not.
+///
+/// ```
+/// use traced_tests::{tree, ReceivedSpan};
+/// let span = |trace: &str, id: &str, parent: Option<&str>, start: u64| ReceivedSpan {
+///     trace_id: trace.into(),
+///     id: id.into(),
+///     parent_id: parent.map(Into::into),
+///     timestamp: Some(start),
+///     ..Default::default()
+/// };
+/// let spans = [span("bb", "03", None, 5), span("aa", "02", Some("01"), 2), span("aa", "01", None, 1)];
+/// let trees = tree::assert_trees(&spans);
+/// assert_eq!(trees.len(), 2);
+/// assert_eq!(trees[0].trace_id(), "aa");
+/// assert_eq!(trees[0].len(), 2);
+/// ```
+pub fn assert_trees(spans: &[ReceivedSpan]) -> Vec<TraceTree> {
+    let mut trees: Vec<TraceTree> = by_trace(spans)
+        .into_values()
+        .map(|group| match single_tree(&group) {
+            Ok(tree) => tree,
+            Err(message) => panic!("trace {}: {message}", group[0].trace_id),
+        })
+        .collect();
+    trees.sort_by(|a, b| {
+        (a.root().timestamp, a.trace_id()).cmp(&(b.root().timestamp, b.trace_id()))
+    });
+    trees
+}
+
 /// Like [`assert_single_tree`], returning the failure message instead of panicking.
 pub fn single_tree(spans: &[ReceivedSpan]) -> Result<TraceTree, String> {
     let fail = |problem: String| {

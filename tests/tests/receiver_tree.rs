@@ -211,3 +211,32 @@ fn assert_single_tree_panics_with_the_reason() {
         span("0000000000000002", None, "b", 0),
     ]);
 }
+
+#[test]
+fn assert_trees_checks_every_trace() {
+    let mut other_root = span("0000000000000005", None, "other", 0);
+    other_root.trace_id = "5af7183fb1d4cf5f".into();
+    let good = [
+        span("0000000000000001", None, "root", 1),
+        other_root.clone(),
+    ];
+    let trees = tree::assert_trees(&good);
+    assert_eq!(
+        trees
+            .iter()
+            .map(|t| t.root().name_or_empty())
+            .collect::<Vec<_>>(),
+        ["other", "root"]
+    );
+
+    let mut orphan = span("0000000000000006", Some("0000000000000009"), "orphan", 2);
+    orphan.trace_id = "5af7183fb1d4cf5f".into();
+    let bad = [good[0].clone(), other_root, orphan];
+    let panic =
+        std::panic::catch_unwind(|| tree::assert_trees(&bad)).expect_err("one trace has two roots");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.starts_with("trace 5af7183fb1d4cf5f: expected exactly one root, found 2"),
+        "{message}"
+    );
+}
