@@ -172,7 +172,7 @@ fn level_and_target_filter_the_span_but_never_the_call() {
     assert_eq!(capture.span("loud").kind, Some(Kind::Producer));
 
     let capture = Capture::new();
-    capture.in_scope(|| quiet());
+    capture.in_scope(quiet);
     assert_eq!(
         capture.span("quiet").name,
         "quiet",
@@ -351,15 +351,16 @@ fn every_receiver() {
 }
 
 #[traced]
-fn shapes<'a, T: Into<u64> + Copy, const N: usize>(
+fn shapes<'a, T: Into<u64> + Copy + std::fmt::Debug, F, const N: usize>(
     items: &'a [T; N],
     (first, second): (u8, u8),
     mut counter: u32,
     _: u8,
-    closure: impl Fn(u64) -> u64,
+    closure: F,
+    label: impl AsRef<str>,
 ) -> u64
 where
-    T: std::fmt::Debug,
+    F: Fn(u64) -> u64,
 {
     #![allow(clippy::needless_range_loop)]
     const OFFSET: u64 = 1;
@@ -368,9 +369,8 @@ where
     }
     counter += 1;
     let sum: u64 = items.iter().map(|item| (*item).into()).sum();
-    closure(helper(
-        sum + u64::from(first) + u64::from(second) + u64::from(counter),
-    ))
+    let total = sum + u64::from(first) + u64::from(second) + u64::from(counter);
+    closure(helper(total)) + label.as_ref().len() as u64
 }
 
 /// # Safety
@@ -401,8 +401,8 @@ fn other_shapes() {
     let capture = Capture::new();
     capture.in_scope(|| {
         assert_eq!(
-            shapes(&[1u8, 2], (3, 4), 0, 9, |x| x * 2),
-            (3 + 7 + 1 + 1) * 2
+            shapes(&[1u8, 2], (3, 4), 0, 9, |x| x * 2, "ab"),
+            (3 + 7 + 1 + 1) * 2 + 2
         );
         let value = 7;
         assert_eq!(unsafe { read(&value) }, 7);
@@ -416,6 +416,8 @@ fn other_shapes() {
     assert_eq!(span.tag("first"), Some(&TagValue::U64(3)));
     assert_eq!(span.tag("second"), Some(&TagValue::U64(4)));
     assert_eq!(span.tag("counter"), Some(&TagValue::U64(0)));
+    assert_eq!(span.tag("label"), Some(&text("ab")));
+    assert_eq!(span.tag("closure"), None);
     let pointer = capture.span("read").tag("pointer").cloned();
     assert!(
         pointer
