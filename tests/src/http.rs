@@ -81,6 +81,8 @@ fn bad(status: u16, message: impl Into<String>) -> ReadError {
 pub(crate) struct Conn {
     pub stream: TcpStream,
     buf: Vec<u8>,
+    /// Read buffer reused across reads.
+    scratch: Vec<u8>,
     stop: Arc<AtomicBool>,
     /// Slow-reader mode: at most this many bytes per second are taken from the socket.
     bytes_per_sec: Option<usize>,
@@ -99,6 +101,7 @@ impl Conn {
         Ok(Conn {
             stream,
             buf: Vec::new(),
+            scratch: Vec::new(),
             stop,
             bytes_per_sec,
         })
@@ -115,15 +118,17 @@ impl Conn {
             Some(rate) => ((rate / 20).max(1), Some(Duration::from_millis(50))),
             None => (64 * 1024, None),
         };
-        let mut tmp = vec![0u8; chunk];
+        if self.scratch.len() < chunk {
+            self.scratch.resize(chunk, 0);
+        }
         loop {
             if self.stopping() {
                 return Err(ReadError::Closed);
             }
-            match self.stream.read(&mut tmp) {
+            match self.stream.read(&mut self.scratch[..chunk]) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
-                    self.buf.extend_from_slice(&tmp[..n]);
+                    self.buf.extend_from_slice(&self.scratch[..n]);
                     if let Some(pause) = pause {
                         std::thread::sleep(pause);
                     }

@@ -6,6 +6,7 @@
 //! slow read), and plain blocking sockets with read timeouts make shutdown on drop simple to
 //! guarantee — every thread polls a stop flag and is joined before `drop` returns.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -603,10 +604,10 @@ fn handle(request: &Request, checker: &Checker) -> Outcome {
         .header("content-encoding")
         .map(|e| e.trim().to_ascii_lowercase())
     {
-        None => request.body.clone(),
-        Some(e) if e.is_empty() || e == "identity" => request.body.clone(),
+        None => Cow::Borrowed(&request.body[..]),
+        Some(e) if e.is_empty() || e == "identity" => Cow::Borrowed(&request.body[..]),
         Some(e) if e == "gzip" || e == "x-gzip" => match gunzip(&request.body) {
-            Ok(body) => body,
+            Ok(body) => Cow::Owned(body),
             Err(e) => return Outcome::error(400, format!("cannot gunzip the body: {e}")),
         },
         Some(e) => return Outcome::error(415, format!("unsupported Content-Encoding: {e}")),
