@@ -32,31 +32,46 @@
 //! # Continuing a trace by hand
 //!
 //! Code that receives headers some other way (a message queue, a hand-written hyper service)
-//! extracts the caller's context and continues it with [`crate::with_remote_parent`]:
+//! extracts the caller's context with [`crate::propagation::extract`] and hands it to
+//! `#[traced(parent = ...)]`, which accepts an `Option<Remote>` (`None` starts a new trace):
 //!
 //! ```
 //! use http::HeaderMap;
+//! use traced::model::{Remote, SpanId};
 //! use traced::testing::Capture;
+//!
+//! #[traced::traced(parent = remote, kind = "consumer", skip(remote))]
+//! fn consume(remote: Option<Remote>, message: &str) -> usize {
+//!     message.len()
+//! }
 //!
 //! let mut headers = HeaderMap::new();
 //! headers.insert("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".parse().unwrap());
 //!
 //! let capture = Capture::new();
-//! capture.in_scope(|| {
-//!     let remote = traced::propagation::extract(&headers);
-//!     let span = match remote {
-//!         // `true` would join the caller's span (Zipkin's shared-span model) instead.
-//!         Some(remote) => traced::with_remote_parent(remote, false, || tracing::info_span!("consume")),
-//!         None => tracing::info_span!("consume"),
-//!     };
-//!     span.in_scope(|| { /* handle the message */ });
-//! });
-//! let span = capture.span("consume");
-//! assert_eq!(span.parent_id, Some(traced::model::SpanId(0xe457b5a2e4d86bd1)));
+//! capture.in_scope(|| consume(traced::propagation::extract(&headers), "hello"));
+//! assert_eq!(capture.span("consume").parent_id, Some(SpanId(0xe457b5a2e4d86bd1)));
 //! ```
 //!
-//! For a future, create the span the same way and `.instrument(span)` it
-//! (`tracing::Instrument`); `#[traced(parent = remote)]` does the same for one function.
+//! Without the attribute, [`crate::propagation::in_span_from`] runs a closure and
+//! [`crate::propagation::continue_trace_from`] a future in a span that continues the headers'
+//! trace (keeping a W3C `tracestate` for the calls made inside); [`crate::with_remote_parent`]
+//! with `true` makes the span join the caller's (the shared-span model):
+//!
+//! ```
+//! use traced::testing::Capture;
+//!
+//! let headers = vec![("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")];
+//! let capture = Capture::new();
+//! capture.in_scope(|| {
+//!     traced::propagation::in_span_from(
+//!         &headers,
+//!         || tracing::info_span!(parent: None, "consume"),
+//!         || { /* handle the message */ },
+//!     )
+//! });
+//! assert_eq!(capture.span("consume").trace_id.to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
+//! ```
 
 #[cfg(feature = "tower")]
 mod server;
