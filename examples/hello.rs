@@ -5,8 +5,8 @@
 //! `http://localhost:9411/api/v2/spans` after `docker run -d -p 9411:9411 openzipkin/zipkin`)
 //! it also sends the spans to Zipkin, and says how many could not be delivered.
 //!
-//! The other standard variables apply as well: `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`,
-//! `RUST_LOG`, ... (see `traced::config`).
+//! The other standard variables apply as well: `OTEL_SERVICE_NAME`, `OTEL_TRACES_EXPORTER`,
+//! `OTEL_TRACES_SAMPLER`, `RUST_LOG`, ... (see `traced::config`).
 
 use std::fmt;
 use std::time::Duration;
@@ -72,17 +72,18 @@ fn price(item: &str, count: u32) -> u64 {
 }
 
 pub fn main() {
-    // The examples always print the waterfall; Zipkin only when a collector is configured, so
-    // a run without one never waits on the network.
-    let zipkin = std::env::var_os("OTEL_EXPORTER_ZIPKIN_ENDPOINT").is_some();
-    let mut exporters = vec![ExporterKind::Console];
-    if zipkin {
-        exporters.push(ExporterKind::Zipkin);
-    }
-    let guard = traced::builder()
-        .exporters(exporters)
-        .shutdown_timeout(Duration::from_secs(3))
-        .init();
+    // The waterfall always; Zipkin only when asked for (`OTEL_EXPORTER_ZIPKIN_ENDPOINT` or
+    // `OTEL_TRACES_EXPORTER`), so a run without a collector never waits on the network.
+    let builder = traced::builder().shutdown_timeout(Duration::from_secs(3));
+    let config = builder.config();
+    let asked = config.zipkin_endpoint_set || config.traces_exporter.is_some();
+    let builder = if asked {
+        builder.with_exporter(ExporterKind::Console)
+    } else {
+        builder.exporters([ExporterKind::Console])
+    };
+    let zipkin = builder.config().exporters().contains(&ExporterKind::Zipkin);
+    let guard = builder.init();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
