@@ -57,7 +57,7 @@ impl TracedLayer {
         TracedLayer {
             sampler: Box::new(AlwaysOn),
             exporter: Arc::new(exporter),
-            with_context: WithContext(with_span_state::<tracing_subscriber::Registry>),
+            with_context: WithContext(span_context::<tracing_subscriber::Registry>),
         }
     }
 
@@ -186,30 +186,21 @@ pub fn current_context() -> Option<SpanContext> {
 /// The context of the span `id` in `dispatch`, if our layer records it.
 pub fn context_of(dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
     let with_context = dispatch.downcast_ref::<WithContext>()?;
-    let mut found = None;
-    (with_context.0)(dispatch, id, &mut |state| found = Some(state.context));
-    found
+    (with_context.0)(dispatch, id)
 }
 
 /// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
 /// trick tracing-opentelemetry uses): the layer hands out this function pointer via `downcast_raw`.
 #[derive(Clone, Copy)]
-struct WithContext(fn(&Dispatch, &Id, &mut dyn FnMut(&SpanState)));
+struct WithContext(fn(&Dispatch, &Id) -> Option<SpanContext>);
 
-fn with_span_state<S>(dispatch: &Dispatch, id: &Id, visit: &mut dyn FnMut(&SpanState))
+fn span_context<S>(dispatch: &Dispatch, id: &Id) -> Option<SpanContext>
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
-    let Some(registry) = dispatch.downcast_ref::<S>() else {
-        return;
-    };
-    let Some(span) = registry.span(id) else {
-        return;
-    };
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
     let extensions = span.extensions();
-    if let Some(state) = extensions.get::<SpanState>() {
-        visit(state);
-    }
+    extensions.get::<SpanState>().map(|state| state.context)
 }
 
 impl<S> Layer<S> for TracedLayer
@@ -218,7 +209,7 @@ where
 {
     fn on_layer(&mut self, _subscriber: &mut S) {
         // Now the subscriber's type is known, so spans can be looked up in it, whatever it is.
-        self.with_context = WithContext(with_span_state::<S>);
+        self.with_context = WithContext(span_context::<S>);
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
