@@ -648,12 +648,15 @@ fn verdict(met: Option<bool>) -> &'static str {
     }
 }
 
+/// ns per call of (scenario, stack), from one estimator.
+type Lookup<'a> = &'a dyn Fn(&str, &str) -> Option<f64>;
+
 /// A timing target: `measured ≤ limit`, both computed from one estimator's numbers.
 struct TimingTarget {
     label: &'static str,
     limit_text: &'static str,
     /// (measured, limit) in ns, from a lookup of (scenario, stack) → ns.
-    compute: fn(&dyn Fn(&str, &str) -> Option<f64>) -> Option<(f64, f64)>,
+    compute: fn(Lookup<'_>) -> Option<(f64, f64)>,
 }
 
 const TIMING_TARGETS: [TimingTarget; 7] = [
@@ -704,7 +707,7 @@ fn targets(results: &Results) -> Vec<String> {
     let median = |scenario: &str, stack: &str| results.ns(scenario, stack);
     let fastest = |scenario: &str, stack: &str| results.fastest(scenario, stack);
     for target in &TIMING_TARGETS {
-        let judge = |lookup: &dyn Fn(&str, &str) -> Option<f64>| match (target.compute)(lookup) {
+        let judge = |lookup: Lookup<'_>| match (target.compute)(lookup) {
             Some((measured, limit)) => format!(
                 "{} ({} ns vs {} = {} ns)",
                 verdict(Some(measured <= limit)),
