@@ -57,8 +57,8 @@ impl ApiError {
 }
 
 impl From<DbError> for ApiError {
-    /// 500. The caller learns only that the database failed; the details are on the database
-    /// span in the trace.
+    /// A 500 that tells the caller only that the database failed; the details are on the
+    /// database span in the trace.
     fn from(_: DbError) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")
     }
