@@ -55,13 +55,37 @@ impl RenderOptions {
 
     /// Colour when stderr is a terminal, `NO_COLOR` is unset or empty, and `TERM` is not `dumb`.
     pub fn for_stderr(service_name: &str) -> RenderOptions {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-        let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
         RenderOptions {
-            color: std::io::stderr().is_terminal() && !no_color && !dumb,
+            color: wants_color(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
             ..RenderOptions::new(service_name)
         }
     }
+}
+
+/// Whether to colour output: only on a terminal, and not when `NO_COLOR` is set to anything
+/// non-empty (<https://no-color.org>) or `TERM` is `dumb`.
+///
+/// ```
+/// use std::ffi::OsStr;
+/// use traced::console::wants_color;
+/// assert!(wants_color(true, None, Some(OsStr::new("xterm-256color"))));
+/// assert!(!wants_color(false, None, None), "piped or redirected");
+/// assert!(!wants_color(true, Some(OsStr::new("1")), None));
+/// assert!(wants_color(true, Some(OsStr::new("")), None), "an empty NO_COLOR does not count");
+/// assert!(!wants_color(true, None, Some(OsStr::new("dumb"))));
+/// ```
+pub fn wants_color(
+    is_terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    let no_color = no_color.is_some_and(|value| !value.is_empty());
+    let dumb = term.is_some_and(|term| term == "dumb");
+    is_terminal && !no_color && !dumb
 }
 
 const RESET: &str = "\x1b[0m";

@@ -200,3 +200,55 @@ fn otel_propagators_sets_the_global_propagator() {
     assert_eq!(propagation::global().inject_formats(), &[Format::B3Multi]);
     drop(guard);
 }
+
+#[test]
+fn zipkin_settings_from_the_variables_reach_the_reporter() {
+    let receiver = traced_tests::Receiver::start();
+    let (layer, guard) = Builder::from_vars([
+        ("OTEL_SERVICE_NAME", "Configured"),
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        (
+            "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+            receiver.endpoint().as_str(),
+        ),
+        (
+            "OTEL_EXPORTER_ZIPKIN_HEADERS",
+            "Authorization=Bearer%20s3cret,X-Tenant=shop",
+        ),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "60000"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging"),
+    ])
+    .build_layer()
+    .unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for index in 0..5u64 {
+            tracing::info_span!("unit", index).in_scope(|| {});
+        }
+    });
+    let report = guard.shutdown();
+    assert_eq!(
+        (report.undelivered, report.stats.sent),
+        (0, 5),
+        "{report:?}"
+    );
+
+    let spans = receiver.wait_for_spans(5, Duration::from_secs(5));
+    receiver.assert_no_violations();
+    for span in &spans {
+        assert_eq!(span.service(), Some("configured"));
+        assert_eq!(span.tag("deployment.environment"), Some("staging"));
+    }
+    let requests = receiver.requests();
+    assert!(
+        requests.len() >= 3,
+        "batches of at most 2: {}",
+        requests.len()
+    );
+    for request in &requests {
+        assert!(request.spans <= 2, "{request:?}");
+        assert_eq!(request.header("authorization"), Some("Bearer s3cret"));
+        assert_eq!(request.header("x-tenant"), Some("shop"));
+    }
+}
