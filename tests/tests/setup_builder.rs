@@ -252,3 +252,44 @@ fn zipkin_settings_from_the_variables_reach_the_reporter() {
         assert_eq!(request.header("x-tenant"), Some("shop"));
     }
 }
+
+#[test]
+fn the_configured_sampler_decides_through_the_installed_layer() {
+    use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+
+    let capture = Capture::new();
+    let (layer, guard) = Builder::from_vars([
+        ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+    ])
+    .with_custom_exporter(capture.clone())
+    .build_layer()
+    .unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..20 {
+            tracing::info_span!("new_trace").in_scope(|| {
+                let context = traced::current_context().unwrap();
+                assert_eq!(context.sampling, Sampling::Deny, "ids still propagate");
+            });
+        }
+        let caller = SpanContext {
+            trace_id: TraceId(0xfeed),
+            span_id: SpanId(1),
+            parent_id: None,
+            sampling: Sampling::Accept,
+        };
+        traced::with_remote_parent(Remote::Context(caller), false, || {
+            tracing::info_span!("continued")
+        })
+        .in_scope(|| {});
+    });
+    let names: Vec<String> = capture.spans().iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["continued"],
+        "ratio 0 for new traces, the caller's decision kept"
+    );
+    drop(guard);
+}
