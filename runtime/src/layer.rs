@@ -537,7 +537,8 @@ impl Visit for FieldRecorder<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, Cow::Borrowed(value));
+        // Capped like Debug and Display values: a 1 MiB `&str` must not ride along in the span.
+        self.text(field, crate::value::cap_str(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -579,6 +580,7 @@ impl AnnotationWriter {
 
 impl Visit for AnnotationWriter {
     fn record_str(&mut self, field: &Field, value: &str) {
+        let value = crate::value::cap_str(value);
         self.field(field, format_args!("{value}"));
     }
 
