@@ -91,14 +91,15 @@ pub struct ExampleTracing {
 }
 
 impl ExampleTracing {
-    /// Flushes every exporter and, when Zipkin is on, says on stderr how many spans reached it
-    /// and how many could not be delivered.
+    /// Flushes every exporter. When Zipkin is on, stderr says how many spans could not be
+    /// delivered (the reporter's line, with the cause) or that all of them were.
     pub fn finish(self) {
         let report = self.guard.shutdown();
-        if let Some(endpoint) = self.zipkin_endpoint {
+        // Losses are already reported by the reporter, with their cause.
+        if let (Some(endpoint), 0) = (self.zipkin_endpoint, report.undelivered) {
             eprintln!(
-                "traced: {} span(s) delivered to {endpoint}, {} could not be delivered",
-                report.stats.sent, report.undelivered
+                "traced: all {} span(s) delivered to {endpoint}",
+                report.stats.sent
             );
         }
     }
