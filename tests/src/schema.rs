@@ -382,8 +382,8 @@ fn check_number(schema: &Map<String, Value>, value: &Value, at: &At<'_>, out: &m
     }
 }
 
-/// Compares two JSON numbers exactly when both are integers (epoch microseconds exceed f64's
-/// exact range only far in the future, but ids-as-numbers would not), else as floats.
+/// Compares two JSON numbers: exactly when both are integers (an f64 is exact only up to 2^53,
+/// and an int64 field may hold more), else as floats.
 fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     let int = |v: &Value| {
         v.as_i64()
