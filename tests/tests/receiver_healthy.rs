@@ -328,3 +328,15 @@ fn broken_http_gets_an_error_status_and_is_flagged() {
     let statuses: Vec<Option<u16>> = receiver.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [Some(400), Some(400)]);
 }
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let receiver = Receiver::start();
+    let mut conn = RawConn::connect(receiver.addr()).unwrap();
+    let mut both = raw::post(SPANS_PATH, "application/json", valid_body().as_bytes(), &[]);
+    both.extend(raw::post("/elsewhere", "application/json", b"[]", &[]));
+    conn.stream().write_all(&both).unwrap();
+    assert_eq!(conn.read_response().unwrap().status, 202);
+    assert_eq!(conn.read_response().unwrap().status, 404);
+    assert_eq!(receiver.spans().len(), 2);
+}
