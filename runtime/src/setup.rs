@@ -321,6 +321,29 @@ fn register(installed: &Arc<Installed>) {
         .unwrap_or_else(|poison| poison.into_inner()) = Some(installed.clone());
 }
 
+/// A layer and its guard, built but not yet made global.
+struct Parts {
+    layer: TracedLayer,
+    guard: TracingGuard,
+    propagator: Option<Propagator>,
+}
+
+impl Parts {
+    fn activate(&self) {
+        activate(&self.guard, self.propagator.clone());
+    }
+}
+
+/// Makes an install the one [`shutdown`], [`stats`] and the propagation helpers use.
+fn activate(guard: &TracingGuard, propagator: Option<Propagator>) {
+    if let Some(propagator) = propagator {
+        crate::propagation::set_global(propagator);
+    }
+    if let Some(installed) = &guard.installed {
+        register(installed);
+    }
+}
+
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 
 /// Programmatic setup; starts from the environment's configuration (see [`builder`]).
@@ -583,7 +606,11 @@ impl Builder {
         // An empty `Vec` of layers is never interested in anything and would disable every
         // span; `None` is neutral.
         let layers = Some(std::mem::take(&mut self.layers)).filter(|layers| !layers.is_empty());
-        let (layer, guard) = self.build_layer()?;
+        let Parts {
+            layer,
+            guard,
+            propagator,
+        } = self.build_parts()?;
         let subscriber = tracing_subscriber::registry()
             .with(layers)
             .with(filter)
@@ -599,15 +626,20 @@ impl Builder {
             return Err(InitError::AlreadyInstalled);
         }
         GLOBAL_INSTALLED.store(true, Ordering::Release);
-        if let Some(installed) = &guard.installed {
-            register(installed);
-        }
+        activate(&guard, propagator);
         Ok(guard)
     }
 
     /// The layer and its guard, for your own subscriber (see [`layer`]); also sets the global
     /// propagator and makes [`shutdown`] and [`stats`] refer to this layer's exporters.
-    pub fn build_layer(mut self) -> Result<(TracedLayer, TracingGuard), InitError> {
+    pub fn build_layer(self) -> Result<(TracedLayer, TracingGuard), InitError> {
+        let parts = self.build_parts()?;
+        parts.activate();
+        Ok((parts.layer, parts.guard))
+    }
+
+    /// Everything set up but nothing made global yet, so a failed install changes nothing.
+    fn build_parts(mut self) -> Result<Parts, InitError> {
         if !self.lenient {
             if let Some(error) = self.errors.first() {
                 return Err(InitError::Config(error.clone()));
@@ -640,9 +672,6 @@ impl Builder {
             .take()
             .unwrap_or_else(|| self.config.sampler.build());
         let (exporter, others, reporter) = self.build_exporters()?;
-        if let Some(propagator) = propagator {
-            crate::propagation::set_global(propagator);
-        }
         let installed = Arc::new(Installed {
             others,
             reporter,
@@ -650,14 +679,13 @@ impl Builder {
             done: AtomicBool::new(false),
             report: Mutex::new(ShutdownReport::default()),
         });
-        register(&installed);
-        let layer = TracedLayer::new(exporter).with_sampler(sampler);
-        Ok((
-            layer,
-            TracingGuard {
+        Ok(Parts {
+            layer: TracedLayer::new(exporter).with_sampler(sampler),
+            guard: TracingGuard {
                 installed: Some(installed),
             },
-        ))
+            propagator,
+        })
     }
 
     fn lenient(mut self) -> Builder {
