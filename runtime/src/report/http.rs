@@ -40,6 +40,7 @@ pub(crate) struct SenderConfig<'a> {
     pub(crate) content_type: &'static str,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_retry_after: Duration,
+    pub(crate) tls_root_certs_pem: Option<&'a [u8]>,
 }
 
 impl Sender {
@@ -53,7 +54,7 @@ impl Sender {
             let value = HeaderValue::from_str(value.trim()).map_err(|_| invalid())?;
             headers.push((name, value));
         }
-        let agent_config = Agent::config_builder()
+        let agent_config = with_tls_roots(Agent::config_builder(), config.tls_root_certs_pem)?
             // Statuses are answers to classify, not errors.
             .http_status_as_error(false)
             // A redirected POST would be re-sent as a GET by some rules; treat 3xx as a failure.
@@ -128,6 +129,41 @@ impl Sender {
         } else {
             Outcome::Fail { reason }
         }
+    }
+}
+
+#[cfg(feature = "rustls")]
+fn with_tls_roots(
+    builder: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    pem: Option<&[u8]>,
+) -> Result<ureq::config::ConfigBuilder<ureq::typestate::AgentScope>, ReportError> {
+    let Some(pem) = pem else {
+        return Ok(builder);
+    };
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => roots.push(cert),
+            Ok(_) => {}
+            Err(error) => return Err(ReportError::Tls(format!("bad PEM: {error}"))),
+        }
+    }
+    if roots.is_empty() {
+        return Err(ReportError::Tls("no certificate in the PEM roots".into()));
+    }
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+        .build();
+    Ok(builder.tls_config(tls))
+}
+
+#[cfg(not(feature = "rustls"))]
+fn with_tls_roots<B>(builder: B, pem: Option<&[u8]>) -> Result<B, ReportError> {
+    match pem {
+        None => Ok(builder),
+        Some(_) => Err(ReportError::Tls(
+            "TLS roots need traced's `rustls` feature".into(),
+        )),
     }
 }
 
@@ -210,6 +246,7 @@ mod tests {
                 content_type: "application/json",
                 connect_timeout: Duration::from_secs(1),
                 max_retry_after: Duration::from_secs(1),
+                tls_root_certs_pem: None,
             })
             .map(|_| ())
         };

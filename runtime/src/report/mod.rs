@@ -115,6 +115,9 @@ pub struct ReporterConfig {
     pub headers: Vec<(String, String)>,
     /// The deadline used when the reporter is dropped without an explicit shutdown (default 5 s).
     pub shutdown_timeout: Duration,
+    /// PEM certificates to trust for an `https://` collector instead of the bundled Mozilla
+    /// roots (a private CA, say). Needs the `rustls` feature.
+    pub tls_root_certs_pem: Option<Vec<u8>>,
 }
 
 impl Default for ReporterConfig {
@@ -140,6 +143,7 @@ impl Default for ReporterConfig {
             max_retry_after: Duration::from_secs(30),
             headers: Vec::new(),
             shutdown_timeout: Duration::from_secs(5),
+            tls_root_certs_pem: None,
         }
     }
 }
@@ -172,6 +176,12 @@ impl ReporterConfig {
     /// Adds a request header, such as `Authorization`.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ReporterConfig {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Trusts these PEM certificates for an `https://` collector instead of the bundled roots.
+    pub fn tls_root_certs_pem(mut self, pem: impl Into<Vec<u8>>) -> ReporterConfig {
+        self.tls_root_certs_pem = Some(pem.into());
         self
     }
 
@@ -224,6 +234,8 @@ pub enum ReportError {
     InvalidHeader(String),
     /// `gzip` was asked for, but traced was built without its `gzip` feature.
     GzipUnavailable,
+    /// The TLS settings cannot be used: no `rustls` feature, or certificates that do not parse.
+    Tls(String),
     /// A limit is zero or otherwise unusable; says which.
     InvalidLimit(&'static str),
     /// The reporter's thread could not be started.
@@ -241,6 +253,9 @@ impl fmt::Display for ReportError {
             }
             ReportError::GzipUnavailable => {
                 f.write_str("gzip compression needs traced's `gzip` feature")
+            }
+            ReportError::Tls(why) => {
+                write!(f, "invalid TLS settings for the Zipkin reporter: {why}")
             }
             ReportError::InvalidLimit(what) => write!(f, "invalid reporter limit: {what}"),
             ReportError::Spawn(error) => write!(f, "cannot start the reporter thread: {error}"),
@@ -317,6 +332,7 @@ impl ZipkinReporter {
             content_type: config.encoding.content_type(),
             connect_timeout: config.connect_timeout.min(config.export_timeout),
             max_retry_after: config.max_retry_after,
+            tls_root_certs_pem: config.tls_root_certs_pem.as_deref(),
         })?;
         // A batch can never be larger than the queue that feeds it (as OTel's processor says).
         let batch_spans = config.max_batch_spans.min(config.max_queue_spans);
