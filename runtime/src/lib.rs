@@ -30,6 +30,8 @@ pub mod http;
 pub mod propagation;
 pub mod sample;
 pub mod setup;
+#[cfg(all(unix, feature = "signal"))]
+pub mod signal;
 pub mod testing;
 pub mod value;
 
