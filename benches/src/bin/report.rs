@@ -6,7 +6,7 @@
 //!
 //! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `alloc`
 //! (allocations per span only), `instructions` (callgrind counts only); none of these rewrite
-//! RESULTS.md. `profile <stack> <iters>` runs one stack's d1 loop alone, for
+//! RESULTS.md. `profile <stack> <iters> [d1|f2]` runs one stack's loop alone, for
 //! `valgrind --tool=callgrind` or `perf`. `sink [secs]` serves a counting sink and prints its
 //! URL, for running `export-child <stack> <flat|rate> <secs> <url>` by hand.
 
@@ -409,10 +409,16 @@ fn profile(args: &[String]) {
             std::process::exit(2);
         }
     };
-    let call: fn() -> u64 = match stack {
-        "bare" => stacks::bare::d1,
-        "registry" | "registry_empty_layer" | "instrument_nosub" => stacks::instrument::d1,
-        _ => stacks::traced_fns::d1,
+    let f2 = args.get(2).is_some_and(|scenario| scenario == "f2");
+    let call: fn() -> u64 = match (stack, f2) {
+        ("bare", false) => stacks::bare::d1,
+        ("bare", true) => || stacks::bare::f2(black_box(3), black_box(5)),
+        ("registry" | "registry_empty_layer" | "instrument_nosub", false) => stacks::instrument::d1,
+        ("registry" | "registry_empty_layer" | "instrument_nosub", true) => {
+            || stacks::instrument::f2(black_box(3), black_box(5))
+        }
+        (_, false) => stacks::traced_fns::d1,
+        (_, true) => || stacks::traced_fns::f2(black_box(3), black_box(5)),
     };
     parent.run(|| profile_loop(iters, call));
 }
