@@ -206,15 +206,16 @@ fn url(shop: &Shop, service: &str, path: &str) -> String {
     }
 }
 
-/// Waits (bounded) for the root SERVER span of the request just answered: it closes as the
-/// answer goes out, which may be a moment after the client has it.
-fn root_server_span(capture: &Capture) -> Option<SpanRecord> {
+/// Waits (bounded) for the root SERVER span of the request to `path`: it closes as the answer
+/// goes out, which may be a moment after the client has it.
+fn root_server_span(capture: &Capture, path: &str) -> Option<SpanRecord> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let root = capture
-            .spans()
-            .into_iter()
-            .find(|span| span.parent_id.is_none() && span.kind == Some(Kind::Server));
+        let root = capture.spans().into_iter().find(|span| {
+            span.parent_id.is_none()
+                && span.kind == Some(Kind::Server)
+                && span.tag("http.target").and_then(TagValue::as_str) == Some(path)
+        });
         if root.is_some() || Instant::now() > deadline {
             return root;
         }
@@ -260,42 +261,50 @@ fn bad_input_is_a_4xx_json_error_with_an_error_tag() {
             if let Some(content_type) = case.content_type {
                 request = request.header("content-type", content_type);
             }
-            let response = request.send().await.expect("the service answers");
-            let status = response.status().as_u16();
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
-            let body = response.text().await.unwrap_or_default();
-            let json: Option<serde_json::Value> = serde_json::from_str(&body).ok();
-            let message = json
-                .as_ref()
-                .and_then(|json| json.get("error"))
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned);
-
             let mut problems = Vec::new();
-            if status != case.status {
-                problems.push(format!("status {status}, expected {}", case.status));
+            let mut message = None;
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let content_type = response
+                        .headers()
+                        .get("content-type")
+                        .and_then(|value| value.to_str().ok())
+                        .map(str::to_owned);
+                    let body = response.text().await.unwrap_or_default();
+                    let json: Option<serde_json::Value> = serde_json::from_str(&body).ok();
+                    message = json
+                        .as_ref()
+                        .and_then(|json| json.get("error"))
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned);
+                    if status != case.status {
+                        problems.push(format!("status {status}, expected {}", case.status));
+                    }
+                    if content_type.as_deref() != Some("application/json") {
+                        problems.push(format!("content type {content_type:?}"));
+                    }
+                    if message.as_deref().is_none_or(str::is_empty) {
+                        problems.push(format!("no JSON error message in {body:.200}"));
+                    }
+                }
+                // A body over the limit is answered before it is all read and the connection
+                // closed; the client may see the reset before the answer. The server span
+                // still says what was answered.
+                Err(_) if case.status == 413 => {}
+                Err(error) => problems.push(format!("no answer: {error}")),
             }
-            if content_type.as_deref() != Some("application/json") {
-                problems.push(format!("content type {content_type:?}"));
-            }
-            if message.as_deref().is_none_or(str::is_empty) {
-                problems.push(format!("no JSON error message in {body:.200}"));
-            }
-            match root_server_span(&capture) {
+            match root_server_span(&capture, case.path) {
                 None => problems.push("no SERVER span".to_owned()),
                 Some(span) => {
                     if span.service_name.as_deref() != Some(case.service) {
                         problems.push(format!("span of service {:?}", span.service_name));
                     }
-                    if number(&span, "http.status_code") != Some(u64::from(status)) {
+                    if number(&span, "http.status_code") != Some(u64::from(case.status)) {
                         problems.push(format!("span status {:?}", span.tag("http.status_code")));
                     }
-                    if span.error().is_none_or(str::is_empty) || span.error() != message.as_deref()
-                    {
+                    let tagged = span.error().filter(|error| !error.is_empty());
+                    if tagged.is_none() || (message.is_some() && tagged != message.as_deref()) {
                         problems.push(format!(
                             "span error tag {:?}, answer {message:?}",
                             span.error()
