@@ -4,6 +4,7 @@
 //! creates and closes spans (after a warm-up, so the registry's slab and lazy statics are already
 //! filled). Spans go through the Registry and `TracedLayer` to an exporter that counts and drops
 //! them, so the layer's and the registry's work is what is counted, not a reporter's queue.
+//! Spans are made both by hand (`tracing::info_span!`) and by `#[traced]` functions.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -151,6 +152,44 @@ fn sampled_spans_with_two_integer_fields_do_not_allocate() {
         allocations,
         0,
         "{allocations} allocations for {SPANS} sampled spans with two u64 fields ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[traced::traced]
+fn traced_without_arguments() -> u64 {
+    black_box(7)
+}
+
+#[traced::traced]
+fn traced_with_two_integers(a: u64, b: u64) -> u64 {
+    black_box(a) ^ black_box(b)
+}
+
+#[test]
+fn traced_functions_without_arguments_do_not_allocate() {
+    let (allocations, exported) = measure(true, |_| {
+        black_box(traced_without_arguments());
+    });
+    assert_eq!(exported, WARM_UP + SPANS, "every sampled span is exported");
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} #[traced] calls ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn traced_functions_with_two_integer_arguments_do_not_allocate() {
+    let (allocations, exported) = measure(true, |i| {
+        black_box(traced_with_two_integers(i, i * 2));
+    });
+    assert_eq!(exported, WARM_UP + SPANS, "every sampled span is exported");
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} #[traced] calls with two u64 arguments ({:.2} per span)",
         per_span(allocations)
     );
 }
