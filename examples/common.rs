@@ -118,15 +118,12 @@ impl Served {
     /// Binds `addr` (port 0 picks a free port) and serves `router` on it, with each client's
     /// address available to the trace layer.
     pub async fn start(addr: SocketAddr, router: Router) -> io::Result<Served> {
-        let listener = TcpListener::bind(addr).await?;
-        Ok(Served::on(listener, router))
+        Served::on(TcpListener::bind(addr).await?, router)
     }
 
     /// Serves `router` on a listener that is already bound.
-    pub fn on(listener: TcpListener, router: Router) -> Served {
-        let addr = listener
-            .local_addr()
-            .expect("a bound TCP listener has a local address");
+    pub fn on(listener: TcpListener, router: Router) -> io::Result<Served> {
+        let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
@@ -136,7 +133,7 @@ impl Served {
                 })
                 .await
         });
-        Served { addr, stop, task }
+        Ok(Served { addr, stop, task })
     }
 
     /// Stops accepting, lets requests under way finish, and returns how serving ended.

@@ -130,9 +130,12 @@ pub async fn start(demo_addr: SocketAddr, service1_addr: SocketAddr) -> Result<C
             .await
             .map_err(|error| format!("{name} cannot listen on {addr}: {error}"))
     };
-    let service1 = Served::on(bind(service1_addr, SERVICE1).await?, service1_router());
+    let serve_error = |error: std::io::Error| format!("cannot serve: {error}");
+    let service1 =
+        Served::on(bind(service1_addr, SERVICE1).await?, service1_router()).map_err(serve_error)?;
     let service1_url = format!("http://{}", service1.addr);
-    let demo = Served::on(bind(demo_addr, DEMO).await?, demo_router(service1_url));
+    let demo =
+        Served::on(bind(demo_addr, DEMO).await?, demo_router(service1_url)).map_err(serve_error)?;
     Ok(Chain { demo, service1 })
 }
 

@@ -93,7 +93,7 @@ impl DataDir {
         let base = std::env::temp_dir();
         let pid = std::process::id();
         // Several shops may run in one process (tests) or at once (several terminals).
-        for attempt in 0u32.. {
+        for attempt in 0..1000 {
             let path = base.join(format!("traced-shop-{pid}-{attempt}"));
             match std::fs::create_dir(&path) {
                 Ok(()) => {
@@ -102,11 +102,14 @@ impl DataDir {
                         temporary: true,
                     })
                 }
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => {}
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(error) => return Err(error),
             }
         }
-        unreachable!("the loop returns")
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{}/traced-shop-{pid}-* are all taken", base.display()),
+        ))
     }
 
     /// The directory.
@@ -177,13 +180,15 @@ pub async fn start(config: &Config) -> Result<Shop, String> {
     let catalog_db = open("catalog.db", catalog::SCHEMA)?;
     let inventory_db = open("inventory.db", inventory::SCHEMA)?;
 
-    Ok(Shop {
-        catalog: Served::on(catalog_listener, catalog::router(catalog_db, inventory_url)),
-        inventory: Served::on(
-            inventory_listener,
-            inventory::router(inventory_db, catalog_url),
-        ),
-    })
+    let catalog = Served::on(catalog_listener, catalog::router(catalog_db, inventory_url));
+    let inventory = Served::on(
+        inventory_listener,
+        inventory::router(inventory_db, catalog_url),
+    );
+    match (catalog, inventory) {
+        (Ok(catalog), Ok(inventory)) => Ok(Shop { catalog, inventory }),
+        (Err(error), _) | (_, Err(error)) => Err(format!("cannot serve: {error}")),
+    }
 }
 
 async fn bind(addr: SocketAddr, service: &str) -> Result<TcpListener, String> {
