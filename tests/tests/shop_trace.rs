@@ -113,6 +113,42 @@ fn the_scenario_gives_one_exact_trace_per_request() {
             trace.render()
         );
     }
+
+    // POST /fill: the inventory checks the product with the catalog, then writes its stock.
+    let fill = &played.traces[2];
+    let children = fill.children_of(fill.root());
+    assert_eq!(
+        names(children.iter().copied()),
+        ["get", "add_stock"],
+        "{}",
+        fill.render()
+    );
+    assert_span(children[0], Some("CLIENT"), "inventory", Some("catalog"));
+    assert_span(
+        children[1],
+        Some("CLIENT"),
+        "inventory",
+        Some("inventory-db"),
+    );
+    assert_eq!(children[1].tag("stock"), Some("10"));
+    let catalog = fill.children_of(children[0]);
+    assert_eq!(
+        names(catalog.iter().copied()),
+        ["get /item/{id}"],
+        "{}",
+        fill.render()
+    );
+    assert_span(catalog[0], Some("SERVER"), "catalog", None);
+    let lookup = fill.children_of(catalog[0]);
+    assert_eq!(
+        names(lookup.iter().copied()),
+        ["find_item"],
+        "{}",
+        fill.render()
+    );
+    assert_span(lookup[0], Some("CLIENT"), "catalog", Some("catalog-db"));
+    assert_eq!(fill.len(), 5, "{}", fill.render());
+
     assert_eq!(
         played.traces[0].find("insert_item").unwrap().tag("name"),
         Some("tea")
