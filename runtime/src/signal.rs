@@ -8,15 +8,10 @@
 //! see "terminated by SIGTERM".
 //!
 //! ```no_run
-//! fn main() {
-//!     let _guard = traced::init();
-//!     // SIGTERM / SIGINT now flush the spans before the process ends.
-//!     traced::signal::flush_on_signal().expect("signal handlers");
-//!     loop {
-//!         // ... serve ...
-//!         # break;
-//!     }
-//! }
+//! let _guard = traced::init();
+//! // From here on SIGTERM / SIGINT flush the finished spans before the process ends.
+//! traced::signal::flush_on_signal().expect("signal handlers");
+//! // ... serve until killed ...
 //! ```
 //!
 //! Spans still open when the signal arrives are not finished, so they are not sent. A program

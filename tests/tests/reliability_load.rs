@@ -44,7 +44,7 @@ fn unit(worker: u64, round: u64) {
             tracing::info!(round, "decoded");
         });
     });
-    if round % 5 == 0 {
+    if round.is_multiple_of(5) {
         tracing::warn!(worker, "slow path");
     }
     root.record("status", 200u64);
