@@ -813,8 +813,16 @@ fn machine() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ");
+    // Field 19 of /proc/self/stat, counted after the parenthesised command name.
+    let nice = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().nth(16).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
     format!(
         "Date: {date}. Machine: {cpus} CPUs ({model}), {rustc}. Load average at the end \
-         (other work on the machine skews the numbers): {load}."
+         (other work on the machine skews the numbers): {load}; the report ran at niceness {nice}."
     )
 }
