@@ -1,10 +1,8 @@
 //! Zipkin v2 JSON, written by hand: one pass, no intermediate tree, no serde in the runtime.
 
-use crate::model::{Endpoint, SpanRecord};
+use crate::model::{Endpoint, SpanRecord, TagValue};
 
-use super::{
-    live_annotations, live_tags, local_endpoint, lowercase, tag_text, wire_duration, WireEndpoint,
-};
+use super::{live_annotations, live_tags, lowercase, tag_text, wire_duration, WireEndpoint};
 
 /// Appends `spans` to `out` as a Zipkin v2 JSON list (`ListOfSpans`).
 ///
@@ -50,20 +48,17 @@ pub fn encode_json(spans: &[SpanRecord], local: &Endpoint, out: &mut Vec<u8>) {
 
 /// Appends one span object.
 pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>) {
-    let mut hex = String::with_capacity(32);
     out.extend_from_slice(b"{\"traceId\":\"");
-    span.trace_id.write_hex(&mut hex);
-    out.extend_from_slice(hex.as_bytes());
+    if !span.trace_id.is_64_bit() {
+        write_hex((span.trace_id.0 >> 64) as u64, out);
+    }
+    write_hex(span.trace_id.0 as u64, out);
     if let Some(parent) = span.parent_id {
         out.extend_from_slice(b"\",\"parentId\":\"");
-        hex.clear();
-        parent.write_hex(&mut hex);
-        out.extend_from_slice(hex.as_bytes());
+        write_hex(parent.0, out);
     }
     out.extend_from_slice(b"\",\"id\":\"");
-    hex.clear();
-    span.id.write_hex(&mut hex);
-    out.extend_from_slice(hex.as_bytes());
+    write_hex(span.id.0, out);
     out.push(b'"');
     if let Some(kind) = span.kind {
         out.extend_from_slice(b",\"kind\":\"");
@@ -80,8 +75,7 @@ pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>)
     }
     out.extend_from_slice(b",\"duration\":");
     write_u64(wire_duration(span), out);
-    let local = local_endpoint(span, local);
-    if let Some(endpoint) = WireEndpoint::new(&local) {
+    if let Some(endpoint) = WireEndpoint::local(span, local) {
         out.extend_from_slice(b",\"localEndpoint\":");
         write_endpoint(&endpoint, out);
     }
@@ -114,7 +108,25 @@ pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>)
             }
             write_string(key, out);
             out.push(b':');
-            write_string(tag_text(value, &mut scratch), out);
+            // Integers and booleans need no escaping: write their digits straight in.
+            match value {
+                TagValue::U64(number) => {
+                    out.push(b'"');
+                    write_u64(*number, out);
+                    out.push(b'"');
+                }
+                TagValue::I64(number) => {
+                    out.push(b'"');
+                    if *number < 0 {
+                        out.push(b'-');
+                    }
+                    write_u64(number.unsigned_abs(), out);
+                    out.push(b'"');
+                }
+                TagValue::Bool(true) => out.extend_from_slice(b"\"true\""),
+                TagValue::Bool(false) => out.extend_from_slice(b"\"false\""),
+                other => write_string(tag_text(other, &mut scratch), out),
+            }
         }
         out.push(b'}');
     }
@@ -139,12 +151,19 @@ fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
     if let Some(ip) = endpoint.ipv4 {
         out.push(separator);
         separator = b',';
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "\"ipv4\":\"{ip}\"");
+        out.extend_from_slice(b"\"ipv4\":\"");
+        for (index, octet) in ip.octets().into_iter().enumerate() {
+            if index > 0 {
+                out.push(b'.');
+            }
+            write_u64(u64::from(octet), out);
+        }
+        out.push(b'"');
     }
     if let Some(ip) = endpoint.ipv6 {
         out.push(separator);
         separator = b',';
+        // The canonical text form (RFC 5952) is Display's; writing into a Vec cannot fail.
         let _ = write!(out, "\"ipv6\":\"{ip}\"");
     }
     if let Some(port) = endpoint.port {
@@ -156,6 +175,16 @@ fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
     // WireEndpoint is never empty, so the object was opened above.
     debug_assert_eq!(separator, b',');
     out.push(b'}');
+}
+
+/// Writes 16 lower-hex digits.
+fn write_hex(value: u64, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    for (index, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((value >> ((15 - index) * 4)) & 0xf) as usize];
+    }
+    out.extend_from_slice(&digits);
 }
 
 fn write_u64(mut value: u64, out: &mut Vec<u8>) {
@@ -235,7 +264,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::model::{Annotation, Kind, SpanId, TagValue, TraceId};
+    use crate::model::{Annotation, Kind, SpanId, TraceId};
 
     fn decode(spans: &[SpanRecord], local: &Endpoint) -> Value {
         let mut out = Vec::new();
@@ -408,6 +437,33 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("\"error\"").count(), 1);
         assert!(text.contains(r#""tags":{"error":"second"}"#), "{text}");
+    }
+
+    #[test]
+    fn numbers_and_addresses_are_written_exactly() {
+        let span = SpanRecord {
+            tags: vec![
+                ("min".into(), TagValue::I64(i64::MIN)),
+                ("zero".into(), TagValue::I64(0)),
+                ("max".into(), TagValue::U64(u64::MAX)),
+                ("yes".into(), TagValue::Bool(true)),
+            ],
+            remote_endpoint: Some(Endpoint {
+                ipv4: Some(Ipv4Addr::new(0, 9, 10, 255)),
+                ..Endpoint::default()
+            }),
+            ..full_span()
+        };
+        let decoded = decode(&[span], &process());
+        assert_eq!(
+            decoded[0]["tags"],
+            json!({"min": i64::MIN.to_string(), "zero": "0", "max": u64::MAX.to_string(), "yes": "true"})
+        );
+        assert_eq!(decoded[0]["remoteEndpoint"], json!({"ipv4": "0.9.10.255"}));
+        assert_eq!(
+            decoded[0]["traceId"],
+            json!("0123456789abcdeffedcba9876543210")
+        );
     }
 
     #[test]

@@ -25,12 +25,10 @@
 //! assert_eq!(Encoding::Json.content_type(), "application/json");
 //! ```
 
+use crate::model::{Annotation, Endpoint, SpanRecord, TagValue};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::sync::Arc;
-
-use crate::model::{Annotation, Endpoint, SpanRecord, TagValue};
 
 mod json;
 mod proto;
@@ -149,18 +147,6 @@ pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// The endpoint that recorded `span`: the process's, with the span's own overrides.
-pub(crate) fn local_endpoint(span: &SpanRecord, local: &Endpoint) -> Endpoint {
-    let mut endpoint = local.clone();
-    if let Some(service) = &span.service_name {
-        endpoint.service_name = Some(Arc::clone(service));
-    }
-    if let Some(port) = span.local_port {
-        endpoint.port = Some(port);
-    }
-    endpoint
-}
-
 /// The endpoint fields as they go on the wire: lower-case, non-empty name; non-zero port.
 pub(crate) struct WireEndpoint<'a> {
     pub(crate) service_name: Option<Cow<'a, str>>,
@@ -170,16 +156,40 @@ pub(crate) struct WireEndpoint<'a> {
 }
 
 impl<'a> WireEndpoint<'a> {
+    /// `endpoint` as sent, or `None` when nothing about it is known.
     pub(crate) fn new(endpoint: &'a Endpoint) -> Option<WireEndpoint<'a>> {
-        let wire = WireEndpoint {
-            service_name: endpoint
-                .service_name
+        WireEndpoint::build(
+            endpoint.service_name.as_deref(),
+            endpoint.ipv4,
+            endpoint.ipv6,
+            endpoint.port,
+        )
+    }
+
+    /// The endpoint that recorded `span`: the process's, with the span's own service name and
+    /// local port when it has them (borrowed, not cloned: this runs for every span).
+    pub(crate) fn local(span: &'a SpanRecord, local: &'a Endpoint) -> Option<WireEndpoint<'a>> {
+        WireEndpoint::build(
+            span.service_name
                 .as_deref()
-                .filter(|name| !name.is_empty())
-                .map(lowercase),
-            ipv4: endpoint.ipv4,
-            ipv6: endpoint.ipv6,
-            port: endpoint.port.filter(|port| *port != 0),
+                .or(local.service_name.as_deref()),
+            local.ipv4,
+            local.ipv6,
+            span.local_port.or(local.port),
+        )
+    }
+
+    fn build(
+        service_name: Option<&'a str>,
+        ipv4: Option<Ipv4Addr>,
+        ipv6: Option<std::net::Ipv6Addr>,
+        port: Option<u16>,
+    ) -> Option<WireEndpoint<'a>> {
+        let wire = WireEndpoint {
+            service_name: service_name.filter(|name| !name.is_empty()).map(lowercase),
+            ipv4,
+            ipv6,
+            port: port.filter(|port| *port != 0),
         };
         let empty = wire.service_name.is_none()
             && wire.ipv4.is_none()
@@ -246,6 +256,8 @@ pub(crate) fn tag_text<'a>(value: &'a TagValue, scratch: &'a mut String) -> &'a 
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]

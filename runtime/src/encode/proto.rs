@@ -10,9 +10,7 @@
 
 use crate::model::{Endpoint, Kind, SpanRecord};
 
-use super::{
-    live_annotations, live_tags, local_endpoint, lowercase, tag_text, wire_duration, WireEndpoint,
-};
+use super::{live_annotations, live_tags, lowercase, tag_text, wire_duration, WireEndpoint};
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -77,8 +75,7 @@ fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>) {
     }
     put_key(out, 7, VARINT);
     put_varint(out, wire_duration(span));
-    let local = local_endpoint(span, local);
-    if let Some(endpoint) = WireEndpoint::new(&local) {
+    if let Some(endpoint) = WireEndpoint::local(span, local) {
         nested(out, 8, |out| write_endpoint(&endpoint, out));
     }
     if let Some(endpoint) = span.remote_endpoint.as_ref().and_then(WireEndpoint::new) {
@@ -150,16 +147,30 @@ fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Writes a length-delimited field whose body `write` appends. The body is written in place and
-/// its length inserted in front afterwards: one small move instead of a sizing pass per message.
+/// Writes a length-delimited field whose body `write` appends. The body is written in place
+/// after a one-byte length, patched afterwards: nearly every message here is shorter than 128
+/// bytes, so this avoids a sizing pass; a longer one moves its body to make room.
 fn nested(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
     put_key(out, field, LEN);
+    out.push(0);
     let start = out.len();
     write(out);
-    let len = (out.len() - start) as u64;
-    let mut prefix = Vec::with_capacity(10);
-    put_varint(&mut prefix, len);
-    out.splice(start..start, prefix);
+    let len = out.len() - start;
+    if len < 0x80 {
+        out[start - 1] = len as u8;
+        return;
+    }
+    let mut prefix = [0u8; 10];
+    let mut used = 0;
+    let mut rest = len as u64;
+    while rest >= 0x80 {
+        prefix[used] = rest as u8 | 0x80;
+        rest >>= 7;
+        used += 1;
+    }
+    prefix[used] = rest as u8;
+    used += 1;
+    out.splice(start - 1..start, prefix[..used].iter().copied());
 }
 
 #[cfg(test)]
@@ -368,6 +379,18 @@ mod tests {
         for (index, span) in list.spans.iter().enumerate() {
             assert_eq!(span.name.len(), index * 10);
             assert_eq!(span.id, (index as u64 + 1).to_be_bytes().to_vec());
+        }
+    }
+
+    #[test]
+    fn nested_lengths_around_the_one_byte_boundary() {
+        for len in [0, 1, 127, 128, 129, 16_383, 16_384, 70_000] {
+            let mut out = vec![0xaa];
+            nested(&mut out, 3, |out| out.extend(std::iter::repeat_n(7u8, len)));
+            let mut expected = vec![0xaa, 3 << 3 | LEN];
+            put_varint(&mut expected, len as u64);
+            expected.extend(std::iter::repeat_n(7u8, len));
+            assert_eq!(out, expected, "body of {len} bytes");
         }
     }
 
