@@ -50,6 +50,13 @@ fn unit(worker: u64, round: u64) {
     root.record("status", 200u64);
 }
 
+/// A line of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`), for the printed figures (Linux).
+fn proc_status_kib(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[test]
 fn threads_and_tasks_under_load_lose_no_span_uncounted() {
     let duration = load_duration();
@@ -86,6 +93,7 @@ fn threads_and_tasks_under_load_lose_no_span_uncounted() {
     )
     .expect("the only subscriber of this process");
 
+    let rss_before = proc_status_kib("VmRSS:");
     let created = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -158,12 +166,15 @@ fn threads_and_tasks_under_load_lose_no_span_uncounted() {
     eprintln!(
         "reliability_load: {THREADS} threads + {TASKS} tasks for {load_time:.1?}: created {created} \
          spans ({:.0}/s), delivered {delivered}, dropped {} ({:.1}%), {} POSTs, shutdown took \
-         {shutdown_time:.2?} (unsent at shutdown {}); {stats:?}",
+         {shutdown_time:.2?} (unsent at shutdown {}); RSS before {:?} KiB, peak {:?} KiB; \
+         {stats:?}",
         created as f64 / load_time.as_secs_f64(),
         stats.dropped,
         100.0 * stats.dropped as f64 / created.max(1) as f64,
         receiver.requests().len(),
         outcome.unsent,
+        rss_before,
+        proc_status_kib("VmHWM:"),
     );
 
     receiver.assert_no_violations();
