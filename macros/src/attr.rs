@@ -163,15 +163,15 @@ fn parse_option(
         set(&mut options.skip_all, key, (), "skip_all", errors);
     } else if lookahead.peek(kw::skip) {
         let key = input.parse::<kw::skip>()?.span;
-        let names = ident_list(input, "skip")?;
+        let names = ident_list(input, key, "skip")?;
         set(&mut options.skip, key, names, "skip", errors);
     } else if lookahead.peek(kw::record) {
         let key = input.parse::<kw::record>()?.span;
-        let names = ident_list(input, "record")?;
+        let names = ident_list(input, key, "record")?;
         set(&mut options.record, key, names, "record", errors);
     } else if lookahead.peek(kw::fields) {
         let key = input.parse::<kw::fields>()?.span;
-        let fields = parse_fields(input)?;
+        let fields = parse_fields(input, key)?;
         set(&mut options.fields, key, fields, "fields", errors);
     } else if lookahead.peek(kw::ret) {
         let key = input.parse::<kw::ret>()?.span;
@@ -264,16 +264,18 @@ fn one_of(
 }
 
 /// `(a, b, self)`.
-fn ident_list(input: ParseStream<'_>, option: &str) -> syn::Result<Vec<Ident>> {
+fn ident_list(input: ParseStream<'_>, key: Span, option: &str) -> syn::Result<Vec<Ident>> {
     if !input.peek(syn::token::Paren) {
         return Err(syn::Error::new(
-            input.span(),
+            key,
             format!("`{option}` takes a list of parameter names, as in `{option}(password, body)`"),
         ));
     }
-    let content;
-    syn::parenthesized!(content in input);
-    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)
+    let list = |content: ParseStream<'_>| {
+        Punctuated::<Ident, Token![,]>::parse_terminated_with(content, Ident::parse_any)
+    };
+    let names = list
+        .parse2(group(input)?)
         .map_err(|error| {
             syn::Error::new(
                 error.span(),
@@ -288,53 +290,65 @@ fn format(input: ParseStream<'_>, option: &str) -> syn::Result<Format> {
     if !input.peek(syn::token::Paren) {
         return Ok(Format::Auto);
     }
+    let parse = |content: ParseStream<'_>| {
+        let lookahead = content.lookahead1();
+        let format = if lookahead.peek(kw::Debug) {
+            Format::Debug(content.parse::<kw::Debug>()?.span)
+        } else if lookahead.peek(kw::Display) {
+            Format::Display(content.parse::<kw::Display>()?.span)
+        } else {
+            return Err(syn::Error::new(
+                content.span(),
+                format!(
+                    "`{option}` takes `Debug` or `Display`, as in `{option}(Debug)`, or nothing"
+                ),
+            ));
+        };
+        if !content.is_empty() {
+            return Err(syn::Error::new(
+                content.span(),
+                format!("`{option}` takes one of `Debug` or `Display`"),
+            ));
+        }
+        Ok(format)
+    };
+    parse.parse2(group(input)?)
+}
+
+/// The tokens inside `( … )`, parsed separately so an error inside does not also leave the
+/// outer parser with "unexpected token" for the same place.
+fn group(input: ParseStream<'_>) -> syn::Result<TokenStream> {
     let content;
     syn::parenthesized!(content in input);
-    let lookahead = content.lookahead1();
-    let format = if lookahead.peek(kw::Debug) {
-        Format::Debug(content.parse::<kw::Debug>()?.span)
-    } else if lookahead.peek(kw::Display) {
-        Format::Display(content.parse::<kw::Display>()?.span)
-    } else {
-        return Err(syn::Error::new(
-            content.span(),
-            format!("`{option}` takes `Debug` or `Display`, as in `{option}(Debug)`, or nothing"),
-        ));
-    };
-    if !content.is_empty() {
-        return Err(syn::Error::new(
-            content.span(),
-            format!("`{option}` takes one of `Debug` or `Display`"),
-        ));
-    }
-    Ok(format)
+    content.parse()
 }
 
 const FIELDS_EXAMPLE: &str = "fields(user.id = id, query = %sql, shape = ?shape, later)";
 
-fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Field>> {
+fn parse_fields(input: ParseStream<'_>, key: Span) -> syn::Result<Vec<Field>> {
     if !input.peek(syn::token::Paren) {
         return Err(syn::Error::new(
-            input.span(),
+            key,
             format!("`fields` takes a list of `key = value`, as in `{FIELDS_EXAMPLE}`"),
         ));
     }
-    let content;
-    syn::parenthesized!(content in input);
-    let mut fields = Vec::new();
-    while !content.is_empty() {
-        fields.push(parse_field(&content)?);
-        if content.is_empty() {
-            break;
+    let parse = |content: ParseStream<'_>| {
+        let mut fields = Vec::new();
+        while !content.is_empty() {
+            fields.push(parse_field(&content)?);
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>().map_err(|error| {
+                syn::Error::new(
+                    error.span(),
+                    format!("expected `,` between fields, as in `{FIELDS_EXAMPLE}`"),
+                )
+            })?;
         }
-        content.parse::<Token![,]>().map_err(|error| {
-            syn::Error::new(
-                error.span(),
-                format!("expected `,` between fields, as in `{FIELDS_EXAMPLE}`"),
-            )
-        })?;
-    }
-    Ok(fields)
+        Ok(fields)
+    };
+    parse.parse2(group(input)?)
 }
 
 fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
@@ -375,7 +389,7 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
             value: FieldValue::Empty,
         });
     }
-    input.parse::<Token![=]>()?;
+    let eq = input.parse::<Token![=]>()?;
     let value = if input.peek(Token![%]) {
         input.parse::<Token![%]>()?;
         FieldValue::Display(input.parse()?)
@@ -384,7 +398,7 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
         FieldValue::Debug(input.parse()?)
     } else if input.is_empty() || input.peek(Token![,]) {
         return Err(syn::Error::new(
-            input.span(),
+            eq.span,
             format!("expected a value after `{name} =`, as in `{FIELDS_EXAMPLE}`"),
         ));
     } else {

@@ -412,14 +412,21 @@ fn span_decl(function: &ItemFn, checked: &Checked, bindings: &TokenStream) -> To
 fn outcome(checked: &Checked, value: &TokenStream, span: &TokenStream) -> TokenStream {
     let options = &checked.options;
     let error = match options.err.as_ref().map(|err| (err.key, err.value)) {
-        Some((_, Format::Debug(format))) => quote_spanned! {format=>
-            ::traced::__private::outcome_debug(#span, #value);
-        },
-        Some((_, Format::Display(format))) => quote_spanned! {format=>
-            ::traced::__private::outcome_display(#span, #value);
-        },
+        Some((_, Format::Debug(format))) => {
+            let value = at(format, value);
+            quote_spanned! {format=>
+                ::traced::__private::outcome_debug(#span, #value);
+            }
+        }
+        Some((_, Format::Display(format))) => {
+            let value = at(format, value);
+            quote_spanned! {format=>
+                ::traced::__private::outcome_display(#span, #value);
+            }
+        }
         auto => {
             let check = auto.map(|(key, _)| {
+                let value = at(key, value);
                 quote_spanned! {key=>
                     ::traced::__private::assert_can_fail(#value);
                 }
@@ -453,6 +460,12 @@ fn outcome(checked: &Checked, value: &TokenStream, span: &TokenStream) -> TokenS
         #error
         #ret
     }
+}
+
+/// `value`, as an expression whose span is `span`: a type error about it then points there
+/// (at the option the user wrote) rather than at the whole attribute.
+fn at(span: proc_macro2::Span, value: &TokenStream) -> TokenStream {
+    quote_spanned!(span=> ::core::convert::identity(#value))
 }
 
 /// The closure a future calls with its output before its span closes.

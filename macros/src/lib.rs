@@ -12,7 +12,79 @@ mod attr;
 mod expand;
 mod valid;
 
-/// Traces each call of the function as a span.
+/// Traces each call of the function as a span: a child of the current span, named after the
+/// function, with the arguments as tags and failures marked as errors.
+///
+/// ```
+/// use traced::model::TagValue;
+/// use traced::traced;
+///
+/// #[traced(kind = "client", skip(cache))]
+/// fn load_user(id: u64, name: &str, cache: &Vec<u8>) -> Result<String, std::num::ParseIntError> {
+///     let parsed: u64 = name.parse()?;
+///     Ok(format!("{id}:{parsed}:{}", cache.len()))
+/// }
+///
+/// let capture = traced::testing::Capture::new();
+/// capture.in_scope(|| load_user(7, "x1", &Vec::new())).unwrap_err();
+/// let span = capture.span("load_user");
+/// assert_eq!(span.tag("id"), Some(&TagValue::U64(7)));
+/// assert_eq!(span.tag("name").and_then(TagValue::as_str), Some("x1"));
+/// assert_eq!(span.tag("cache"), None);
+/// assert_eq!(span.error(), Some("invalid digit found in string"));
+/// assert_eq!(span.kind, Some(traced::model::Kind::Client));
+/// ```
+///
+/// # Functions
+///
+/// Any function with a body: methods with every receiver, generics, `impl Trait` arguments,
+/// destructured arguments, `unsafe` and `extern` functions, `-> !`, `#[track_caller]`, default
+/// trait methods. The span covers the body and closes on every exit: return, `?`, panic.
+///
+/// An `async fn` (also in traits, and under `#[async_trait]`) and a function whose body ends in
+/// an async block (`-> impl Future`, `Box::pin(async move { .. })`, a tower `Service::call`)
+/// get a span that starts at the call, under the caller's span, and covers the future until it
+/// completes or is dropped, entered on every poll, on whatever thread polls it.
+///
+/// # Tags
+///
+/// Each argument is a tag named after it (`self` only if named in `record`): integers, floats
+/// and bools keep their type, `&str`/`String` (anything `AsRef<str>`) are text, anything else
+/// `Debug` is formatted, and arguments that are neither are left out. Generic arguments are
+/// recorded as far as their bounds allow. Text is cut at `traced::max_value_len()` bytes.
+///
+/// Arguments whose name contains `password`, `passwd`, `secret`, `token`, `api_key`, `apikey`,
+/// `credential` or `auth` are recorded as `[redacted]` unless named in `record(...)`; so are
+/// `fields(...)` with such keys.
+///
+/// # Errors
+///
+/// When the function returns `Err` — any `Result`, including aliases like `io::Result` and
+/// `anyhow::Result`, or a future of one — the tag `error` gets the error's `Display` (its
+/// `Debug` if it has no `Display`) and `error.type` its type name. A panic sets `error` to the
+/// panic message (and `error.type` to `panic`) before the span closes; the panic goes on.
+///
+/// # Options
+///
+/// | option | effect |
+/// |---|---|
+/// | `name = "..."` | the span's name (default: the function's) |
+/// | `skip(a, b)` / `skip_all` | leave these / all arguments out |
+/// | `record(a, b)` | record only these arguments (also un-redacts them) |
+/// | `fields(k = expr, k = %expr, k = ?expr, k)` | extra tags: value, `Display`, `Debug`, or empty to `record` later |
+/// | `ret` / `ret(Debug)` / `ret(Display)` | the return value as tag `return` |
+/// | `err` / `err(Debug)` / `err(Display)` | how the error is formatted; a compile error if the function cannot return `Err` |
+/// | `level = "trace" \| "debug" \| "info" \| "warn" \| "error"` | the span's level (default `info`) |
+/// | `target = "..."` | the span's target (default: the module path) |
+/// | `kind = "client" \| "server" \| "producer" \| "consumer"` | the Zipkin span kind |
+/// | `parent = expr` | a local parent (`&Span`, `Span`, `Id`, `Option<Id>`, `None` for a new trace) or a caller's context (`Remote`, `Option<Remote>`, `SpanContext`) |
+/// | `follows_from = expr` | a causal link to another span |
+///
+/// Unknown or repeated options, names in `skip`/`record` that are not parameters, and options
+/// that contradict each other are compile errors on the offending token.
+///
+/// With no subscriber, or the span's level disabled, a call costs one check of the callsite's
+/// cached interest; no argument is formatted.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     traced2(args.into(), item.into()).into()
@@ -74,23 +146,29 @@ pub(crate) fn closest<'a>(
         .map(|(_, candidate)| candidate)
 }
 
+/// Edit distance where swapping two neighbours counts as one edit (`nmae` is one from `name`).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            table[i * width + j] = if i == 0 || j == 0 {
+                i + j
             } else {
-                1 + diagonal.min(above).min(row[j])
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (table[(i - 1) * width + j] + 1)
+                    .min(table[i * width + j - 1] + 1)
+                    .min(table[(i - 1) * width + j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(table[(i - 2) * width + j - 2] + 1);
+                }
+                best
             };
-            diagonal = above;
         }
     }
-    row[b.len()]
+    table[a.len() * width + b.len()]
 }
 
 #[cfg(test)]
@@ -103,6 +181,8 @@ mod tests {
         assert_eq!(closest("usr_id", names), Some("user_id"));
         assert_eq!(closest("pasword", names), Some("password"));
         assert_eq!(closest("zzz", names), None);
+        assert_eq!(closest("nmae", ["name", "kind"]), Some("name"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("nmae", "name"), 1);
     }
 }

@@ -212,6 +212,12 @@ pub enum Parent {
 }
 
 /// What `parent = expr` accepts.
+#[diagnostic::on_unimplemented(
+    message = "`parent = ...` takes a span or a caller's context, not `{Self}`",
+    label = "not a parent",
+    note = "local parents: `&Span`, `Span`, `Id`, `Option<Id>`, or `None` for a new trace",
+    note = "remote parents: `Remote`, `Option<Remote>`, `SpanContext`, `Option<SpanContext>` (or references)"
+)]
 pub trait IntoParent {
     fn into_parent(self) -> Parent;
 }
