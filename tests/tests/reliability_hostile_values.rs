@@ -264,3 +264,44 @@ fn huge_values_are_cut_while_recorded() {
         assert_cut(error_value, &bytes_debug, &format!("{label} error"));
     }
 }
+
+#[test]
+fn fields_that_become_the_name_service_or_peer_stay_valid() {
+    // Lower case: Zipkin names are lower-cased on the wire.
+    let big = "\u{2028}n\0".repeat(MIB / 4);
+    let hostile_service = "Svc\n\u{1b}[31m\u{2028}\0";
+    let results = through_every_format(2, || {
+        tracing::info_span!(
+            "renamed",
+            otel.name = big.as_str(),
+            peer.service = hostile_service,
+            server.address = "::1\n\0not an address",
+            server.port = 70000u64,
+            otel.kind = "client\0",
+        )
+        .in_scope(|| {});
+        tracing::info_span!("local", service.name = hostile_service).in_scope(|| {});
+    });
+    for (label, spans) in results {
+        let renamed = spans
+            .iter()
+            .find(|span| span.name.as_deref() != Some("local"))
+            .unwrap();
+        assert_cut(
+            renamed.name.as_deref().unwrap(),
+            &big,
+            &format!("{label} otel.name"),
+        );
+        assert_eq!(
+            renamed.remote_service(),
+            Some(hostile_service.to_lowercase().as_str()),
+            "{label}"
+        );
+        let local = by_name(&spans, "local");
+        assert_eq!(
+            local.service(),
+            Some(hostile_service.to_lowercase().as_str()),
+            "{label}"
+        );
+    }
+}
