@@ -215,3 +215,19 @@ fn unmatched_paths_are_named_after_the_path_without_a_route() {
         "a 4xx is the client's error, not the server's"
     );
 }
+
+#[test]
+fn without_connect_info_the_host_port_is_the_local_port() {
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(TraceLayer::new());
+    let request = Request::get("/")
+        .header("host", "shop.example:8080")
+        .body(Body::empty())
+        .expect("a request");
+    let capture = Capture::new();
+    capture.in_scope(|| runtime().block_on(app.oneshot(request)).expect("answered"));
+    let span = capture.span("GET /");
+    assert_eq!(span.local_port, Some(8080));
+    assert_eq!(span.remote_endpoint, None, "no client address is known");
+}

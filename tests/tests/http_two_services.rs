@@ -75,15 +75,18 @@ async fn echo_w3c(headers: HeaderMap) -> String {
 }
 
 /// Calls back with credentials in the URL, to prove they are never recorded.
-async fn with_secrets(State(front): State<Front>) -> StatusCode {
+async fn with_secrets(
+    State(front): State<Front>,
+) -> ([(&'static str, &'static str); 1], StatusCode) {
     let url = format!(
         "http://carol:url-password@{}/stock/7?api_key=url-api-key&page=2",
         front.back
     );
-    match front.client.get(url).send_traced().await {
+    let status = match front.client.get(url).send_traced().await {
         Ok(response) => response.status(),
         Err(_) => StatusCode::BAD_GATEWAY,
-    }
+    };
+    ([("set-cookie", "sid=set-cookie-secret")], status)
 }
 
 async fn stock(Path(id): Path<String>) -> Result<String, StatusCode> {
@@ -423,7 +426,8 @@ fn connection_errors_are_marked_without_the_url() {
 
 #[test]
 fn secrets_in_headers_and_urls_are_never_recorded() {
-    const SECRETS: [&str; 7] = [
+    const SECRETS: [&str; 8] = [
+        "set-cookie-secret",
         "bearer-secret",
         "cookie-secret",
         "key-secret",
@@ -445,6 +449,7 @@ fn secrets_in_headers_and_urls_are_never_recorded() {
             .await
             .expect("front answers");
         assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("set-cookie"));
     });
     let spans = wait_for(&capture, 4);
     assert_eq!(spans.len(), 3 + 1, "{spans:#?}");
