@@ -190,7 +190,10 @@ fn run(
                 last_line_at = Some(at);
                 if let Some(on_ready) = on_ready.take() {
                     on_ready(pid);
-                    last_line_at = Some(Instant::now());
+                    if line == "ready" {
+                        // Measured from the signal, not from the line.
+                        last_line_at = Some(Instant::now());
+                    }
                 }
             }
         }
