@@ -4,7 +4,7 @@
 //! | side | feature | what you add |
 //! |---|---|---|
 //! | server | `axum` (or `tower` for any `http` service) | `.layer(traced::http::TraceLayer::new())` |
-//! | client | `reqwest` | `request.send_traced().await` ([`SendTraced`]) |
+//! | client | `reqwest` | `request.send_traced().await` (`traced::http::SendTraced`) |
 //! | client | `reqwest-middleware` | `ClientBuilder::new(client).with(traced::http::ClientTrace::new())` |
 //! | any other client | — | [`crate::propagation::inject`] into its `HeaderMap` |
 //!
