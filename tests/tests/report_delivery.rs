@@ -309,3 +309,16 @@ fn bad_configurations_are_errors_not_panics() {
         assert!(!error.to_string().is_empty());
     }
 }
+
+#[test]
+fn a_zero_schedule_delay_still_delivers() {
+    let receiver = Receiver::start();
+    let reporter =
+        ZipkinReporter::start(config(&receiver.endpoint()).schedule_delay(Duration::ZERO)).unwrap();
+    let created = make_traces(&dispatch(&reporter), 2, 2);
+    assert_eq!(
+        receiver.wait_for_spans(created as usize, WAIT).len() as u64,
+        created
+    );
+    receiver.assert_no_violations();
+}

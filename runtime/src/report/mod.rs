@@ -94,8 +94,8 @@ pub struct ReporterConfig {
     pub max_batch_spans: usize,
     /// The largest uncompressed body per POST (default 5 MB); a single larger span goes alone.
     pub max_batch_bytes: usize,
-    /// How long spans may wait for a batch to fill (default 5 s, as `OTEL_BSP_SCHEDULE_DELAY`);
-    /// a full batch is sent at once.
+    /// How long spans may wait for a batch to fill (default 5 s, as `OTEL_BSP_SCHEDULE_DELAY`;
+    /// at least 1 ms); a full batch is sent at once.
     pub schedule_delay: Duration,
     /// The longest one POST may take, connect to answer (default 10 s, as
     /// `OTEL_EXPORTER_ZIPKIN_TIMEOUT`).
@@ -349,7 +349,8 @@ impl ZipkinReporter {
             gzip: config.gzip,
             local: config.local,
             endpoint: config.endpoint.clone(),
-            schedule_delay: config.schedule_delay,
+            // A zero delay would make an idle worker spin; a millisecond is as good as none.
+            schedule_delay: config.schedule_delay.max(Duration::from_millis(1)),
             export_timeout: config.export_timeout,
             max_attempts: config.max_attempts,
             backoff: retry::Backoff {
