@@ -231,3 +231,39 @@ fn without_connect_info_the_host_port_is_the_local_port() {
     assert_eq!(span.local_port, Some(8080));
     assert_eq!(span.remote_endpoint, None, "no client address is known");
 }
+
+#[test]
+fn a_callers_context_wins_over_a_current_local_span() {
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(TraceLayer::new());
+    let with_context = Request::get("/")
+        .header("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")
+        .body(Body::empty())
+        .expect("a request");
+    let without = Request::get("/").body(Body::empty()).expect("a request");
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        // The service called in-process, while a span of the calling code is current.
+        tracing::info_span!("caller").in_scope(|| {
+            let runtime = runtime();
+            runtime
+                .block_on(app.clone().oneshot(with_context))
+                .expect("answered");
+            runtime.block_on(app.oneshot(without)).expect("answered");
+        })
+    });
+    let caller = capture.span("caller");
+    let servers: Vec<_> = capture
+        .spans()
+        .into_iter()
+        .filter(|span| span.name == "GET /")
+        .collect();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers[0].parent_id, Some(SpanId(0xe457_b5a2_e4d8_6bd1)));
+    assert_eq!(
+        servers[1].parent_id,
+        Some(caller.id),
+        "no caller: the local span is the parent"
+    );
+}

@@ -241,31 +241,38 @@ impl<S> TraceService<S> {
             Some(propagator) => propagator.extract_incoming(request.headers()),
             None => crate::propagation::global().extract_incoming(request.headers()),
         };
-        let make_span = || {
-            tracing::info_span!(
-                target: TARGET,
-                "http.server",
-                otel.name = name.as_str(),
-                otel.kind = "server",
-                service.name = Empty,
-                http.method = method,
-                http.route = route,
-                http.target = target.as_str(),
-                // Before the client's: the layer files a lone server port as the local port, and
-                // a client port recorded later as the remote endpoint's.
-                server.port = Empty,
-                client.address = Empty,
-                client.port = Empty,
-                http.status_code = Empty,
-                error = Empty,
-            )
-        };
+        // One field list for both parents; `Empty` fields are filled in below and on completion.
+        macro_rules! server_span {
+            ($($parent:tt)*) => {
+                tracing::info_span!(
+                    target: TARGET,
+                    $($parent)*
+                    "http.server",
+                    otel.name = name.as_str(),
+                    otel.kind = "server",
+                    service.name = Empty,
+                    http.method = method,
+                    http.route = route,
+                    http.target = target.as_str(),
+                    // Before the client's: the layer files a lone server port as the local
+                    // port, and a client port recorded later as the remote endpoint's.
+                    server.port = Empty,
+                    client.address = Empty,
+                    client.port = Empty,
+                    http.status_code = Empty,
+                    error = Empty,
+                )
+            };
+        }
         let span = match incoming.as_ref().map(|incoming| incoming.remote) {
             Some(remote) => {
                 let shared = config.model == SpanModel::Shared;
-                crate::with_remote_parent(remote, shared, make_span)
+                // A root, so the caller's context wins over whatever span is current here (a
+                // local parent would otherwise take precedence).
+                crate::with_remote_parent(remote, shared, || server_span!(parent: None,))
             }
-            None => make_span(),
+            // No caller: nest under the current span, if any (a service called in-process).
+            None => server_span!(),
         };
         if let Some(name) = &config.service_name {
             span.record("service.name", &**name);
