@@ -267,3 +267,26 @@ fn a_callers_context_wins_over_a_current_local_span() {
         "no caller: the local span is the parent"
     );
 }
+
+#[test]
+fn any_tower_service_over_http_types_is_traced() {
+    use tower::Layer as _;
+    // No axum: a bare tower service with its own body type, as hyper or tonic would drive it.
+    let echo = tower::service_fn(|request: Request<String>| async move {
+        Ok::<_, std::convert::Infallible>(http::Response::new(request.into_body()))
+    });
+    let service = TraceLayer::new().service_name("plain").layer(echo);
+    let request = Request::put("/notes/1?password=hunter2&v=2")
+        .body("note".to_owned())
+        .expect("a request");
+    let capture = Capture::new();
+    let response = capture.in_scope(|| runtime().block_on(service.oneshot(request)));
+    assert_eq!(response.map(|r| r.into_body()), Ok("note".to_owned()));
+    let span = capture.span("PUT /notes/1");
+    assert_eq!(span.service_name.as_deref(), Some("plain"));
+    assert_eq!(
+        span.tag("http.target").and_then(TagValue::as_str),
+        Some("/notes/1?password=REDACTED&v=2")
+    );
+    assert_eq!(span.tag("http.status_code"), Some(&TagValue::U64(200)));
+}
