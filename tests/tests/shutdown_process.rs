@@ -152,6 +152,7 @@ fn run(
         // Only the shutdown can send: the batch timer never fires in these short lives.
         .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
         .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
         .env_remove("OTEL_EXPORTER_ZIPKIN_TIMEOUT")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -319,18 +320,19 @@ fn a_panic_in_main_still_flushes() {
 
 /// The child exits within the deadline although nothing can be delivered, and says how many
 /// spans it lost.
-fn dead_collector(what: &str, endpoint: &str) {
+fn dead_collector(what: &str, scenario: &str, endpoint: &str) {
     // A collector that never answers would hold each POST for a minute.
     let run = run(
-        "sync",
+        scenario,
         endpoint,
         &[("OTEL_EXPORTER_ZIPKIN_TIMEOUT", "60000")],
         no_signal,
     );
-    assert!(
-        run.status.success(),
-        "{what}: {:?}\n{}",
-        run.status,
+    let expected_code = if scenario == "panic" { 101 } else { 0 };
+    assert_eq!(
+        run.status.code(),
+        Some(expected_code),
+        "{what}: {}",
         run.stderr
     );
     assert!(
@@ -347,17 +349,34 @@ fn dead_collector(what: &str, endpoint: &str) {
     eprintln!(
         "  {what}: exit {:.1?} after main's end (deadline {DEADLINE:?}); stderr: {}",
         run.to_exit,
-        run.stderr.trim()
+        run.stderr
+            .lines()
+            .filter(|line| line.starts_with("traced:"))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
 }
 
 fn a_collector_not_listening_costs_at_most_the_deadline() {
-    dead_collector("not listening", &unused_endpoint());
+    dead_collector("not listening", "sync", &unused_endpoint());
 }
 
 fn a_hung_collector_costs_at_most_the_deadline() {
     let receiver = Receiver::start_with(Fault::Hang);
-    dead_collector("hung", &receiver.endpoint());
+    dead_collector("hung", "sync", &receiver.endpoint());
+}
+
+fn a_hung_collector_under_tokio_main_costs_at_most_the_deadline() {
+    let receiver = Receiver::start_with(Fault::Hang);
+    dead_collector(
+        "hung, tokio multi-thread",
+        "tokio-multi",
+        &receiver.endpoint(),
+    );
+}
+
+fn a_panic_with_a_dead_collector_costs_at_most_the_deadline() {
+    dead_collector("not listening, panic", "panic", &unused_endpoint());
 }
 
 fn a_signal_flushes_then_ends_the_process(signal: &str, number: i32) {
@@ -421,6 +440,14 @@ const TESTS: &[Test] = &[
     (
         "a_hung_collector_costs_at_most_the_deadline",
         a_hung_collector_costs_at_most_the_deadline,
+    ),
+    (
+        "a_hung_collector_under_tokio_main_costs_at_most_the_deadline",
+        a_hung_collector_under_tokio_main_costs_at_most_the_deadline,
+    ),
+    (
+        "a_panic_with_a_dead_collector_costs_at_most_the_deadline",
+        a_panic_with_a_dead_collector_costs_at_most_the_deadline,
     ),
     ("sigterm_flushes", sigterm_flushes),
     ("sigint_flushes", sigint_flushes),
