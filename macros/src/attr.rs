@@ -335,7 +335,7 @@ fn parse_fields(input: ParseStream<'_>, key: Span) -> syn::Result<Vec<Field>> {
     let parse = |content: ParseStream<'_>| {
         let mut fields = Vec::new();
         while !content.is_empty() {
-            fields.push(parse_field(&content)?);
+            fields.push(parse_field(content)?);
             if content.is_empty() {
                 break;
             }

@@ -119,13 +119,34 @@ fn inline_fn(
     } = &function;
     let stmts = &block.stmts;
     let span_decl = span_decl(&function, checked, &TokenStream::new());
+    // A value that falls off the end of the body is recorded; one left by `return` is not (the
+    // span still closes and panics are still recorded).
+    let body = match &sig.output {
+        ReturnType::Type(_, ty) if !matches!(**ty, Type::Never(_)) && !contains_impl_trait(ty) => {
+            let outcome = outcome(checked, &quote!(&__traced_ret), &quote!(&__traced_span));
+            quote! {
+                // The body is now a sub-expression; a `return` in it is not a smell here.
+                #[allow(clippy::diverging_sub_expression)]
+                let __traced_ret: #ty = { #(#stmts)* };
+                #[allow(unreachable_code)]
+                let __traced_ret = {
+                    if !__traced_span.is_disabled() {
+                        #outcome
+                    }
+                    __traced_ret
+                };
+                __traced_ret
+            }
+        }
+        _ => quote!(#(#stmts)*),
+    };
     quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
             #span_decl
             let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
-            #(#stmts)*
+            #body
         }
     }
 }

@@ -392,6 +392,12 @@ fn caller_location() -> u32 {
 }
 
 #[traced]
+#[track_caller]
+fn checked_parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[traced]
 fn diverges(message: &str) -> ! {
     panic!("{message}")
 }
@@ -410,6 +416,7 @@ fn other_shapes() {
         let (line, reported) = (line!(), caller_location());
         assert_eq!(reported, line, "#[track_caller] still reports the caller");
         let _ = std::panic::catch_unwind(|| diverges("never returns"));
+        assert!(checked_parse("x").is_err());
     });
     let span = capture.span("shapes");
     assert_eq!(span.tag("items"), Some(&text("[1, 2]")));
@@ -432,4 +439,9 @@ fn other_shapes() {
     );
     assert_eq!(capture.span("caller_location").error(), None);
     assert_eq!(capture.span("diverges").error(), Some("never returns"));
+    assert_eq!(
+        capture.span("checked_parse").error(),
+        Some("invalid digit found in string"),
+        "#[track_caller] functions record their errors too"
+    );
 }

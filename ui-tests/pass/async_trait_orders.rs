@@ -36,7 +36,7 @@ pub struct Doubler;
 #[async_trait]
 impl Fallible for Doubler {
     #[traced(ret, err)]
-    #[must_use]
+    #[allow(unused_variables)]
     async fn run(&self, input: u32) -> anyhow::Result<u32> {
         let doubled = input.checked_mul(2).ok_or_else(|| anyhow::anyhow!("overflow"))?;
         Ok(doubled)

@@ -125,3 +125,21 @@ pub fn forever() -> ! {
         std::thread::park();
     }
 }
+
+/// `#[track_caller]` keeps the body inline; both ways out of it compile cleanly.
+#[traced(err)]
+#[track_caller]
+pub fn checked(value: Option<u32>) -> Result<u32, Failure> {
+    if value == Some(0) {
+        return Err(Failure(0));
+    }
+    Ok(value.expect("a value"))
+}
+
+/// A `#[track_caller]` body that always leaves by `return`.
+#[allow(clippy::needless_return)]
+#[traced]
+#[track_caller]
+pub fn always_returns(value: u32) -> u32 {
+    return value + 1;
+}
