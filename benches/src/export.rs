@@ -59,6 +59,8 @@ pub struct GeneratorOutcome {
     pub dropped: Option<u64>,
     /// Peak resident set size of the process, KiB (`VmHWM`).
     pub peak_rss_kib: u64,
+    /// Seconds after which generation stopped because RSS passed [`RSS_CAP_KIB`].
+    pub rss_capped_at: Option<f64>,
 }
 
 impl GeneratorOutcome {
@@ -70,6 +72,7 @@ impl GeneratorOutcome {
             "flush_secs": self.flush_secs,
             "dropped": self.dropped,
             "peak_rss_kib": self.peak_rss_kib,
+            "rss_capped_at": self.rss_capped_at,
         })
         .to_string()
     }
@@ -83,6 +86,7 @@ impl GeneratorOutcome {
             flush_secs: value["flush_secs"].as_f64()?,
             dropped: value["dropped"].as_u64(),
             peak_rss_kib: value["peak_rss_kib"].as_u64()?,
+            rss_capped_at: value["rss_capped_at"].as_f64(),
         })
     }
 }
@@ -97,11 +101,31 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Keeps a generator at `rate` spans per second (`None`: flat out) and stops it after `run`.
+/// The resident set size at which a generator stops early. A pipeline without back-pressure
+/// (fastrace) grows by gigabytes in seconds; the machine running the benchmark is shared.
+pub const RSS_CAP_KIB: u64 = 2 << 20;
+
+/// Batches between two reads of the resident set size (one read costs tens of microseconds).
+const RSS_CHECK_EVERY: u64 = 256;
+
+/// Current resident set size of this process in KiB, from `/proc/self/status`.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Keeps a generator at `rate` spans per second (`None`: flat out) and stops it after `run`,
+/// or early once the process's RSS passes [`RSS_CAP_KIB`].
 pub struct Pacer {
     start: Instant,
     run: Duration,
     rate: Option<u64>,
+    batches: std::cell::Cell<u64>,
+    capped_at: std::cell::Cell<Option<f64>>,
 }
 
 impl Pacer {
@@ -111,13 +135,26 @@ impl Pacer {
             start: Instant::now(),
             run,
             rate,
+            batches: std::cell::Cell::new(0),
+            capped_at: std::cell::Cell::new(None),
         }
+    }
+
+    /// Seconds after which the RSS cap stopped the generator, if it did.
+    pub fn capped_at(&self) -> Option<f64> {
+        self.capped_at.get()
     }
 
     /// Called after `generated` spans: sleeps if ahead of the rate; false once time is up.
     pub fn keep_going(&self, generated: u64) -> bool {
         let elapsed = self.start.elapsed();
         if elapsed >= self.run {
+            return false;
+        }
+        let batches = self.batches.get() + 1;
+        self.batches.set(batches);
+        if batches % RSS_CHECK_EVERY == 0 && rss_kib() > RSS_CAP_KIB {
+            self.capped_at.set(Some(elapsed.as_secs_f64()));
             return false;
         }
         if let Some(rate) = self.rate {
@@ -192,6 +229,7 @@ pub fn run_generator(
                 flush_secs: flush_start.elapsed().as_secs_f64(),
                 dropped: Some(stats.dropped),
                 peak_rss_kib: peak_rss_kib(),
+                rss_capped_at: pacer.capped_at(),
             }
         }
         ExportStack::Otel => {
@@ -208,6 +246,7 @@ pub fn run_generator(
                 // The batch processor drops silently (it logs through its own diagnostics only).
                 dropped: None,
                 peak_rss_kib: peak_rss_kib(),
+                rss_capped_at: pacer.capped_at(),
             }
         }
         ExportStack::Fastrace => {
@@ -223,6 +262,7 @@ pub fn run_generator(
                 flush_secs: flush_start.elapsed().as_secs_f64(),
                 dropped: None,
                 peak_rss_kib: peak_rss_kib(),
+                rss_capped_at: pacer.capped_at(),
             }
         }
     }

@@ -534,6 +534,13 @@ fn export_cell(row: Option<&ExportRow>, with_rss: bool) -> String {
     if with_rss {
         let _ = write!(cell, ", RSS {}", mib(row.outcome.peak_rss_kib));
     }
+    if let Some(secs) = row.outcome.rss_capped_at {
+        let _ = write!(
+            cell,
+            ", generation stopped at {secs:.1} s when RSS passed the {} cap",
+            mib(traced_benches::export::RSS_CAP_KIB)
+        );
+    }
     if row.bad_requests > 0 {
         let _ = write!(cell, ", {} bad requests", row.bad_requests);
     }
