@@ -16,8 +16,9 @@
 //!
 //! Spans still open when the signal arrives are not finished, so they are not sent. A program
 //! that already shuts down gracefully on signals (an axum server with
-//! `with_graceful_shutdown(tokio::signal::ctrl_c())`, say) does not need this helper: it returns
-//! from `main`, which drops the guard and flushes (see [`crate::setup`]).
+//! `with_graceful_shutdown(tokio::signal::ctrl_c())`, say) should not use this helper, which
+//! ends the process without waiting for that shutdown: returning from `main` drops the guard,
+//! and that flushes (see [`crate::setup`]).
 //!
 //! [`TracingGuard`]: crate::TracingGuard
 
