@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use traced::model::TagValue;
@@ -401,4 +403,85 @@ fn without_a_subscriber_futures_behave_the_same() {
     assert!(panicked.unwrap_err().is_panic());
     let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(explode(2))));
     assert!(unwound.is_err());
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[traced(fields(label_len = label.as_ref().len()))]
+async fn generic_work<T, L>(value: T, label: L, _guard: DropFlag, extra: impl Into<u64>) -> String
+where
+    T: std::fmt::Debug + Send,
+    L: AsRef<str> + Send,
+{
+    tokio::task::yield_now().await;
+    format!("{}:{value:?}:{}", label.as_ref(), extra.into())
+}
+
+#[derive(Debug)]
+struct Session {
+    id: u64,
+}
+
+impl Session {
+    #[traced(fields(session = self.id))]
+    async fn boxed(self: Box<Self>, step: u8) -> u64 {
+        tokio::task::yield_now().await;
+        self.id + u64::from(step)
+    }
+
+    #[traced]
+    async fn shared(self: Arc<Self>) -> u64 {
+        self.id
+    }
+
+    #[traced]
+    async fn advance(mut self, by: u64) -> Self {
+        self.id += by;
+        self
+    }
+}
+
+#[test]
+fn async_generics_receivers_and_argument_lifetimes() {
+    let capture = Capture::new();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&dropped);
+    let (output, before_poll, total) = capture.in_scope(move || {
+        let future = generic_work(vec![1u8], "lbl", DropFlag(Arc::clone(&flag)), 7u32);
+        // An `async fn` keeps every argument, used or not, until it completes.
+        let before_poll = flag.load(Ordering::SeqCst);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let output = runtime.block_on(future);
+        let total = runtime.block_on(async {
+            let boxed = Box::new(Session { id: 1 }).boxed(2).await;
+            let shared = Arc::new(Session { id: 10 }).shared().await;
+            let advanced = Session { id: 100 }.advance(5).await;
+            boxed + shared + advanced.id
+        });
+        (output, before_poll, total)
+    });
+    assert_eq!(output, "lbl:[1]:7");
+    assert!(!before_poll, "the unused argument lives in the future");
+    assert!(dropped.load(Ordering::SeqCst));
+    assert_eq!(total, 3 + 10 + 105);
+    let span = capture.span("generic_work");
+    assert_eq!(span.tag("value"), Some(&text("[1]")));
+    assert_eq!(span.tag("label"), Some(&text("lbl")));
+    assert_eq!(span.tag("label_len"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("extra"), None, "`impl Into<u64>` allows no formatting");
+    assert_eq!(
+        capture.span("boxed").tag("session"),
+        Some(&TagValue::U64(1))
+    );
+    assert_eq!(capture.span("advance").tag("by"), Some(&TagValue::U64(5)));
+    assert_eq!(capture.span("shared").error(), None);
 }
