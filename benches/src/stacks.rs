@@ -136,6 +136,78 @@ scenario_fns!(
     #[traced::traced]
 );
 
+/// The OpenTelemetry API directly (no `tracing`), with the SDK batch processor and the Zipkin
+/// exporter behind it: [`OtelStack::install_api_tracer`] must have run.
+pub mod otel_api {
+    use std::borrow::Cow;
+    use std::future::Future;
+    use std::hint::black_box;
+    use std::sync::OnceLock;
+
+    use opentelemetry::context::FutureExt as _;
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
+    use opentelemetry::{Context, KeyValue};
+    use opentelemetry_sdk::trace::SdkTracer;
+
+    pub(crate) static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+    fn tracer() -> &'static SdkTracer {
+        TRACER
+            .get()
+            .expect("OtelStack::install_api_tracer runs before the OTel API functions")
+    }
+
+    fn span<T>(name: &'static str, body: impl FnOnce(Context) -> T) -> T {
+        tracer().in_span(Cow::Borrowed(name), body)
+    }
+
+    /// One span, no attributes.
+    #[inline(never)]
+    pub fn d1() -> u64 {
+        span("d1", |_| black_box(7))
+    }
+
+    /// Three nested spans.
+    #[inline(never)]
+    pub fn d3() -> u64 {
+        span("d3", |_| d3_middle())
+    }
+
+    #[inline(never)]
+    fn d3_middle() -> u64 {
+        span("d3_middle", |_| d3_leaf())
+    }
+
+    #[inline(never)]
+    fn d3_leaf() -> u64 {
+        span("d3_leaf", |_| black_box(7))
+    }
+
+    /// One span with two integer attributes.
+    #[inline(never)]
+    pub fn f2(a: u64, b: u64) -> u64 {
+        span("f2", |cx| {
+            cx.span()
+                .set_attributes([KeyValue::new("a", a as i64), KeyValue::new("b", b as i64)]);
+            black_box(a) ^ black_box(b)
+        })
+    }
+
+    /// One span around a future.
+    #[inline(never)]
+    pub fn d1_async() -> impl Future<Output = u64> {
+        let span = tracer().start(Cow::Borrowed("d1_async"));
+        async { black_box(7) }.with_context(Context::current_with_span(span))
+    }
+
+    /// Runs `body` under an entered parent span.
+    pub fn with_parent<R>(body: impl FnOnce() -> R) -> R {
+        let parent = tracer().start(Cow::Borrowed("parent"));
+        let _attached = Context::current_with_span(parent).attach();
+        body()
+    }
+}
+
 /// An exporter that counts spans and drops them: the layer's own cost, without a reporter.
 #[derive(Clone, Default)]
 pub struct CountingExporter(Arc<AtomicU64>);
@@ -250,6 +322,12 @@ impl OtelStack {
         OtelStack { dispatch, provider }
     }
 
+    /// Makes this stack's tracer the one [`otel_api`] uses (once per process).
+    pub fn install_api_tracer(&self) {
+        use opentelemetry::trace::TracerProvider as _;
+        let _ = otel_api::TRACER.set(self.provider.tracer("bench-api"));
+    }
+
     /// Flushes what the batch processor still holds.
     pub fn shutdown(&self) {
         let _ = self.provider.force_flush();
@@ -284,6 +362,8 @@ pub enum Parent {
     Nothing,
     /// `dispatch` installed on this thread, and an entered `tracing` span as the parent.
     Tracing(Dispatch),
+    /// An entered OpenTelemetry API span as the parent (see [`otel_api`]).
+    OtelApi,
     /// A fastrace root span (sampled or not) as the local parent.
     Fastrace {
         /// Whether the root is sampled.
@@ -301,6 +381,7 @@ impl Parent {
                 let _entered = parent.enter();
                 body()
             }),
+            Parent::OtelApi => otel_api::with_parent(body),
             Parent::Fastrace { sampled } => {
                 let context = fastrace::collector::SpanContext::random().sampled(*sampled);
                 let root = fastrace::Span::root("parent", context);

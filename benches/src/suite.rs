@@ -44,6 +44,10 @@ pub const STACKS: &[Stack] = &[
         label: "tracing + tracing-opentelemetry + batch + Zipkin HTTP",
     },
     Stack {
+        id: "otel_api_zipkin",
+        label: "OpenTelemetry API + SDK batch + Zipkin HTTP (no tracing)",
+    },
+    Stack {
         id: "fastrace_noop",
         label: "fastrace, no-op reporter",
     },
@@ -176,6 +180,20 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         let otel = stacks::OtelStack::new(&sink.url());
         let parent = Parent::Tracing(otel.dispatch.clone());
         bench_stack!(c, rt, keep, "otel_zipkin", &parent, instrument, instrument);
+        otel.shutdown();
+    }
+    if keep("otel_api_zipkin") {
+        let otel = stacks::OtelStack::new(&sink.url());
+        otel.install_api_tracer();
+        bench_stack!(
+            c,
+            rt,
+            keep,
+            "otel_api_zipkin",
+            &Parent::OtelApi,
+            otel_api,
+            otel_api
+        );
         otel.shutdown();
     }
 
