@@ -577,13 +577,25 @@ fn future_tail(block: &Block) -> Option<&ExprAsync> {
     let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
         return None;
     };
-    match tail {
-        Expr::Async(future) => Some(future),
-        Expr::Call(call) if is_box_pin(&call.func) && call.args.len() == 1 => match &call.args[0] {
+    match wrapped_future(tail) {
+        Wrapped::Bare => match tail {
             Expr::Async(future) => Some(future),
             _ => None,
         },
-        _ => None,
+        Wrapped::Call => match tail {
+            Expr::Call(call) => match call.args.first() {
+                Some(Expr::Async(future)) => Some(future),
+                _ => None,
+            },
+            _ => None,
+        },
+        Wrapped::Method => match tail {
+            Expr::MethodCall(call) => match &*call.receiver {
+                Expr::Async(future) => Some(future),
+                _ => None,
+            },
+            _ => None,
+        },
     }
 }
 
@@ -591,16 +603,40 @@ fn future_tail_mut(block: &mut Block) -> Option<&mut Expr> {
     let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() else {
         return None;
     };
-    let boxed = matches!(tail, Expr::Call(call) if is_box_pin(&call.func) && call.args.len() == 1);
-    let target = if boxed {
-        match tail {
+    let target = match wrapped_future(tail) {
+        Wrapped::Bare => tail,
+        Wrapped::Call => match tail {
             Expr::Call(call) => call.args.first_mut()?,
             _ => return None,
-        }
-    } else {
-        tail
+        },
+        Wrapped::Method => match tail {
+            Expr::MethodCall(call) => &mut *call.receiver,
+            _ => return None,
+        },
     };
     matches!(target, Expr::Async(_)).then_some(target)
+}
+
+/// Where the async block sits in a tail expression.
+enum Wrapped {
+    /// `async { .. }`
+    Bare,
+    /// `Box::pin(async { .. })`
+    Call,
+    /// `async { .. }.boxed()` (the `futures` crate's `FutureExt`)
+    Method,
+}
+
+fn wrapped_future(tail: &Expr) -> Wrapped {
+    match tail {
+        Expr::Call(call) if is_box_pin(&call.func) && call.args.len() == 1 => Wrapped::Call,
+        Expr::MethodCall(call)
+            if (call.method == "boxed" || call.method == "boxed_local") && call.args.is_empty() =>
+        {
+            Wrapped::Method
+        }
+        _ => Wrapped::Bare,
+    }
 }
 
 fn is_box_pin(func: &Expr) -> bool {

@@ -19,6 +19,12 @@ const SECRETS: &[&str] = &[
     "auth",
 ];
 
+/// Tags the span sets itself.
+const RESERVED: &[&str] = &["error", "error.type", "return", "otel.kind"];
+
+/// `tracing`'s limit on the fields of one callsite.
+const MAX_FIELDS: usize = 32;
+
 pub fn is_secret(name: &str) -> bool {
     let name = name.to_lowercase();
     SECRETS.iter().any(|secret| name.contains(secret))
@@ -224,11 +230,23 @@ pub fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checke
         }
     }
 
+    for field in options.fields.iter().flat_map(|fields| &fields.value) {
+        if RESERVED.contains(&field.name.as_str()) {
+            errors.push(syn::Error::new(
+                field.span,
+                format!(
+                    "`{}` is a tag `#[traced]` sets itself; give this field another name",
+                    field.name
+                ),
+            ));
+        }
+    }
+
     let record_list: Option<Vec<String>> = options
         .record
         .as_ref()
         .map(|record| record.value.iter().map(unraw).collect());
-    let recorded = params
+    let recorded: Vec<Recorded> = params
         .into_iter()
         .filter(|param| match &record_list {
             Some(names) => names.contains(&param.name),
@@ -248,6 +266,20 @@ pub fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checke
             name: param.name,
         })
         .collect();
+    let count = recorded.len()
+        + field_keys.len()
+        + 2
+        + usize::from(options.ret.is_some())
+        + usize::from(options.kind.is_some());
+    if count > MAX_FIELDS {
+        errors.push(syn::Error::new(
+            function.sig.ident.span(),
+            format!(
+                "this span would have {count} fields, and a tracing span holds at most {MAX_FIELDS}; \
+                 leave some arguments out with `skip(...)` or choose them with `record(...)`"
+            ),
+        ));
+    }
     let redacted_fields = field_keys
         .into_iter()
         .filter(|key| {

@@ -477,11 +477,47 @@ fn async_generics_receivers_and_argument_lifetimes() {
     assert_eq!(span.tag("value"), Some(&text("[1]")));
     assert_eq!(span.tag("label"), Some(&text("lbl")));
     assert_eq!(span.tag("label_len"), Some(&TagValue::U64(3)));
-    assert_eq!(span.tag("extra"), None, "`impl Into<u64>` allows no formatting");
+    assert_eq!(
+        span.tag("extra"),
+        None,
+        "`impl Into<u64>` allows no formatting"
+    );
     assert_eq!(
         capture.span("boxed").tag("session"),
         Some(&TagValue::U64(1))
     );
     assert_eq!(capture.span("advance").tag("by"), Some(&TagValue::U64(5)));
     assert_eq!(capture.span("shared").error(), None);
+}
+
+/// Like `futures::FutureExt::boxed`.
+trait Boxed: Future + Sized + Send + 'static {
+    fn boxed(self) -> BoxFuture<Self::Output> {
+        Box::pin(self)
+    }
+}
+
+impl<F: Future + Send + 'static> Boxed for F {}
+
+#[traced]
+fn via_boxed(x: u8) -> BoxFuture<u8> {
+    async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        x + 1
+    }
+    .boxed()
+}
+
+#[test]
+fn an_async_block_boxed_with_a_method_is_traced_too() {
+    let capture = Capture::new();
+    let runtime = capture.multi_thread_runtime(1);
+    assert_eq!(on_workers(&runtime, async { via_boxed(1).await }), 2);
+    drop(runtime);
+    let span = capture.span("via_boxed");
+    assert!(
+        span.duration_us >= 5_000,
+        "covers the sleep: {} us",
+        span.duration_us
+    );
 }
