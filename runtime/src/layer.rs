@@ -103,12 +103,32 @@ struct Details {
     peer: PeerFields,
 }
 
+/// Network fields, kept per side: which side is the remote one depends on the span's kind,
+/// which may be recorded after them.
 #[derive(Default)]
 struct PeerFields {
+    service: Option<String>,
+    server: HostPort,
+    client: HostPort,
+    network: HostPort,
+}
+
+#[derive(Default, Clone)]
+struct HostPort {
     address: Option<IpAddr>,
     host: Option<String>,
-    service: Option<String>,
     port: Option<u16>,
+}
+
+impl HostPort {
+    /// `self`, with what it lacks taken from `fallback`.
+    fn or(self, fallback: HostPort) -> HostPort {
+        HostPort {
+            address: self.address.or(fallback.address),
+            host: self.host.or(fallback.host),
+            port: self.port.or(fallback.port),
+        }
+    }
 }
 
 impl SpanState {
@@ -410,28 +430,30 @@ impl SpanState {
         }
         record.tags = tags;
         record.annotations = annotations;
-        let is_server = kind == Some(Kind::Server);
-        if is_server && peer.address.is_none() && peer.host.is_none() {
-            // On a server span a bare port is the port it listens on.
-            record.local_port = peer.port;
+        // A server's peer is its client and its own port is `server.port`; for every other kind
+        // the peer is the server it calls.
+        let remote_side = if kind == Some(Kind::Server) {
+            record.local_port = peer.server.port.filter(|port| *port != 0);
+            peer.client.or(peer.network)
         } else {
-            let mut remote = Endpoint {
-                service_name: peer.service.map(|name| Arc::from(name.to_lowercase())),
-                port: peer.port.filter(|port| *port != 0),
-                ..Endpoint::default()
-            };
-            match peer.address {
-                Some(IpAddr::V4(ip)) => remote.ipv4 = Some(ip),
-                Some(IpAddr::V6(ip)) => remote.ipv6 = Some(ip),
-                None => {}
-            }
-            if remote.service_name.is_none() {
-                // A host name is the best service label Zipkin's endpoint can hold.
-                remote.service_name = peer.host.map(|host| Arc::from(host.to_lowercase()));
-            }
-            if !remote.is_empty() {
-                record.remote_endpoint = Some(remote);
-            }
+            peer.server.or(peer.network)
+        };
+        let mut remote = Endpoint {
+            service_name: peer.service.map(|name| Arc::from(name.to_lowercase())),
+            port: remote_side.port.filter(|port| *port != 0),
+            ..Endpoint::default()
+        };
+        match remote_side.address {
+            Some(IpAddr::V4(ip)) => remote.ipv4 = Some(ip),
+            Some(IpAddr::V6(ip)) => remote.ipv6 = Some(ip),
+            None => {}
+        }
+        if remote.service_name.is_none() {
+            // A host name is the best service label Zipkin's endpoint can hold.
+            remote.service_name = remote_side.host.map(|host| Arc::from(host.to_lowercase()));
+        }
+        if !remote.is_empty() {
+            record.remote_endpoint = Some(remote);
         }
         record
     }
@@ -470,41 +492,73 @@ impl FieldRecorder<'_> {
 
     fn peer(&mut self, target: PeerField, text: &str) {
         let peer = &mut self.state.details().peer;
-        match target {
-            PeerField::Service => peer.service = Some(text.to_owned()),
-            PeerField::Address => match text.parse::<IpAddr>() {
-                Ok(ip) => peer.address = Some(ip),
-                Err(_) => peer.host = Some(text.to_owned()),
+        let (side, part) = match target {
+            PeerField::Service => {
+                peer.service = Some(text.to_owned());
+                return;
+            }
+            PeerField::Address(side) => (side, Part::Address),
+            PeerField::Port(side) => (side, Part::Port),
+        };
+        let host_port = match side {
+            Side::Server => &mut peer.server,
+            Side::Client => &mut peer.client,
+            Side::Network => &mut peer.network,
+        };
+        match part {
+            Part::Address => match text.parse::<IpAddr>() {
+                Ok(ip) => host_port.address = Some(ip),
+                Err(_) => host_port.host = Some(text.to_owned()),
             },
-            PeerField::Port => peer.port = text.parse().ok(),
+            Part::Port => host_port.port = text.parse().ok(),
         }
     }
 
     fn integer(&mut self, field: &Field, value: i128) {
-        if peer_field(field.name()) == Some(PeerField::Port) {
-            self.state.details().peer.port = u16::try_from(value).ok();
+        if let Some(PeerField::Port(side)) = peer_field(field.name()) {
+            let peer = &mut self.state.details().peer;
+            let host_port = match side {
+                Side::Server => &mut peer.server,
+                Side::Client => &mut peer.client,
+                Side::Network => &mut peer.network,
+            };
+            host_port.port = u16::try_from(value).ok();
         }
     }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum PeerField {
-    Service,
+enum Side {
+    Server,
+    Client,
+    /// The old `net.peer.*` and `network.peer.*` names: the other end, whatever the kind.
+    Network,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
     Address,
     Port,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PeerField {
+    Service,
+    Address(Side),
+    Port(Side),
 }
 
 fn peer_field(name: &str) -> Option<PeerField> {
     match name {
         "peer.service" => Some(PeerField::Service),
-        "server.address"
-        | "net.peer.name"
-        | "net.peer.ip"
-        | "network.peer.address"
-        | "client.address" => Some(PeerField::Address),
-        "server.port" | "net.peer.port" | "network.peer.port" | "client.port" => {
-            Some(PeerField::Port)
+        "server.address" => Some(PeerField::Address(Side::Server)),
+        "server.port" => Some(PeerField::Port(Side::Server)),
+        "client.address" => Some(PeerField::Address(Side::Client)),
+        "client.port" => Some(PeerField::Port(Side::Client)),
+        "net.peer.name" | "net.peer.ip" | "network.peer.address" => {
+            Some(PeerField::Address(Side::Network))
         }
+        "net.peer.port" | "network.peer.port" => Some(PeerField::Port(Side::Network)),
         _ => None,
     }
 }
@@ -587,5 +641,78 @@ impl Visit for AnnotationWriter {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let text = crate::value::capped_debug(value);
         self.field(field, format_args!("{text}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use crate::model::{Endpoint, Kind};
+    use crate::testing::Capture;
+
+    #[test]
+    fn a_server_span_keeps_its_own_port_and_reports_its_client_as_the_peer() {
+        let capture = Capture::new();
+        capture.in_scope(|| {
+            let span = tracing::info_span!(
+                "GET /",
+                otel.kind = "server",
+                server.port = 8080u64,
+                client.address = "10.0.0.7",
+                client.port = 51234u64,
+            );
+            span.in_scope(|| {});
+        });
+        let span = capture.span("GET /");
+        assert_eq!(span.kind, Some(Kind::Server));
+        assert_eq!(span.local_port, Some(8080));
+        let remote = span
+            .remote_endpoint
+            .expect("the client is the remote endpoint");
+        assert_eq!(remote.ipv4, Some(Ipv4Addr::new(10, 0, 0, 7)));
+        assert_eq!(remote.port, Some(51234));
+    }
+
+    #[test]
+    fn a_client_span_reports_the_server_it_calls_and_names_a_host_as_service() {
+        let capture = Capture::new();
+        capture.in_scope(|| {
+            let span = tracing::info_span!(
+                "GET",
+                server.address = "inventory.internal",
+                server.port = 8001u64,
+                otel.kind = "client",
+            );
+            span.in_scope(|| {});
+        });
+        let span = capture.span("GET");
+        assert_eq!(span.local_port, None);
+        assert_eq!(
+            span.remote_endpoint,
+            Some(Endpoint {
+                service_name: Some("inventory.internal".into()),
+                port: Some(8001),
+                ..Endpoint::default()
+            })
+        );
+    }
+
+    #[test]
+    fn peer_service_names_the_remote_and_old_net_peer_fields_still_count() {
+        let capture = Capture::new();
+        capture.in_scope(|| {
+            let span = tracing::info_span!(
+                "query",
+                peer.service = "Orders-DB",
+                net.peer.ip = "192.168.1.9",
+                net.peer.port = 5432u64,
+            );
+            span.in_scope(|| {});
+        });
+        let remote = capture.span("query").remote_endpoint.unwrap();
+        assert_eq!(remote.service_name.as_deref(), Some("orders-db"));
+        assert_eq!(remote.ipv4, Some(Ipv4Addr::new(192, 168, 1, 9)));
+        assert_eq!(remote.port, Some(5432));
     }
 }
