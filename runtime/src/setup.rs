@@ -361,6 +361,7 @@ pub struct Builder {
     gzip: bool,
     /// `init()` and `layer()` use defaults for bad values instead of failing.
     lenient: bool,
+    tls_root_certs_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Builder {
@@ -414,6 +415,7 @@ impl Builder {
             encoding: Encoding::Json,
             gzip: false,
             lenient: false,
+            tls_root_certs_pem: None,
         }
     }
 
@@ -548,6 +550,20 @@ impl Builder {
     /// A header sent with every request to the collector (e.g. `Authorization`).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Builder {
         self.config.zipkin_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// PEM certificates to trust for an `https://` collector instead of the bundled roots (a
+    /// private CA); needs the `rustls` feature. See [`ReporterConfig::tls_root_certs_pem`].
+    ///
+    /// ```no_run
+    /// let _guard = traced::builder()
+    ///     .endpoint("https://zipkin.internal:9411/api/v2/spans")
+    ///     .tls_root_certs_pem(std::fs::read("/etc/zipkin/ca.pem").unwrap())
+    ///     .init();
+    /// ```
+    pub fn tls_root_certs_pem(mut self, pem: impl Into<Vec<u8>>) -> Builder {
+        self.tls_root_certs_pem = Some(pem.into());
         self
     }
 
@@ -807,6 +823,7 @@ impl Builder {
             .gzip(self.gzip)
             .shutdown_timeout(self.shutdown_timeout);
         reporter.headers = config.zipkin_headers.clone();
+        reporter.tls_root_certs_pem = self.tls_root_certs_pem.clone();
         if let Some(size) = config.max_queue_size {
             reporter = reporter.max_queue_spans(size);
         }
