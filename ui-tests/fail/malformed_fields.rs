@@ -14,7 +14,11 @@ fn missing_comma() {}
 #[traced(fields)]
 fn no_list() {}
 
+#[traced(fields(error = "custom", otel.kind = "server"))]
+fn reserved() {}
+
 fn main() {
+    reserved();
     missing_value(1);
     missing_name();
     missing_comma();
