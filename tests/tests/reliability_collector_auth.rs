@@ -52,7 +52,10 @@ fn configured_headers_reach_the_collector_on_every_post_and_never_the_spans() {
     // into batches depends on when the reporter's thread woke up).
     assert!(requests.len() >= 3, "{requests:#?}");
     assert_eq!(requests[0].status, Some(503));
-    assert_eq!(requests.iter().map(|request| request.spans).sum::<usize>(), 4);
+    assert_eq!(
+        requests.iter().map(|request| request.spans).sum::<usize>(),
+        4
+    );
     for request in &requests {
         assert_eq!(request.header("authorization"), Some("Bearer s3cr3t=="));
         assert_eq!(request.header("x-tenant"), Some("shop"));
