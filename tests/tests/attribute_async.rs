@@ -524,3 +524,49 @@ fn an_async_block_boxed_with_a_method_is_traced_too() {
         span.duration_us
     );
 }
+
+#[traced(ret, err(Debug), parent = None, fields(request.id = id))]
+async fn answer(id: u64) -> Result<u64, String> {
+    tokio::task::yield_now().await;
+    if id == 0 {
+        return Err("zero".to_owned());
+    }
+    Ok(id * 10)
+}
+
+#[test]
+fn options_on_async_functions() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _outer = tracing::info_span!("outer").entered();
+        assert_eq!(runtime.block_on(answer(4)), Ok(40));
+        assert!(runtime.block_on(answer(0)).is_err());
+    });
+    let spans: Vec<_> = capture
+        .spans()
+        .into_iter()
+        .filter(|span| span.name == "answer")
+        .collect();
+    assert_eq!(spans.len(), 2);
+    assert!(
+        spans.iter().all(|span| span.parent_id.is_none()),
+        "parent = None makes roots"
+    );
+    let ok = spans
+        .iter()
+        .find(|span| span.tag("request.id") == Some(&TagValue::U64(4)))
+        .unwrap();
+    assert_eq!(ok.tag("return"), Some(&text("Ok(40)")));
+    let failed = spans
+        .iter()
+        .find(|span| span.tag("request.id") == Some(&TagValue::U64(0)))
+        .unwrap();
+    assert_eq!(
+        failed.error(),
+        Some("\"zero\""),
+        "err(Debug) formats with Debug"
+    );
+}
