@@ -370,6 +370,16 @@ fn span_decl(function: &ItemFn, checked: &Checked, bindings: &TokenStream) -> To
         } else {
             match &field.value {
                 FieldValue::Empty => quote!(::traced::__private::tracing::field::Empty),
+                // `k = tracing::field::Empty`, as tracing spells "record later".
+                FieldValue::Value(Expr::Path(path))
+                    if path
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|last| last.ident == "Empty") =>
+                {
+                    quote!(::traced::__private::tracing::field::Empty)
+                }
                 FieldValue::Value(expr) => quote_spanned! {expr.span()=>
                     ::traced::__private::ArgValue::as_value(
                         &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()

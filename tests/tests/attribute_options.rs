@@ -18,9 +18,10 @@ struct User {
     id: u64,
 }
 
-#[traced(name = "load user", skip(cache), fields(user.id = user.id, shown = %user.id, debugged = ?user, later, auth_header = "Bearer x"))]
+#[traced(name = "load user", skip(cache), fields(user.id = user.id, shown = %user.id, debugged = ?user, later, also_later = tracing::field::Empty, auth_header = "Bearer x"))]
 fn load(user: &User, cache: &str, limit: u32) -> u64 {
     tracing::Span::current().record("later", 5u64);
+    tracing::Span::current().record("also_later", true);
     user.id + cache.len() as u64 + u64::from(limit)
 }
 
@@ -36,6 +37,7 @@ fn name_skip_and_fields() {
     assert_eq!(span.tag("shown"), Some(&text("3")));
     assert_eq!(span.tag("debugged"), Some(&text("User { id: 3 }")));
     assert_eq!(span.tag("later"), Some(&TagValue::U64(5)));
+    assert_eq!(span.tag("also_later"), Some(&TagValue::Bool(true)));
     assert_eq!(span.tag("auth_header"), Some(&text("[redacted]")));
 }
 
