@@ -258,13 +258,21 @@ pub struct TracedHttp {
 
 impl TracedHttp {
     /// Starts the reporter's thread and builds the subscriber.
+    ///
+    /// `BENCH_MAX_QUEUE_SPANS`, when set, replaces the default queue bound: an experiment knob
+    /// for the export mode, never set by the report itself.
     pub fn new(endpoint: &str) -> TracedHttp {
-        let reporter = ZipkinReporter::start(
-            ReporterConfig::default()
-                .endpoint(endpoint)
-                .service_name("bench"),
-        )
-        .expect("the reporter starts with a valid loopback URL");
+        let mut config = ReporterConfig::default()
+            .endpoint(endpoint)
+            .service_name("bench");
+        if let Some(spans) = std::env::var("BENCH_MAX_QUEUE_SPANS")
+            .ok()
+            .and_then(|value| value.parse().ok())
+        {
+            config.max_queue_spans = spans;
+        }
+        let reporter =
+            ZipkinReporter::start(config).expect("the reporter starts with a valid loopback URL");
         let dispatch = Dispatch::new(
             tracing_subscriber::registry().with(traced::TracedLayer::new(reporter.clone())),
         );
