@@ -437,14 +437,14 @@ struct InstructionRow {
     per_span: f64,
 }
 
-/// Instructions per d1 call under callgrind, counted inside the loop only. Unlike times, these
+/// Instructions per call under callgrind, counted inside the loop only. Unlike times, these
 /// do not depend on what else the machine is doing.
 fn count_instructions() -> Vec<InstructionRow> {
     const CALLS: u64 = 20_000;
     let Ok(exe) = std::env::current_exe() else {
         return Vec::new();
     };
-    let collected = |stack: &str, calls: u64| -> Option<u64> {
+    let collected = |stack: &str, scenario: &str, calls: u64| -> Option<u64> {
         let output = Command::new("valgrind")
             .args([
                 "--tool=callgrind",
@@ -452,7 +452,7 @@ fn count_instructions() -> Vec<InstructionRow> {
                 "--toggle-collect=*profile_loop*",
             ])
             .arg(&exe)
-            .args(["profile", stack, &calls.to_string()])
+            .args(["profile", stack, &calls.to_string(), scenario])
             .output()
             .ok()?;
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -460,9 +460,21 @@ fn count_instructions() -> Vec<InstructionRow> {
         line.rsplit(':').next()?.trim().parse().ok()
     };
     let mut rows = Vec::new();
-    for (stack, label) in PROFILED {
-        eprintln!("callgrind: {stack} ...");
-        let Some(total) = collected(stack, CALLS) else {
+    // Every stack's d1, then f2 where recording arguments is the question.
+    let runs = PROFILED
+        .iter()
+        .map(|&(stack, label)| (stack, "d1", label))
+        .chain([
+            ("registry", "f2", "tracing::instrument f2, Registry only"),
+            (
+                "traced_noop",
+                "f2",
+                "traced f2, sampled, counting no-op exporter",
+            ),
+        ]);
+    for (stack, scenario, label) in runs {
+        eprintln!("callgrind: {stack} {scenario} ...");
+        let Some(total) = collected(stack, scenario, CALLS) else {
             eprintln!("callgrind unavailable; skipping instruction counts");
             return Vec::new();
         };
@@ -634,7 +646,7 @@ fn render(results: &Results) -> String {
     if !results.instructions.is_empty() {
         let _ = writeln!(
             out,
-            "\nInstructions per d1 call (valgrind --tool=callgrind, counted inside a loop of 20 000 \
+            "\nInstructions per call (valgrind --tool=callgrind, counted inside a loop of 20 000 \
              calls; independent of machine load; PROFILE.md says where they go):\n"
         );
         for row in &results.instructions {
