@@ -234,6 +234,18 @@ impl IntoParent for Span {
     }
 }
 
+impl IntoParent for &tracing::span::EnteredSpan {
+    fn into_parent(self) -> Parent {
+        Parent::Local(self.id())
+    }
+}
+
+impl IntoParent for Option<&Id> {
+    fn into_parent(self) -> Parent {
+        Parent::Local(self.cloned())
+    }
+}
+
 impl IntoParent for Id {
     fn into_parent(self) -> Parent {
         Parent::Local(Some(self))
