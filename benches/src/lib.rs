@@ -6,6 +6,7 @@
 
 pub mod export;
 pub mod http;
+pub mod prototype;
 pub mod sink;
 pub mod stacks;
 pub mod suite;

@@ -208,6 +208,8 @@ pub mod otel_api {
     }
 }
 
+pub use crate::prototype::fns as prototype_fns;
+
 /// An exporter that counts spans and drops them: the layer's own cost, without a reporter.
 #[derive(Clone, Default)]
 pub struct CountingExporter(Arc<AtomicU64>);
@@ -372,6 +374,11 @@ pub enum Parent {
     Tracing(Dispatch),
     /// An entered OpenTelemetry API span as the parent (see [`otel_api`]).
     OtelApi,
+    /// A root frame of the fast-path prototype (see [`crate::prototype`]).
+    Prototype {
+        /// Whether the root is sampled.
+        sampled: bool,
+    },
     /// A fastrace root span (sampled or not) as the local parent.
     Fastrace {
         /// Whether the root is sampled.
@@ -390,6 +397,7 @@ impl Parent {
                 body()
             }),
             Parent::OtelApi => otel_api::with_parent(body),
+            Parent::Prototype { sampled } => crate::prototype::with_root(*sampled, body),
             Parent::Fastrace { sampled } => {
                 let context = fastrace::collector::SpanContext::random().sampled(*sampled);
                 let root = fastrace::Span::root("parent", context);
