@@ -57,6 +57,8 @@ pub struct GeneratorOutcome {
     pub flush_secs: f64,
     /// Spans the pipeline says it dropped, when it counts them.
     pub dropped: Option<u64>,
+    /// Spans the pipeline says the collector accepted, when it counts them.
+    pub sent: Option<u64>,
     /// Peak resident set size of the process, KiB (`VmHWM`).
     pub peak_rss_kib: u64,
     /// Seconds after which generation stopped because RSS passed [`RSS_CAP_KIB`].
@@ -71,6 +73,7 @@ impl GeneratorOutcome {
             "generate_secs": self.generate_secs,
             "flush_secs": self.flush_secs,
             "dropped": self.dropped,
+            "sent": self.sent,
             "peak_rss_kib": self.peak_rss_kib,
             "rss_capped_at": self.rss_capped_at,
         })
@@ -85,6 +88,7 @@ impl GeneratorOutcome {
             generate_secs: value["generate_secs"].as_f64()?,
             flush_secs: value["flush_secs"].as_f64()?,
             dropped: value["dropped"].as_u64(),
+            sent: value["sent"].as_u64(),
             peak_rss_kib: value["peak_rss_kib"].as_u64()?,
             rss_capped_at: value["rss_capped_at"].as_f64(),
         })
@@ -228,6 +232,7 @@ pub fn run_generator(
                 generate_secs,
                 flush_secs: flush_start.elapsed().as_secs_f64(),
                 dropped: Some(stats.dropped),
+                sent: Some(stats.sent),
                 peak_rss_kib: peak_rss_kib(),
                 rss_capped_at: pacer.capped_at(),
             }
@@ -245,6 +250,7 @@ pub fn run_generator(
                 flush_secs: flush_start.elapsed().as_secs_f64(),
                 // The batch processor drops silently (it logs through its own diagnostics only).
                 dropped: None,
+                sent: None,
                 peak_rss_kib: peak_rss_kib(),
                 rss_capped_at: pacer.capped_at(),
             }
@@ -261,6 +267,7 @@ pub fn run_generator(
                 generate_secs,
                 flush_secs: flush_start.elapsed().as_secs_f64(),
                 dropped: None,
+                sent: None,
                 peak_rss_kib: peak_rss_kib(),
                 rss_capped_at: pacer.capped_at(),
             }

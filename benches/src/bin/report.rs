@@ -567,6 +567,10 @@ fn export_cell(row: Option<&ExportRow>, with_rss: bool) -> String {
             mib(traced_benches::export::RSS_CAP_KIB)
         );
     }
+    if let Some(sent) = row.outcome.sent.filter(|sent| *sent != row.delivered) {
+        // The sink and the reporter disagree: one of them miscounts.
+        let _ = write!(cell, ", but the reporter counted {sent} sent");
+    }
     if row.bad_requests > 0 {
         let _ = write!(cell, ", {} bad requests", row.bad_requests);
     }
