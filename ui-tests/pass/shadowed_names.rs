@@ -48,7 +48,24 @@ mod inner {
     }
 }
 
+/// Generated code names nothing from the prelude.
+mod bare {
+    #![no_implicit_prelude]
+
+    #[::traced::traced(err, ret, fields(twice = value * 2))]
+    pub fn checked(value: u32) -> ::std::result::Result<u32, ::std::string::String> {
+        ::std::result::Result::Ok(value)
+    }
+
+    #[::traced::traced(parent = ::std::option::Option::None::<::traced::model::Remote>)]
+    pub async fn later(value: u32) -> u32 {
+        value
+    }
+}
+
 fn main() {
+    assert_eq!(bare::checked(2), Ok(2));
+    drop(bare::later(1));
     assert_eq!(parse("4"), Ok(4));
     assert!(matches!(local_option(true), Option::Some));
     assert_eq!(inner::works(), 1);
