@@ -206,34 +206,44 @@ fn async_fn(
     for (index, input) in sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(_) => moves.push(quote!(let _ = &self;)),
-            FnArg::Typed(typed) => match &mut *typed.pat {
-                Pat::Ident(PatIdent {
-                    by_ref: None,
-                    mutability,
-                    ident,
-                    subpat: None,
-                    ..
-                }) => {
-                    let mutability = mutability.take();
-                    moves.push(quote!(let #mutability #ident = #ident;));
-                }
-                pat => {
-                    let renamed = format_ident!("__traced_arg{}", index);
-                    let keep = format_ident!("__traced_keep{}", index);
-                    if matches!(pat, Pat::Wild(_)) {
-                        moves.push(quote!(let #keep = #renamed;));
-                    } else {
-                        let mut by_ref = pat.clone();
-                        RefBindings.visit_pat_mut(&mut by_ref);
-                        bindings.extend(quote! {
-                            #[allow(unused_variables)]
-                            let #by_ref = #renamed;
-                        });
-                        moves.push(quote!(let #pat = #renamed;));
+            FnArg::Typed(typed) => {
+                // `#[cfg]` on a parameter applies to its move into the future as well.
+                let cfg: Vec<Attribute> = typed
+                    .attrs
+                    .iter()
+                    .filter(|attr| crate::valid::is_cfg(attr))
+                    .cloned()
+                    .collect();
+                match &mut *typed.pat {
+                    Pat::Ident(PatIdent {
+                        by_ref: None,
+                        mutability,
+                        ident,
+                        subpat: None,
+                        ..
+                    }) => {
+                        let mutability = mutability.take();
+                        moves.push(quote!(#(#cfg)* let #mutability #ident = #ident;));
                     }
-                    *pat = syn::parse_quote!(#renamed);
+                    pat => {
+                        let renamed = format_ident!("__traced_arg{}", index);
+                        let keep = format_ident!("__traced_keep{}", index);
+                        if matches!(pat, Pat::Wild(_)) {
+                            moves.push(quote!(#(#cfg)* let #keep = #renamed;));
+                        } else {
+                            let mut by_ref = pat.clone();
+                            RefBindings.visit_pat_mut(&mut by_ref);
+                            bindings.extend(quote! {
+                                #(#cfg)*
+                                #[allow(unused_variables)]
+                                let #by_ref = #renamed;
+                            });
+                            moves.push(quote!(#(#cfg)* let #pat = #renamed;));
+                        }
+                        *pat = syn::parse_quote!(#renamed);
+                    }
                 }
-            },
+            }
         }
     }
     let span_decl = span_decl(&function, checked, &bindings);

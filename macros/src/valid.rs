@@ -127,10 +127,16 @@ pub fn params(function: &ItemFn) -> Vec<Param> {
                 ident: Ident::new("self", receiver.self_token.span),
                 name: "self".to_owned(),
             }),
+            // A parameter that may be configured away cannot be named in the span's fields.
+            FnArg::Typed(typed) if typed.attrs.iter().any(is_cfg) => {}
             FnArg::Typed(typed) => bound_names(&typed.pat, &mut params),
         }
     }
     params
+}
+
+pub fn is_cfg(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr")
 }
 
 fn bound_names(pat: &Pat, out: &mut Vec<Param>) {

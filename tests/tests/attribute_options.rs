@@ -447,3 +447,27 @@ fn other_shapes() {
         "#[track_caller] functions record their errors too"
     );
 }
+
+#[traced]
+fn configured(#[cfg(any())] never: u8, #[cfg(all())] always: u8) -> u8 {
+    always
+}
+
+#[traced]
+async fn configured_async(#[cfg(any())] never: u8, #[cfg(all())] always: u8) -> u8 {
+    always
+}
+
+#[test]
+fn parameters_under_cfg_are_kept_out_of_the_span() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        assert_eq!(configured(1), 1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(runtime.block_on(configured_async(2)), 2);
+    });
+    assert_eq!(capture.span("configured").tag("always"), None);
+    assert_eq!(capture.span("configured_async").tag("always"), None);
+}
