@@ -19,15 +19,15 @@
 pub mod config;
 pub mod console;
 pub mod encode;
-pub mod report;
 pub mod export;
 pub mod file_export;
+pub mod http;
 pub mod layer;
 pub mod model;
 #[cfg(feature = "opentelemetry")]
 pub mod otel_export;
-pub mod http;
 pub mod propagation;
+pub mod report;
 pub mod sample;
 pub mod setup;
 #[cfg(all(unix, feature = "signal"))]
@@ -43,6 +43,8 @@ mod panic;
 pub mod __private;
 
 pub use layer::{current_context, with_remote_parent, TracedLayer};
-pub use setup::{builder, init, layer, shutdown, stats, try_init, Builder, InitError, TracingGuard};
+pub use setup::{
+    builder, init, layer, shutdown, stats, try_init, Builder, InitError, TracingGuard,
+};
 pub use traced_macros::traced;
 pub use value::{max_value_len, set_max_value_len};

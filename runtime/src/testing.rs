@@ -13,7 +13,7 @@
 //! assert_eq!(outer.tag("user_id"), Some(&traced::model::TagValue::U64(7)));
 //! ```
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tracing_core::Dispatch;
@@ -24,10 +24,13 @@ use crate::layer::TracedLayer;
 use crate::model::{SpanRecord, TraceId};
 use crate::sample::Sampler;
 
-/// Collects finished spans in memory. Clones share one store.
+/// Collects finished spans in memory. Clones share one store and one subscriber.
 #[derive(Clone, Default)]
 pub struct Capture {
     spans: Arc<Mutex<Vec<SpanRecord>>>,
+    // One subscriber for every use of this capture: a span created under one registry must be
+    // closed by the same registry, even when a test mixes `in_scope` with a runtime's threads.
+    dispatch: Arc<OnceLock<Dispatch>>,
 }
 
 impl Capture {
@@ -39,14 +42,28 @@ impl Capture {
     /// A dispatcher (Registry + our layer) reporting into this capture, sampling every trace.
     /// Install it per thread with `tracing::dispatcher::set_default`, or on a runtime's threads.
     pub fn dispatch(&self) -> Dispatch {
-        Dispatch::new(tracing_subscriber::registry().with(TracedLayer::new(self.clone())))
+        self.dispatch
+            .get_or_init(|| {
+                // The layer holds a capture without the dispatch slot, so no reference cycle.
+                let store = Capture {
+                    spans: Arc::clone(&self.spans),
+                    dispatch: Arc::default(),
+                };
+                Dispatch::new(tracing_subscriber::registry().with(TracedLayer::new(store)))
+            })
+            .clone()
     }
 
-    /// Like [`Capture::dispatch`], with `sampler` deciding new traces.
+    /// A new subscriber reporting into this capture, with `sampler` deciding new traces.
     pub fn dispatch_with_sampler(&self, sampler: impl Sampler) -> Dispatch {
         Dispatch::new(
-            tracing_subscriber::registry()
-                .with(TracedLayer::new(self.clone()).with_sampler(sampler)),
+            tracing_subscriber::registry().with(
+                TracedLayer::new(Capture {
+                    spans: Arc::clone(&self.spans),
+                    dispatch: Arc::default(),
+                })
+                .with_sampler(sampler),
+            ),
         )
     }
 
@@ -120,5 +137,23 @@ impl Exporter for Capture {
 
     fn flush(&self, _timeout: Duration) -> FlushOutcome {
         FlushOutcome::default()
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_may_cross_from_a_test_thread_into_a_runtime_of_the_same_capture() {
+        let capture = Capture::new();
+        let runtime = capture.multi_thread_runtime(2);
+        let span = capture.in_scope(|| tracing::info_span!("made on the test thread"));
+        runtime.block_on(async move {
+            tokio::spawn(async move { span.in_scope(|| {}) })
+                .await
+                .unwrap();
+        });
+        assert_eq!(capture.spans().len(), 1);
     }
 }
