@@ -74,7 +74,7 @@ fn closure_fn(
         vis, sig, block, ..
     } = &function;
     let stmts = &block.stmts;
-    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Sync);
     let returns_unit = match &sig.output {
         ReturnType::Default => true,
         ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()),
@@ -118,7 +118,7 @@ fn inline_fn(
         vis, sig, block, ..
     } = &function;
     let stmts = &block.stmts;
-    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Sync);
     // A value that falls off the end of the body is recorded; one left by `return` is not (the
     // span still closes and panics are still recorded).
     let body = match &sig.output {
@@ -162,7 +162,7 @@ fn lazy_async(
     let ItemFn {
         vis, sig, block, ..
     } = &function;
-    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Future);
     let fake_return = fake_return(&function);
     let stmts = &block.stmts;
     let record = recorder(checked);
@@ -246,7 +246,7 @@ fn async_fn(
             }
         }
     }
-    let span_decl = span_decl(&function, checked, &bindings);
+    let span_decl = span_decl(&function, checked, &bindings, Shape::Future);
     let fake_return = fake_return(&function);
     let stmts = &block.stmts;
     let record = recorder(checked);
@@ -272,7 +272,7 @@ fn future_fn(
     outer: &[Attribute],
     inner: &[Attribute],
 ) -> TokenStream {
-    let span_decl = span_decl(&function, checked, &TokenStream::new());
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Future);
     let output = future_output(&function.sig.output);
     let record = recorder(checked);
     let ItemFn {
@@ -326,7 +326,19 @@ fn future_fn(
 
 /// `let __traced_span = …;`: the span with its fields. `bindings` makes pattern arguments
 /// visible by reference while the fields are computed.
-fn span_decl(function: &ItemFn, checked: &Checked, bindings: &TokenStream) -> TokenStream {
+/// Whether the span lives only for a synchronous call or is carried by a future.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Sync,
+    Future,
+}
+
+fn span_decl(
+    function: &ItemFn,
+    checked: &Checked,
+    bindings: &TokenStream,
+    shape: Shape,
+) -> TokenStream {
     let options = &checked.options;
     let name = options
         .name
@@ -427,6 +439,23 @@ fn span_decl(function: &ItemFn, checked: &Checked, bindings: &TokenStream) -> To
             }
         }
     };
+    // A synchronous call directly inside an unsampled `#[traced]` span skips its own span: nothing
+    // under that span is recorded. A future keeps its span, because it may be polled elsewhere,
+    // and explicit parents or links must be honoured, so those take the ordinary path.
+    let create =
+        if shape == Shape::Sync && options.parent.is_none() && options.follows_from.is_none() {
+            quote! {
+                if ::traced::__private::tracing::level_enabled!(#level)
+                    && !::traced::__private::in_unsampled_scope()
+                {
+                    #create
+                } else {
+                    ::traced::__private::tracing::Span::none()
+                }
+            }
+        } else {
+            create
+        };
     let follows = options.follows_from.as_ref().map(|follows| {
         let expr = &follows.value;
         quote_spanned! {expr.span()=>

@@ -438,22 +438,36 @@ fn record_panic(span: &Span) {
 // ---------------------------------------------------------------------------------------------
 // Guards.
 
+/// Whether a synchronous `#[traced]` call can skip its span: the current span is an unsampled
+/// one that `#[traced]` entered, so nothing below it is recorded anyway.
+#[inline]
+pub fn in_unsampled_scope() -> bool {
+    crate::layer::in_unsampled_scope()
+}
+
 /// Keeps a span entered for a synchronous body and tags it if the body panics.
 pub struct Scope<'a> {
     span: &'a Span,
     _entered: tracing::span::Entered<'a>,
     panicking_before: bool,
+    /// Set when this scope marked an unsampled span for the fast path: the mark to put back.
+    unsampled_mark: Option<u64>,
 }
 
 impl<'a> Scope<'a> {
     /// Enters `span` until the scope drops.
     #[inline]
     pub fn new(span: &'a Span) -> Scope<'a> {
+        let entered = span.enter();
+        let unsampled_mark = span
+            .id()
+            .and_then(|id| crate::layer::mark_if_unsampled(&id));
         Scope {
             span,
-            _entered: span.enter(),
+            _entered: entered,
             // A traced function called by a destructor during unwinding is not the one failing.
             panicking_before: !span.is_disabled() && std::thread::panicking(),
+            unsampled_mark,
         }
     }
 }
@@ -461,6 +475,9 @@ impl<'a> Scope<'a> {
 impl Drop for Scope<'_> {
     #[inline]
     fn drop(&mut self) {
+        if let Some(previous) = self.unsampled_mark {
+            crate::layer::restore_unsampled_mark(previous);
+        }
         if !self.span.is_disabled() && !self.panicking_before {
             record_panic(self.span);
         }

@@ -48,6 +48,7 @@ pub struct TracedLayer {
     sampler: Box<dyn Sampler>,
     exporter: Arc<dyn Exporter>,
     with_context: WithContext,
+    unsampled_fast_path: bool,
 }
 
 impl TracedLayer {
@@ -58,7 +59,30 @@ impl TracedLayer {
             sampler: Box::new(AlwaysOn),
             exporter: Arc::new(exporter),
             with_context: WithContext(span_context::<tracing_subscriber::Registry>),
+            unsampled_fast_path: false,
         }
+    }
+
+    /// Lets synchronous `#[traced]` calls nested directly in an unsampled `#[traced]` span skip
+    /// creating their own tracing span (a few nanoseconds instead of a Registry span).
+    ///
+    /// Off by default, because other layers (a `fmt` logger, say) would no longer see those
+    /// spans; [`crate::init`] turns it on when our layer is the subscriber's only consumer.
+    /// Nothing that is reported changes: an unsampled trace reports nothing either way, and
+    /// propagation inside still carries the trace's ids and its deny decision.
+    ///
+    /// ```
+    /// use traced::sample::AlwaysOff;
+    /// use traced::testing::Capture;
+    ///
+    /// let layer = traced::TracedLayer::new(Capture::new())
+    ///     .with_sampler(AlwaysOff)
+    ///     .with_unsampled_fast_path(true);
+    /// # drop(layer);
+    /// ```
+    pub fn with_unsampled_fast_path(mut self, enabled: bool) -> TracedLayer {
+        self.unsampled_fast_path = enabled;
+        self
     }
 
     /// Replaces the sampler that decides new traces.
@@ -145,6 +169,49 @@ impl SpanState {
 
 thread_local! {
     static PENDING_REMOTE: Cell<Option<(Remote, bool)>> = const { Cell::new(None) };
+}
+
+// The unsampled fast path. An unsampled trace records nothing, so a `#[traced]` call nested
+// directly in an unsampled `#[traced]` span need not create a tracing span at all: the span that
+// is current stays the unsampled one, and everything below it inherits the same decision. These
+// per-thread cells let the generated code know that cheaply (two thread-local reads) and exactly:
+// every enter and exit bumps `ENTER_GENERATION`, and the mark is only valid while the generation
+// is the one at which the unsampled span was entered — any other span entered or exited since,
+// from any library, voids it and the call takes the ordinary path.
+thread_local! {
+    static ENTER_GENERATION: Cell<u64> = const { Cell::new(0) };
+    static LAST_CREATED_UNSAMPLED: Cell<u64> = const { Cell::new(0) };
+    static UNSAMPLED_MARK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether the current span is an unsampled span entered by `#[traced]` code, with nothing
+/// entered or exited since.
+#[inline]
+pub(crate) fn in_unsampled_scope() -> bool {
+    let mark = UNSAMPLED_MARK.with(Cell::get);
+    mark != 0 && mark == ENTER_GENERATION.with(Cell::get)
+}
+
+/// Called right after entering the span `id`: when it is the unsampled span this thread just
+/// created, marks the scope and returns the previous mark, to be given back to
+/// [`restore_unsampled_mark`] before the span is exited.
+#[inline]
+pub(crate) fn mark_if_unsampled(id: &Id) -> Option<u64> {
+    if LAST_CREATED_UNSAMPLED.with(|last| last.replace(0)) != id.into_u64() {
+        return None;
+    }
+    let generation = ENTER_GENERATION.with(Cell::get);
+    Some(UNSAMPLED_MARK.with(|mark| mark.replace(generation)))
+}
+
+/// Ends a scope marked by [`mark_if_unsampled`].
+#[inline]
+pub(crate) fn restore_unsampled_mark(previous: u64) {
+    UNSAMPLED_MARK.with(|mark| mark.set(previous));
+}
+
+fn bump_enter_generation() {
+    ENTER_GENERATION.with(|generation| generation.set(generation.get().wrapping_add(1)));
 }
 
 /// Runs `make_span` so that the first root span it creates continues `remote` — the context a
@@ -317,6 +384,20 @@ where
             self.exporter.span_started(context.trace_id);
         }
         span.extensions_mut().insert(state);
+        let unsampled_id = if self.unsampled_fast_path && !sampled {
+            id.into_u64()
+        } else {
+            0
+        };
+        LAST_CREATED_UNSAMPLED.with(|last| last.set(unsampled_id));
+    }
+
+    fn on_enter(&self, _id: &Id, _ctx: Context<'_, S>) {
+        bump_enter_generation();
+    }
+
+    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
+        bump_enter_generation();
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {

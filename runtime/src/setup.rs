@@ -622,11 +622,14 @@ impl Builder {
         // An empty `Vec` of layers is never interested in anything and would disable every
         // span; `None` is neutral.
         let layers = Some(std::mem::take(&mut self.layers)).filter(|layers| !layers.is_empty());
+        let only_consumer = layers.is_none();
         let Parts {
             layer,
             guard,
             propagator,
         } = self.build_parts()?;
+        // With no other layer, nobody but us would see the spans of an unsampled trace.
+        let layer = layer.with_unsampled_fast_path(only_consumer);
         let subscriber = tracing_subscriber::registry()
             .with(layers)
             .with(filter)

@@ -56,15 +56,30 @@ impl Capture {
 
     /// A new subscriber reporting into this capture, with `sampler` deciding new traces.
     pub fn dispatch_with_sampler(&self, sampler: impl Sampler) -> Dispatch {
-        Dispatch::new(
-            tracing_subscriber::registry().with(
-                TracedLayer::new(Capture {
-                    spans: Arc::clone(&self.spans),
-                    dispatch: Arc::default(),
-                })
-                .with_sampler(sampler),
-            ),
-        )
+        self.dispatch_with_layer(|layer| layer.with_sampler(sampler))
+    }
+
+    /// A new subscriber reporting into this capture through a layer that `configure` adjusts
+    /// (sampler, fast paths).
+    ///
+    /// ```
+    /// use traced::sample::AlwaysOff;
+    /// use traced::testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// let dispatch = capture.dispatch_with_layer(|layer| layer.with_sampler(AlwaysOff));
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("dropped").in_scope(|| {}));
+    /// assert!(capture.spans().is_empty());
+    /// ```
+    pub fn dispatch_with_layer(
+        &self,
+        configure: impl FnOnce(TracedLayer) -> TracedLayer,
+    ) -> Dispatch {
+        let layer = TracedLayer::new(Capture {
+            spans: Arc::clone(&self.spans),
+            dispatch: Arc::default(),
+        });
+        Dispatch::new(tracing_subscriber::registry().with(configure(layer)))
     }
 
     /// Runs `body` with this capture as the current thread's subscriber.
