@@ -29,7 +29,7 @@ use crate::sample::{AlwaysOn, Sampler};
 
 /// Turns tracing spans into Zipkin spans and hands them to an [`Exporter`].
 ///
-/// Most programs get one from [`crate::init`]; compose it yourself with [`crate::layer`] or
+/// Most programs get one from [`crate::init`]; compose it yourself with [`crate::layer()`] or
 /// [`TracedLayer::new`].
 ///
 /// ```
