@@ -210,6 +210,13 @@ pub mod otel_api {
 
 pub use crate::prototype::fns as prototype_fns;
 
+/// The parent of the measured `#[traced]` calls: a `#[traced]` call itself, as in a program
+/// where a traced handler calls traced functions.
+#[traced::traced]
+pub fn traced_parent<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// An exporter that counts spans and drops them: the layer's own cost, without a reporter.
 #[derive(Clone, Default)]
 pub struct CountingExporter(Arc<AtomicU64>);
@@ -241,7 +248,8 @@ impl Sampler for AlwaysOff {
 /// Registry + TracedLayer + a counting exporter.
 pub fn traced_counting(sampled: bool) -> (Dispatch, CountingExporter) {
     let exporter = CountingExporter::default();
-    let mut layer = traced::TracedLayer::new(exporter.clone());
+    // As `traced::init` sets it up when our layer is the only one consuming spans.
+    let mut layer = traced::TracedLayer::new(exporter.clone()).with_unsampled_fast_path(true);
     if !sampled {
         layer = layer.with_sampler(AlwaysOff);
     }
@@ -276,7 +284,8 @@ impl TracedHttp {
         let reporter =
             ZipkinReporter::start(config).expect("the reporter starts with a valid loopback URL");
         let dispatch = Dispatch::new(
-            tracing_subscriber::registry().with(traced::TracedLayer::new(reporter.clone())),
+            tracing_subscriber::registry()
+                .with(traced::TracedLayer::new(reporter.clone()).with_unsampled_fast_path(true)),
         );
         TracedHttp { dispatch, reporter }
     }
@@ -372,6 +381,8 @@ pub enum Parent {
     Nothing,
     /// `dispatch` installed on this thread, and an entered `tracing` span as the parent.
     Tracing(Dispatch),
+    /// `dispatch` installed on this thread, and a `#[traced]` call as the parent.
+    Traced(Dispatch),
     /// An entered OpenTelemetry API span as the parent (see [`otel_api`]).
     OtelApi,
     /// A root frame of the fast-path prototype (see [`crate::prototype`]).
@@ -396,6 +407,9 @@ impl Parent {
                 let _entered = parent.enter();
                 body()
             }),
+            Parent::Traced(dispatch) => {
+                tracing::dispatcher::with_default(dispatch, || traced_parent(body))
+            }
             Parent::OtelApi => otel_api::with_parent(body),
             Parent::Prototype { sampled } => crate::prototype::with_root(*sampled, body),
             Parent::Fastrace { sampled } => {

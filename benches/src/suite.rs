@@ -244,7 +244,7 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         rt,
         keep,
         "traced_unsampled",
-        &Parent::Tracing(dispatch),
+        &Parent::Traced(dispatch),
         traced_fns,
         traced_fns
     );
@@ -254,7 +254,7 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         rt,
         keep,
         "traced_noop",
-        &Parent::Tracing(dispatch),
+        &Parent::Traced(dispatch),
         traced_fns,
         traced_fns
     );
@@ -265,7 +265,7 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
             rt,
             keep,
             "traced_http",
-            &Parent::Tracing(traced.dispatch.clone()),
+            &Parent::Traced(traced.dispatch.clone()),
             traced_fns,
             traced_fns
         );

@@ -339,7 +339,7 @@ struct AllocRow {
 fn measure_allocations() -> Vec<AllocRow> {
     const SPANS: u64 = 10_000;
     let (dispatch, _) = stacks::traced_counting(true);
-    let parent = Parent::Tracing(dispatch);
+    let parent = Parent::Traced(dispatch);
     let mut rows = Vec::new();
     let cases: [(&'static str, fn()); 2] = [
         ("traced sampled d1 (no fields)", || {
@@ -407,8 +407,8 @@ fn profile(args: &[String]) {
     let iters: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let parent = match stack {
         "bare" | "instrument_nosub" | "traced_nosub" => Parent::Nothing,
-        "traced_noop" => Parent::Tracing(stacks::traced_counting(true).0),
-        "traced_unsampled" => Parent::Tracing(stacks::traced_counting(false).0),
+        "traced_noop" => Parent::Traced(stacks::traced_counting(true).0),
+        "traced_unsampled" => Parent::Traced(stacks::traced_counting(false).0),
         "registry" => Parent::Tracing(stacks::registry_only()),
         "registry_empty_layer" => Parent::Tracing(stacks::registry_empty_layer()),
         "prototype_unsampled" => Parent::Prototype { sampled: false },
