@@ -102,25 +102,49 @@ const SPANS: u64 = 10_000;
 /// subscriber, and returns the allocations of the last SPANS runs and the spans exported (the
 /// parent included).
 fn measure(sampled: bool, make_span: impl Fn(u64)) -> (u64, u64) {
+    measure_with(
+        TracedLayer::new,
+        sampled,
+        |body| {
+            let parent = tracing::info_span!("parent");
+            let _entered = parent.enter();
+            body()
+        },
+        make_span,
+    )
+}
+
+/// Like [`measure`], with the layer built by `layer` and the parent entered by `parent`.
+fn measure_with(
+    layer: impl FnOnce(CountingExporter) -> TracedLayer,
+    sampled: bool,
+    parent: impl FnOnce(&mut dyn FnMut() -> u64) -> u64,
+    make_span: impl Fn(u64),
+) -> (u64, u64) {
     let exporter = CountingExporter::default();
-    let mut layer = TracedLayer::new(exporter.clone());
+    let mut layer = layer(exporter.clone());
     if !sampled {
         layer = layer.with_sampler(AlwaysOff);
     }
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     let allocations = tracing::dispatcher::with_default(&dispatch, || {
-        let parent = tracing::info_span!("parent");
-        let _entered = parent.enter();
-        for i in 0..WARM_UP {
-            make_span(i);
-        }
-        allocations_in(|| {
-            for i in 0..SPANS {
+        parent(&mut || {
+            for i in 0..WARM_UP {
                 make_span(i);
             }
+            allocations_in(|| {
+                for i in 0..SPANS {
+                    make_span(i);
+                }
+            })
         })
     });
     (allocations, exporter.0.load(Ordering::Relaxed))
+}
+
+#[traced::traced]
+fn traced_parent(body: &mut dyn FnMut() -> u64) -> u64 {
+    body()
 }
 
 fn per_span(allocations: u64) -> f64 {
@@ -222,6 +246,26 @@ fn unsampled_spans_do_not_allocate() {
         allocations,
         0,
         "{allocations} allocations for {SPANS} unsampled spans ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn traced_functions_in_an_unsampled_trace_do_not_allocate() {
+    // The layer as `traced::init` sets it up when it is the only consumer of spans.
+    let (allocations, exported) = measure_with(
+        |exporter| TracedLayer::new(exporter).with_unsampled_fast_path(true),
+        false,
+        |body| traced_parent(body),
+        |i| {
+            black_box(traced_with_two_integers(i, i * 2));
+        },
+    );
+    assert_eq!(exported, 0, "nothing unsampled is exported");
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} unsampled #[traced] calls ({:.2} per span)",
         per_span(allocations)
     );
 }
