@@ -17,23 +17,7 @@ use traced_examples::common::{self, Mode};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mode = match Mode::parse(std::env::args().nth(1)) {
-        Ok(mode) => mode,
-        Err(error) => {
-            eprintln!("chain: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let tracing = common::init_tracing();
-    let result = run(mode).await;
-    tracing.finish();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("chain: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main("chain", run).await
 }
 
 async fn run(mode: Mode) -> Result<(), String> {

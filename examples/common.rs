@@ -1,7 +1,9 @@
 //! What the shop and chain examples share: their two modes, tracing setup, and serving a router.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
@@ -38,6 +40,32 @@ impl Mode {
                 "unknown argument {other:?}: run without arguments for the scripted scenario, \
                  or with `serve` to keep the services running"
             )),
+        }
+    }
+}
+
+/// An example's `main`: parses the mode, sets tracing up, runs `run`, flushes the spans, and
+/// turns an error into a message on stderr and a failing exit code.
+pub async fn main<F, Fut>(name: &str, run: F) -> ExitCode
+where
+    F: FnOnce(Mode) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mode = match Mode::parse(std::env::args().nth(1)) {
+        Ok(mode) => mode,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let tracing = init_tracing();
+    let result = run(mode).await;
+    tracing.finish();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            ExitCode::FAILURE
         }
     }
 }

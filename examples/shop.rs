@@ -20,23 +20,7 @@ use traced_examples::shop::{self, scenario, Config, DataDir, Shop};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mode = match Mode::parse(std::env::args().nth(1)) {
-        Ok(mode) => mode,
-        Err(error) => {
-            eprintln!("shop: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let tracing = common::init_tracing();
-    let result = run(mode).await;
-    tracing.finish();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("shop: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main("shop", run).await
 }
 
 async fn run(mode: Mode) -> Result<(), String> {

@@ -423,17 +423,7 @@ impl Inner {
         state.closed = true;
         state.deadline = Some(deadline);
         shared.work.notify_all();
-        while !state.worker_done {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            state = shared
-                .progress
-                .wait_timeout(state, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
-        }
+        state = shared.wait_for_progress(state, deadline, |state| !state.worker_done);
         let mut abandoned_queue = std::collections::VecDeque::new();
         if !state.worker_done {
             // The worker is stuck in a request past the deadline: what it holds is lost. It will
@@ -485,17 +475,9 @@ impl Inner {
         state.flush_wanted = true;
         state.worker_waiting = false;
         shared.work.notify_all();
-        while state.counters.finished() < target && !state.worker_done && !state.abandoned {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            state = shared
-                .progress
-                .wait_timeout(state, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
-        }
+        state = shared.wait_for_progress(state, deadline, |state| {
+            state.counters.finished() < target && !state.worker_done && !state.abandoned
+        });
         let waiting = target.saturating_sub(state.counters.finished());
         let failed = state.counters.lost - lost_before;
         FlushOutcome {

@@ -86,6 +86,20 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Waits on `progress` while `waiting` holds, until `deadline` at the latest.
+    pub(crate) fn wait_for_progress<'a>(
+        &self,
+        state: MutexGuard<'a, State>,
+        deadline: Instant,
+        mut waiting: impl FnMut(&mut State) -> bool,
+    ) -> MutexGuard<'a, State> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.progress
+            .wait_timeout_while(state, left, |state| waiting(state))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0
+    }
+
     /// Queues `span`, or drops it when the queue is full or closed (the refusal is counted).
     /// Returns whether it was queued. Never blocks beyond the short lock.
     pub(crate) fn push(&self, span: SpanRecord) -> bool {
