@@ -70,11 +70,8 @@ fn closure_fn(
     outer: &[Attribute],
     inner: &[Attribute],
 ) -> TokenStream {
-    let ItemFn {
-        vis, sig, block, ..
-    } = &function;
+    let ItemFn { sig, block, .. } = &function;
     let stmts = &block.stmts;
-    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Sync);
     let returns_unit = match &sig.output {
         ReturnType::Default => true,
         ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()),
@@ -95,15 +92,7 @@ fn closure_fn(
             ::traced::__private::call_once(move || { #(#stmts)* })
         },
     };
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #span_decl
-            let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
-            #body
-        }
-    }
+    entered_sync(&function, checked, outer, inner, body)
 }
 
 /// `#[track_caller]` (a closure would hide the caller) and `-> !` (nothing to record): the
@@ -114,11 +103,8 @@ fn inline_fn(
     outer: &[Attribute],
     inner: &[Attribute],
 ) -> TokenStream {
-    let ItemFn {
-        vis, sig, block, ..
-    } = &function;
+    let ItemFn { sig, block, .. } = &function;
     let stmts = &block.stmts;
-    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Sync);
     // A value that falls off the end of the body is recorded; one left by `return` is not (the
     // span still closes and panics are still recorded).
     let body = match &sig.output {
@@ -140,6 +126,20 @@ fn inline_fn(
         }
         _ => quote!(#(#stmts)*),
     };
+    entered_sync(&function, checked, outer, inner, body)
+}
+
+/// A synchronous function whose `body` runs with its span entered by a guard, so every way out
+/// of the body — return, `?`, panic — closes the span.
+fn entered_sync(
+    function: &ItemFn,
+    checked: &Checked,
+    outer: &[Attribute],
+    inner: &[Attribute],
+    body: TokenStream,
+) -> TokenStream {
+    let ItemFn { vis, sig, .. } = function;
+    let span_decl = span_decl(function, checked, &TokenStream::new(), Shape::Sync);
     quote! {
         #(#outer)*
         #vis #sig {
