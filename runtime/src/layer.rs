@@ -338,22 +338,15 @@ where
                             }
                         }
                     }
-                    Some((Remote::DecisionOnly(incoming), _)) => {
+                    // A new trace, under the caller's decision when it sent one without ids.
+                    decision_only => {
+                        let incoming = decision_only.map(|(remote, _)| remote.sampling());
                         let trace_id = new_trace_id();
                         SpanContext {
                             trace_id,
                             span_id: new_span_id(),
                             parent_id: None,
-                            sampling: self.decide(trace_id, Some(incoming)),
-                        }
-                    }
-                    None => {
-                        let trace_id = new_trace_id();
-                        SpanContext {
-                            trace_id,
-                            span_id: new_span_id(),
-                            parent_id: None,
-                            sampling: self.decide(trace_id, None),
+                            sampling: self.decide(trace_id, incoming),
                         }
                     }
                 };
