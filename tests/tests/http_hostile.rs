@@ -19,18 +19,15 @@ use traced::model::{Kind, Remote, SpanId, TagValue};
 use traced::propagation::{Format, Propagator};
 use traced::testing::Capture;
 
-const NAMES: [&str; 10] = [
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "traceparent",
-    "tracestate",
-    "host",
-    "x-other",
-];
+/// The propagation headers, plus two that the server layer reads or passes through.
+fn names() -> Vec<&'static str> {
+    let others = ["host", "x-other"];
+    traced::propagation::HEADER_NAMES
+        .iter()
+        .copied()
+        .chain(others)
+        .collect()
+}
 
 fn value() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -45,18 +42,16 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn headers() -> impl Strategy<Value = HeaderMap> {
-    prop::collection::vec((prop::sample::select(NAMES.to_vec()), value()), 0..24).prop_map(
-        |pairs| {
-            let mut headers = HeaderMap::new();
-            for (name, bytes) in pairs {
-                // Bytes no HTTP parser would let through (control characters) never reach a layer.
-                if let Ok(value) = HeaderValue::from_bytes(&bytes) {
-                    headers.append(HeaderName::from_static(name), value);
-                }
+    prop::collection::vec((prop::sample::select(names()), value()), 0..24).prop_map(|pairs| {
+        let mut headers = HeaderMap::new();
+        for (name, bytes) in pairs {
+            // Bytes no HTTP parser would let through (control characters) never reach a layer.
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                headers.append(HeaderName::from_static(name), value);
             }
-            headers
-        },
-    )
+        }
+        headers
+    })
 }
 
 fn method() -> impl Strategy<Value = Method> {

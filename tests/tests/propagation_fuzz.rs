@@ -11,16 +11,7 @@ use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 use traced::propagation::{Format, Propagator, TraceState, MAX_TRACE_STATE_MEMBERS};
 use traced::testing::Capture;
 
-const NAMES: [&str; 8] = [
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "traceparent",
-    "tracestate",
-];
+const NAMES: [&str; 8] = traced::propagation::HEADER_NAMES;
 
 fn sampling() -> impl Strategy<Value = Sampling> {
     prop_oneof![

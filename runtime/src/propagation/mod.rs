@@ -61,6 +61,24 @@ pub use w3c::{TraceState, MAX_TRACE_STATE_MEMBERS};
 
 use crate::model::{Remote, SpanContext, TraceId};
 
+/// Every header the propagators read or write, lower-case: to let them through a CORS policy
+/// or a proxy, or to strip them at a trust boundary.
+///
+/// ```
+/// assert!(traced::propagation::HEADER_NAMES.contains(&"traceparent"));
+/// assert!(traced::propagation::HEADER_NAMES.contains(&"x-b3-traceid"));
+/// ```
+pub const HEADER_NAMES: [&str; 8] = [
+    b3::B3,
+    b3::TRACE_ID,
+    b3::SPAN_ID,
+    b3::PARENT_SPAN_ID,
+    b3::SAMPLED,
+    b3::FLAGS,
+    w3c::TRACEPARENT,
+    w3c::TRACESTATE,
+];
+
 /// Header values this long or longer are ignored unread: no valid propagation header comes
 /// close, and parsing attacker-sized input is wasted work.
 pub const MAX_HEADER_LEN: usize = 8 * 1024;

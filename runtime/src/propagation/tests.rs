@@ -1084,15 +1084,7 @@ mod properties {
         }
     }
 
-    const NAMES: [&str; 7] = [
-        "b3",
-        "x-b3-traceid",
-        "x-b3-spanid",
-        "x-b3-parentspanid",
-        "x-b3-sampled",
-        "x-b3-flags",
-        "traceparent",
-    ];
+    const NAMES: [&str; 8] = HEADER_NAMES;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
