@@ -1,6 +1,7 @@
 //! Generating the traced function.
 //!
-//! Every shape gets the same span (`span_decl`) and the same outcome recording (`outcome`); what
+//! Every shape gets the same span (`span_decl`: one static callsite, then a `Guard` for a
+//! synchronous body or a `Handle` for a future) and the same outcome recording (`outcome`); what
 //! differs is how the body runs inside the span:
 //!
 //! - a synchronous body runs as a closure, so `return` and `?` leave the closure and the return
@@ -79,10 +80,15 @@ fn closure_fn(
     let body = match &sig.output {
         ReturnType::Type(arrow, ty) if !returns_unit => {
             let ty = erase_impl_trait(ty);
-            let outcome = outcome(checked, &quote!(&__traced_ret), &quote!(&__traced_span));
+            let outcome = outcome(
+                checked,
+                &quote!(&__traced_ret),
+                &quote!(&mut __traced_target),
+            );
             quote! {
                 let __traced_ret = ::traced::__private::call_once(move || #arrow #ty { #(#stmts)* });
-                if !__traced_span.is_disabled() {
+                if __traced_guard.is_recording() {
+                    let mut __traced_target = __traced_guard.target();
                     #outcome
                 }
                 __traced_ret
@@ -109,14 +115,19 @@ fn inline_fn(
     // span still closes and panics are still recorded).
     let body = match &sig.output {
         ReturnType::Type(_, ty) if !matches!(**ty, Type::Never(_)) && !contains_impl_trait(ty) => {
-            let outcome = outcome(checked, &quote!(&__traced_ret), &quote!(&__traced_span));
+            let outcome = outcome(
+                checked,
+                &quote!(&__traced_ret),
+                &quote!(&mut __traced_target),
+            );
             quote! {
                 // The body is now a sub-expression; a `return` in it is not a smell here.
                 #[allow(clippy::diverging_sub_expression)]
                 let __traced_ret: #ty = { #(#stmts)* };
                 #[allow(unreachable_code)]
                 let __traced_ret = {
-                    if !__traced_span.is_disabled() {
+                    if __traced_guard.is_recording() {
+                        let mut __traced_target = __traced_guard.target();
                         #outcome
                     }
                     __traced_ret
@@ -145,7 +156,6 @@ fn entered_sync(
         #vis #sig {
             #(#inner)*
             #span_decl
-            let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
             #body
         }
     }
@@ -171,7 +181,7 @@ fn lazy_async(
         #vis #sig {
             #(#inner)*
             #span_decl
-            ::traced::__private::instrument(__traced_span, async move {
+            ::traced::__private::instrument(__traced_handle, async move {
                 #fake_return
                 #(#stmts)*
             }, #record).await
@@ -255,7 +265,7 @@ fn async_fn(
         #vis #sig {
             #(#inner)*
             #span_decl
-            ::traced::__private::instrument(__traced_span, async move {
+            ::traced::__private::instrument(__traced_handle, async move {
                 #fake_return
                 #(#moves)*
                 #(#stmts)*
@@ -272,7 +282,7 @@ fn future_fn(
     outer: &[Attribute],
     inner: &[Attribute],
 ) -> TokenStream {
-    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Future);
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::SharedFuture);
     let output = future_output(&function.sig.output);
     let record = recorder(checked);
     let ItemFn {
@@ -302,7 +312,7 @@ fn future_fn(
         }
         let instrumented: Expr = syn::parse_quote! {
             ::traced::__private::instrument(
-                ::core::clone::Clone::clone(&__traced_span),
+                __traced_handle.share(),
                 #future,
                 #record,
             )
@@ -315,7 +325,7 @@ fn future_fn(
         #vis #sig {
             #(#inner)*
             #span_decl
-            let __traced_scope = ::traced::__private::Scope::new(&__traced_span);
+            let __traced_scope = __traced_handle.enter();
             #(#stmts)*
         }
     }
@@ -324,15 +334,20 @@ fn future_fn(
 // ---------------------------------------------------------------------------------------------
 // The span.
 
-/// `let __traced_span = …;`: the span with its fields. `bindings` makes pattern arguments
-/// visible by reference while the fields are computed.
 /// Whether the span lives only for a synchronous call or is carried by a future.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
+    /// A synchronous body: a `Guard`.
     Sync,
+    /// A future: a `Handle` the future carries.
     Future,
+    /// A synchronous part and then a future, which share one tracing span.
+    SharedFuture,
 }
 
+/// `let __traced_guard = …;` (or `__traced_handle` for futures): the call's span with its
+/// fields, described by a static callsite. `bindings` makes pattern arguments visible by
+/// reference while the fields are computed.
 fn span_decl(
     function: &ItemFn,
     checked: &Checked,
@@ -358,40 +373,52 @@ fn span_decl(
     };
     let level = quote!(::traced::__private::tracing::Level::#level);
 
-    let mut fields = Vec::new();
+    // The callsite's fields, in order, with each one's value (`None`: recorded later).
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
     for arg in &checked.recorded {
-        let key = LitStr::new(&arg.name, arg.ident.span());
+        names.push(LitStr::new(&arg.name, arg.ident.span()));
         if arg.redacted {
-            fields.push(quote!(#key = ::traced::__private::REDACTED));
+            values.push(some(quote!(::traced::__private::value(
+                &::traced::__private::REDACTED
+            ))));
         } else {
             let ident = &arg.ident;
-            fields.push(quote! {
-                #key = ::traced::__private::ArgValue::as_value(
+            values.push(some(quote! {
+                ::traced::__private::ArgValue::as_value(
                     &(&&&&::traced::__private::Arg(&#ident)).__traced_arg()
                 )
-            });
+            }));
         }
     }
     if let Some(kind) = &options.kind {
+        names.push(LitStr::new("otel.kind", kind.key));
         let kind = LitStr::new(&kind.value, kind.key);
-        fields.push(quote!("otel.kind" = #kind));
+        values.push(some(quote!(::traced::__private::value(&#kind))));
     }
-    fields.push(quote!("error" = ::traced::__private::tracing::field::Empty));
-    fields.push(quote!(
-        "error.type" = ::traced::__private::tracing::field::Empty
-    ));
+    for key in ["error", "error.type"] {
+        names.push(LitStr::new(key, proc_macro2::Span::call_site()));
+        values.push(none.clone());
+    }
     if options.ret.is_some() {
-        fields.push(quote!(
-            "return" = ::traced::__private::tracing::field::Empty
-        ));
+        names.push(LitStr::new("return", proc_macro2::Span::call_site()));
+        values.push(none.clone());
     }
+    let mut recorded_later = false;
     for field in options.fields.iter().flat_map(|fields| &fields.value) {
-        let key = LitStr::new(&field.name, field.span);
+        names.push(LitStr::new(&field.name, field.span));
         let value = if checked.redacted_fields.contains(&field.name) {
-            quote!(::traced::__private::REDACTED)
+            some(quote!(::traced::__private::value(
+                &::traced::__private::REDACTED
+            )))
         } else {
             match &field.value {
-                FieldValue::Empty => quote!(::traced::__private::tracing::field::Empty),
+                FieldValue::Empty => {
+                    recorded_later = true;
+                    none.clone()
+                }
                 // `k = tracing::field::Empty`, as tracing spells "record later".
                 FieldValue::Value(Expr::Path(path))
                     if path
@@ -400,85 +427,146 @@ fn span_decl(
                         .last()
                         .is_some_and(|last| last.ident == "Empty") =>
                 {
-                    quote!(::traced::__private::tracing::field::Empty)
+                    recorded_later = true;
+                    none.clone()
                 }
-                FieldValue::Value(expr) => quote_spanned! {expr.span()=>
+                FieldValue::Value(expr) => some(quote_spanned! {expr.span()=>
                     ::traced::__private::ArgValue::as_value(
                         &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
                     )
-                },
-                FieldValue::Display(expr) => quote_spanned! {expr.span()=>
-                    ::traced::__private::display(&(#expr))
-                },
-                FieldValue::Debug(expr) => quote_spanned! {expr.span()=>
-                    ::traced::__private::debug(&(#expr))
-                },
+                }),
+                FieldValue::Display(expr) => some(quote_spanned! {expr.span()=>
+                    ::traced::__private::value(&::traced::__private::display(&(#expr)))
+                }),
+                FieldValue::Debug(expr) => some(quote_spanned! {expr.span()=>
+                    ::traced::__private::value(&::traced::__private::debug(&(#expr)))
+                }),
             }
         };
-        fields.push(quote!(#key = #value));
+        values.push(value);
     }
+    let has_values = values
+        .iter()
+        .any(|value| value.to_string() != none.to_string());
 
-    let create = |parent: Option<TokenStream>| {
-        let parent = parent.map(|parent| quote!(parent: #parent,));
-        quote! {
-            ::traced::__private::tracing::span!(target: #target, #parent #level, #name, #(#fields),*)
-        }
-    };
-    let create = match options.parent.as_ref().map(|parent| &parent.value) {
-        None => create(None),
-        Some(Expr::Path(path)) if path.path.is_ident("None") => {
-            create(Some(quote!(::core::option::Option::None)))
-        }
+    // A frame (the fast path) is invisible to `tracing::Span::current()`: a body that asks for
+    // the current span, fields recorded later through it, links and a future shared with a
+    // synchronous part get a tracing span.
+    let start = match options.parent.as_ref().map(|parent| &parent.value) {
+        Some(Expr::Path(path)) if path.path.is_ident("None") => quote! {
+            ::traced::__private::Start::Parent(
+                ::traced::__private::Parent::Local(::core::option::Option::None)
+            )
+        },
         Some(parent) => {
-            let inner = create(Some(quote!(__traced_parent)));
             let parent = quote_spanned! {parent.span()=>
                 ::traced::__private::IntoParent::into_parent(#parent)
             };
-            quote! {
-                ::traced::__private::span_with_parent(#parent, |__traced_parent| #inner)
-            }
+            quote!(::traced::__private::Start::Parent(#parent))
+        }
+        None if recorded_later
+            || options.follows_from.is_some()
+            || shape == Shape::SharedFuture
+            || uses_current_span(&function.block) =>
+        {
+            quote!(::traced::__private::Start::Tracing)
+        }
+        None => quote!(::traced::__private::Start::Frames),
+    };
+    let (binding, holder) = match shape {
+        Shape::Sync => (quote!(__traced_guard), quote!(::traced::__private::Guard)),
+        Shape::Future | Shape::SharedFuture => {
+            (quote!(__traced_handle), quote!(::traced::__private::Handle))
         }
     };
-    // A synchronous call directly inside an unsampled `#[traced]` span skips its own span: nothing
-    // under that span is recorded. A future keeps its span, because it may be polled elsewhere,
-    // and explicit parents or links must be honoured, so those take the ordinary path.
-    let create =
-        if shape == Shape::Sync && options.parent.is_none() && options.follows_from.is_none() {
-            quote! {
-                if ::traced::__private::tracing::level_enabled!(#level)
-                    && !::traced::__private::in_unsampled_scope()
-                {
-                    #create
-                } else {
-                    ::traced::__private::tracing::Span::none()
-                }
-            }
-        } else {
-            create
-        };
     let follows = options.follows_from.as_ref().map(|follows| {
         let expr = &follows.value;
         quote_spanned! {expr.span()=>
-            __traced_span.follows_from(#expr);
+            if let ::core::option::Option::Some(__traced_span) = #binding.span() {
+                __traced_span.follows_from(#expr);
+            }
         }
     });
+    let core = quote!(::traced::__private::tracing_core);
     quote! {
-        let __traced_span: ::traced::__private::tracing::Span = {
+        #[allow(unused_mut)]
+        let mut #binding: #holder = {
             #bindings
             #[allow(unused_imports)]
             use ::traced::__private::{
                 ArgDebug as _, ArgNothing as _, ArgStr as _, ArgTyped as _,
             };
-            #create
+            static __TRACED_META: #core::Metadata<'static> = #core::Metadata::new(
+                #name,
+                #target,
+                #level,
+                ::core::option::Option::Some(::core::file!()),
+                ::core::option::Option::Some(::core::line!()),
+                ::core::option::Option::Some(::core::module_path!()),
+                #core::field::FieldSet::new(
+                    &[#(#names),*],
+                    #core::identify_callsite!(&__TRACED_CALLSITE),
+                ),
+                #core::metadata::Kind::SPAN,
+            );
+            static __TRACED_CALLSITE: #core::callsite::DefaultCallsite =
+                #core::callsite::DefaultCallsite::new(&__TRACED_META);
+            if ::traced::__private::tracing::level_enabled!(#level) {
+                #holder::start(
+                    &__TRACED_CALLSITE,
+                    #start,
+                    #has_values,
+                    |__traced_values: &mut dyn ::core::ops::FnMut(
+                        &::traced::__private::tracing::field::ValueSet<'_>,
+                    )| {
+                        __traced_values(&__TRACED_META.fields().value_set_all(&[#(#values),*]))
+                    },
+                )
+            } else {
+                #holder::off()
+            }
         };
         #follows
     }
 }
 
+/// Whether the body asks `tracing` for the current span (`Span::current()`,
+/// `in_current_span()`, `current_span()`), which a frame would not be.
+fn uses_current_span(block: &Block) -> bool {
+    fn scan(tokens: TokenStream, previous: &mut Vec<String>) -> bool {
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Group(group) => {
+                    if scan(group.stream(), previous) {
+                        return true;
+                    }
+                }
+                proc_macro2::TokenTree::Ident(ident) => {
+                    let ident = ident.to_string();
+                    let after_path =
+                        previous.len() >= 2 && previous[previous.len() - 2..] == [":", ":"];
+                    if ident == "in_current_span"
+                        || ident == "current_span"
+                        || (ident == "current" && after_path)
+                    {
+                        return true;
+                    }
+                    previous.push(ident);
+                }
+                proc_macro2::TokenTree::Punct(punct) => previous.push(punct.as_char().to_string()),
+                proc_macro2::TokenTree::Literal(_) => previous.push(String::new()),
+            }
+        }
+        false
+    }
+    scan(block.to_token_stream(), &mut Vec::new())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outcomes.
 
-/// Records the outcome `value` (a reference to the return value) on `span` (a `&Span`).
+/// Records the outcome `value` (a reference to the return value) on `target` (a
+/// `&mut Target`).
 fn outcome(checked: &Checked, value: &TokenStream, span: &TokenStream) -> TokenStream {
     let options = &checked.options;
     let error = match options.err.as_ref().map(|err| (err.key, err.value)) {
@@ -514,12 +602,14 @@ fn outcome(checked: &Checked, value: &TokenStream, span: &TokenStream) -> TokenS
                     &(&&&&::traced::__private::Arg(#value)).__traced_arg()
                 )
             },
-            Format::Debug(format) => quote_spanned!(format=> ::traced::__private::debug(#value)),
-            Format::Display(format) => {
-                quote_spanned!(format=> ::traced::__private::display(#value))
-            }
+            Format::Debug(format) => quote_spanned! {format=>
+                ::traced::__private::value(&::traced::__private::debug(#value))
+            },
+            Format::Display(format) => quote_spanned! {format=>
+                ::traced::__private::value(&::traced::__private::display(#value))
+            },
         };
-        quote!(let _ = (#span).record("return", #recorded);)
+        quote!(::traced::__private::Target::ret(#span, #recorded);)
     });
     quote! {
         #[allow(unused_imports)]
@@ -540,9 +630,13 @@ fn at(span: proc_macro2::Span, value: &TokenStream) -> TokenStream {
 
 /// The closure a future calls with its output before its span closes.
 fn recorder(checked: &Checked) -> TokenStream {
-    let outcome = outcome(checked, &quote!(__traced_output), &quote!(__traced_span));
+    let outcome = outcome(
+        checked,
+        &quote!(__traced_output),
+        &quote!(&mut *__traced_target),
+    );
     quote! {
-        |__traced_span: &::traced::__private::tracing::Span, __traced_output| {
+        |__traced_target: &mut ::traced::__private::Target<'_>, __traced_output| {
             #outcome
         }
     }

@@ -22,11 +22,16 @@ use std::task::{Context, Poll};
 pub use crate::panic::current_panic_message;
 pub use ::core;
 pub use ::tracing;
+pub use ::tracing_core;
 
-use tracing::field::{DebugValue, DisplayValue, Empty, Value};
+use tracing::field::{DebugValue, DisplayValue, Empty, Value, ValueSet};
 use tracing::span::Id;
 use tracing::Span;
+use tracing_core::callsite::{Callsite, DefaultCallsite};
+use tracing_core::Metadata;
 
+use crate::frame::{Begun, Frame};
+use crate::layer::SpanState;
 use crate::model::{Remote, SpanContext};
 
 /// What replaces the value of a secret.
@@ -193,6 +198,12 @@ pub fn debug<T: Debug + ?Sized>(value: &T) -> DebugValue<CappedDebug<'_, T>> {
     tracing::field::debug(CappedDebug(value))
 }
 
+/// A field's value as `tracing` takes it; a type error here points at the user's expression.
+#[inline(always)]
+pub fn value<T: Value>(value: &T) -> &dyn Value {
+    value
+}
+
 /// Runs a synchronous body as a closure, so `return` and `?` end the body, not the function,
 /// and the outcome can be recorded. Taking `FnOnce` lets the body return borrows of arguments.
 #[inline(always)]
@@ -318,91 +329,560 @@ impl IntoParent for &Option<SpanContext> {
     }
 }
 
-/// Creates a span under `parent`: `make` gets the local parent to pass to `span!`.
-pub fn span_with_parent(parent: Parent, make: impl FnOnce(Option<Id>) -> Span) -> Span {
-    match parent {
-        Parent::Local(id) => make(id),
-        Parent::Remote(Some(remote)) => {
-            crate::layer::with_remote_parent(remote, false, || make(None))
+// ---------------------------------------------------------------------------------------------
+// Starting a span.
+
+/// How a `#[traced]` call's span is made.
+pub enum Start {
+    /// As a frame when the subscriber offers the fast path, else as a tracing span.
+    Frames,
+    /// Always as a tracing span with the current span as parent (the body uses
+    /// `Span::current()`, or fields are recorded later through it).
+    Tracing,
+    /// As a tracing span under an explicit parent.
+    Parent(Parent),
+}
+
+/// The span's fields, handed over as a `ValueSet` of the callsite's metadata.
+pub trait Values: FnOnce(&mut dyn FnMut(&ValueSet<'_>)) {}
+
+impl<V: FnOnce(&mut dyn FnMut(&ValueSet<'_>))> Values for V {}
+
+/// What a started call holds: nothing, a frame, or a tracing span.
+// The frame is moved, not boxed: a box would be the one allocation the fast path avoids.
+#[allow(clippy::large_enum_variant)]
+enum Opened {
+    Off,
+    Frame(Frame),
+    Span(Span),
+}
+
+/// Asks the callsite and the subscriber, then makes the frame or the span. Not inlined: the
+/// traced function keeps only the call, which is what the disabled path pays for.
+#[inline(never)]
+fn open(
+    callsite: &'static DefaultCallsite,
+    start: Start,
+    has_values: bool,
+    values: impl Values,
+) -> Opened {
+    let (frames, parent) = match start {
+        Start::Frames => (true, None),
+        Start::Tracing => (false, None),
+        Start::Parent(parent) => (false, Some(parent)),
+    };
+    match crate::frame::begin(callsite, frames) {
+        Begun::Off => Opened::Off,
+        Begun::Frame(mut frame) => {
+            // Arguments are user code (Debug impls): recorded before the frame is on the stack.
+            if has_values && frame.is_sampled() {
+                values(&mut |values| frame.state.record(values));
+            }
+            Opened::Frame(frame)
         }
-        Parent::Remote(None) => make(None),
+        Begun::Span => Opened::Span(make_span(callsite.metadata(), parent, values)),
+    }
+}
+
+fn make_span(
+    meta: &'static Metadata<'static>,
+    mut parent: Option<Parent>,
+    values: impl Values,
+) -> Span {
+    let mut span = Span::none();
+    values(&mut |values| {
+        span = match parent.take() {
+            None => Span::new(meta, values),
+            Some(Parent::Local(id)) => Span::child_of(id, meta, values),
+            Some(Parent::Remote(Some(remote))) => {
+                crate::layer::with_remote_parent(remote, false, || Span::new_root(meta, values))
+            }
+            Some(Parent::Remote(None)) => Span::new_root(meta, values),
+        }
+    });
+    span
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synchronous calls.
+
+/// Keeps a synchronous call's span open and current until the call ends, however it ends, and
+/// tags it if the body panics.
+pub struct Guard {
+    kind: GuardKind,
+    /// A traced function called by a destructor during unwinding is not the one failing.
+    panicking_before: bool,
+}
+
+enum GuardKind {
+    Off,
+    Frame {
+        index: usize,
+        sampled: bool,
+        meta: &'static Metadata<'static>,
+    },
+    Span(tracing::span::EnteredSpan),
+}
+
+impl Guard {
+    /// No span: the level is disabled or nothing listens.
+    #[inline(always)]
+    pub fn off() -> Guard {
+        Guard {
+            kind: GuardKind::Off,
+            panicking_before: false,
+        }
+    }
+
+    /// Opens the call's span and makes it current.
+    #[inline]
+    pub fn start(
+        callsite: &'static DefaultCallsite,
+        start: Start,
+        has_values: bool,
+        values: impl Values,
+    ) -> Guard {
+        // Under an unsampled frame nothing is recorded, and the parent frame stays current for
+        // the whole call: skip the span.
+        if matches!(start, Start::Frames) && crate::frame::innermost_unsampled().is_some() {
+            return Guard::off();
+        }
+        let kind = match open(callsite, start, has_values, values) {
+            Opened::Off => return Guard::off(),
+            Opened::Frame(frame) => {
+                let sampled = frame.is_sampled();
+                let meta = frame.state.meta;
+                match crate::frame::push(frame) {
+                    Some(index) => GuardKind::Frame {
+                        index,
+                        sampled,
+                        meta,
+                    },
+                    None => return Guard::off(),
+                }
+            }
+            Opened::Span(span) => GuardKind::Span(span.entered()),
+        };
+        Guard {
+            kind,
+            panicking_before: std::thread::panicking(),
+        }
+    }
+
+    /// Whether anything the call records is kept.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        match &self.kind {
+            GuardKind::Off => false,
+            GuardKind::Frame { sampled, .. } => *sampled,
+            GuardKind::Span(span) => !span.is_disabled(),
+        }
+    }
+
+    /// Where the outcome is recorded.
+    pub fn target(&mut self) -> Target<'_> {
+        Target(match &self.kind {
+            GuardKind::Frame {
+                index,
+                sampled: true,
+                meta,
+            } => TargetKind::Frame(*index, meta),
+            GuardKind::Span(span) if !span.is_disabled() => TargetKind::Span(span),
+            _ => TargetKind::Off,
+        })
+    }
+
+    /// The tracing span, when the call has one (for `follows_from`).
+    pub fn span(&self) -> Option<&Span> {
+        match &self.kind {
+            GuardKind::Span(span) => Some(span),
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn close(&mut self) {
+        let panicked = !self.panicking_before && std::thread::panicking();
+        match std::mem::replace(&mut self.kind, GuardKind::Off) {
+            GuardKind::Off => {}
+            GuardKind::Frame { index, .. } => {
+                if let Some(mut frame) = crate::frame::pop(index) {
+                    if panicked && frame.is_sampled() {
+                        record_panic(&mut frame.state);
+                    }
+                    crate::frame::finish(frame);
+                }
+            }
+            GuardKind::Span(span) => {
+                if panicked && !span.is_disabled() {
+                    record_panic_on_span(&span);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Guard {
+    #[inline]
+    fn drop(&mut self) {
+        if !matches!(self.kind, GuardKind::Off) {
+            self.close();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Futures.
+
+/// A future's span, made when the traced function is called and carried by the future.
+pub struct Handle(HandleKind);
+
+// The frame lives in the future itself: boxing it would allocate per call.
+#[allow(clippy::large_enum_variant)]
+enum HandleKind {
+    Off,
+    Frame(Frame),
+    Span(Span),
+}
+
+impl Handle {
+    /// No span.
+    #[inline(always)]
+    pub fn off() -> Handle {
+        Handle(HandleKind::Off)
+    }
+
+    /// Opens the span a future will run in.
+    #[inline]
+    pub fn start(
+        callsite: &'static DefaultCallsite,
+        start: Start,
+        has_values: bool,
+        values: impl Values,
+    ) -> Handle {
+        if matches!(start, Start::Frames) {
+            // The future may be polled where the unsampled parent is not current: it carries
+            // the parent's context instead of a span of its own.
+            if let Some(context) = crate::frame::innermost_unsampled() {
+                return Handle(HandleKind::Frame(Frame::unsampled(
+                    context,
+                    callsite.metadata(),
+                )));
+            }
+        }
+        Handle(match open(callsite, start, has_values, values) {
+            Opened::Off => HandleKind::Off,
+            Opened::Frame(frame) => HandleKind::Frame(frame),
+            Opened::Span(span) => HandleKind::Span(span),
+        })
+    }
+
+    /// Makes the span current for the synchronous part of a function that returns a future.
+    pub fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        match &self.0 {
+            HandleKind::Span(span) => Some(span.enter()),
+            _ => None,
+        }
+    }
+
+    /// The same span, for the future such a function returns. Only tracing spans are shared
+    /// (`#[traced]` gives these functions no frame).
+    pub fn share(&self) -> Handle {
+        match &self.0 {
+            HandleKind::Span(span) => Handle(HandleKind::Span(span.clone())),
+            _ => Handle::off(),
+        }
+    }
+
+    /// The tracing span, when the future has one (for `follows_from`).
+    pub fn span(&self) -> Option<&Span> {
+        match &self.0 {
+            HandleKind::Span(span) => Some(span),
+            _ => None,
+        }
+    }
+
+    fn target(&mut self) -> Target<'_> {
+        Target(match &mut self.0 {
+            HandleKind::Frame(frame) if frame.is_sampled() => TargetKind::State(&mut frame.state),
+            HandleKind::Span(span) if !span.is_disabled() => TargetKind::Span(span),
+            _ => TargetKind::Off,
+        })
+    }
+
+    fn close(&mut self) {
+        if let HandleKind::Frame(frame) = std::mem::replace(&mut self.0, HandleKind::Off) {
+            crate::frame::finish(frame);
+        }
+    }
+}
+
+/// A frame on the stack for one poll (or the drop) of its future; put back when done.
+struct FrameScope<'a> {
+    handle: &'a mut Handle,
+    index: Option<usize>,
+    panicking_before: bool,
+}
+
+impl<'a> FrameScope<'a> {
+    fn enter(handle: &'a mut Handle) -> FrameScope<'a> {
+        let index = match std::mem::replace(&mut handle.0, HandleKind::Off) {
+            HandleKind::Frame(frame) => crate::frame::push(frame),
+            other => {
+                handle.0 = other;
+                None
+            }
+        };
+        FrameScope {
+            handle,
+            index,
+            panicking_before: std::thread::panicking(),
+        }
+    }
+}
+
+impl Drop for FrameScope<'_> {
+    fn drop(&mut self) {
+        let Some(mut frame) = self.index.and_then(crate::frame::pop) else {
+            return;
+        };
+        if !self.panicking_before && std::thread::panicking() && frame.is_sampled() {
+            record_panic(&mut frame.state);
+        }
+        self.handle.0 = HandleKind::Frame(frame);
+    }
+}
+
+/// A tracing span entered for one poll, tagged if the poll panics.
+struct SpanScope<'a> {
+    span: &'a Span,
+    _entered: tracing::span::Entered<'a>,
+    panicking_before: bool,
+}
+
+impl<'a> SpanScope<'a> {
+    fn enter(span: &'a Span) -> SpanScope<'a> {
+        SpanScope {
+            span,
+            _entered: span.enter(),
+            panicking_before: std::thread::panicking(),
+        }
+    }
+}
+
+impl Drop for SpanScope<'_> {
+    fn drop(&mut self) {
+        if !self.panicking_before && std::thread::panicking() && !self.span.is_disabled() {
+            record_panic_on_span(self.span);
+        }
+    }
+}
+
+/// A future that runs inside its span: entered on every poll, tagged with the outcome and with
+/// a panic during a poll, and closed when it completes or is dropped.
+pub struct Instrumented<F, R> {
+    future: ManuallyDrop<F>,
+    handle: Handle,
+    record: Option<R>,
+}
+
+/// Wraps `future` so it runs in `handle`'s span; `record` sees the output before the span closes.
+#[inline]
+pub fn instrument<F, R>(handle: Handle, future: F, record: R) -> Instrumented<F, R>
+where
+    F: Future,
+    R: FnOnce(&mut Target<'_>, &F::Output),
+{
+    Instrumented {
+        future: ManuallyDrop::new(future),
+        handle,
+        record: Some(record),
+    }
+}
+
+impl<F, R> Future for Instrumented<F, R>
+where
+    F: Future,
+    R: FnOnce(&mut Target<'_>, &F::Output),
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of `self` and is dropped
+        // in place by `Drop`. The other fields are not pinned and are only used through `&mut`.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above; `this.future` stays where it is for as long as `this` lives.
+        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
+        let poll = match &this.handle.0 {
+            HandleKind::Off => future.poll(cx),
+            HandleKind::Frame(_) => {
+                let _scope = FrameScope::enter(&mut this.handle);
+                future.poll(cx)
+            }
+            HandleKind::Span(span) => {
+                let _scope = SpanScope::enter(span);
+                future.poll(cx)
+            }
+        };
+        if let Poll::Ready(output) = &poll {
+            if let Some(record) = this.record.take() {
+                let mut target = this.handle.target();
+                if target.is_recording() {
+                    record(&mut target, output);
+                }
+            }
+            // Close the span now rather than when the caller drops the finished future.
+            this.handle.close();
+            this.handle = Handle::off();
+        }
+        poll
+    }
+}
+
+impl<F, R> Drop for Instrumented<F, R> {
+    fn drop(&mut self) {
+        // Dropping the body (its locals' destructors) is part of the span's work.
+        match &self.handle.0 {
+            HandleKind::Off => {
+                // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
+                unsafe { ManuallyDrop::drop(&mut self.future) };
+            }
+            HandleKind::Frame(_) => {
+                {
+                    let _scope = FrameScope::enter(&mut self.handle);
+                    // SAFETY: as above.
+                    unsafe { ManuallyDrop::drop(&mut self.future) };
+                }
+                self.handle.close();
+            }
+            HandleKind::Span(span) => {
+                let _entered = span.enter();
+                // SAFETY: as above.
+                unsafe { ManuallyDrop::drop(&mut self.future) };
+            }
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Outcomes.
 
+/// Where a call's outcome (error, return value, panic) is recorded.
+pub struct Target<'a>(TargetKind<'a>);
+
+enum TargetKind<'a> {
+    Off,
+    Span(&'a Span),
+    State(&'a mut SpanState),
+    /// A synchronous call's frame, on the stack at this index.
+    Frame(usize, &'static Metadata<'static>),
+}
+
+impl Target<'_> {
+    /// Whether anything recorded is kept.
+    pub fn is_recording(&self) -> bool {
+        !matches!(self.0, TargetKind::Off)
+    }
+
+    fn error(&mut self, message: String, type_name: &'static str) {
+        if let TargetKind::Span(span) = &self.0 {
+            span.record("error", message.as_str());
+            span.record("error.type", type_name);
+            return;
+        }
+        let record = |state: &mut SpanState| {
+            state.record_text("error", Cow::Owned(message));
+            state.record_text("error.type", Cow::Borrowed(type_name));
+        };
+        match &mut self.0 {
+            TargetKind::Off | TargetKind::Span(_) => {}
+            TargetKind::State(state) => record(state),
+            TargetKind::Frame(index, _) => crate::frame::with_frame(*index, record),
+        }
+    }
+
+    /// `ret`: records the return value as the tag `return`.
+    pub fn ret(&mut self, value: &dyn Value) {
+        match &mut self.0 {
+            TargetKind::Off => {}
+            TargetKind::Span(span) => {
+                span.record("return", value);
+            }
+            TargetKind::State(state) => state.record_value("return", value),
+            TargetKind::Frame(index, meta) => {
+                // The value's Debug is user code: recorded into a scratch state first, so it
+                // runs while the frame stack is not borrowed.
+                let mut scratch = SpanState::scratch(meta);
+                scratch.record_value("return", value);
+                crate::frame::with_frame(*index, |state| state.take_tags(&mut scratch));
+            }
+        }
+    }
+}
+
 /// A function's return value, for classification.
 pub struct Outcome<'a, T>(pub &'a T);
 
 /// Level 1: a `Result` whose error has `Display`.
 pub trait OutcomeDisplay {
-    fn __traced_outcome(&self, span: &Span);
+    fn __traced_outcome(&self, target: &mut Target<'_>);
 }
 
 impl<T, E: Display> OutcomeDisplay for &&&Outcome<'_, Result<T, E>> {
-    fn __traced_outcome(&self, span: &Span) {
+    fn __traced_outcome(&self, target: &mut Target<'_>) {
         if let Err(error) = self.0 {
-            record_error(
-                span,
-                crate::value::capped_display(error),
-                type_name_of(error),
-            );
+            target.error(crate::value::capped_display(error), type_name_of(error));
         }
     }
 }
 
 /// Level 2: a `Result` whose error has only `Debug`.
 pub trait OutcomeDebug {
-    fn __traced_outcome(&self, span: &Span);
+    fn __traced_outcome(&self, target: &mut Target<'_>);
 }
 
 impl<T, E: Debug> OutcomeDebug for &&Outcome<'_, Result<T, E>> {
-    fn __traced_outcome(&self, span: &Span) {
+    fn __traced_outcome(&self, target: &mut Target<'_>) {
         if let Err(error) = self.0 {
-            record_error(span, crate::value::capped_debug(error), type_name_of(error));
+            target.error(crate::value::capped_debug(error), type_name_of(error));
         }
     }
 }
 
 /// Level 3: a `Result` whose error can not be formatted: its type names it.
 pub trait OutcomeOpaque {
-    fn __traced_outcome(&self, span: &Span);
+    fn __traced_outcome(&self, target: &mut Target<'_>);
 }
 
 impl<T, E> OutcomeOpaque for &Outcome<'_, Result<T, E>> {
-    fn __traced_outcome(&self, span: &Span) {
+    fn __traced_outcome(&self, target: &mut Target<'_>) {
         if let Err(error) = self.0 {
             let name = type_name_of(error);
-            record_error(span, name.to_owned(), name);
+            target.error(name.to_owned(), name);
         }
     }
 }
 
 /// Level 4: anything else succeeded.
 pub trait OutcomeOther {
-    fn __traced_outcome(&self, span: &Span);
+    fn __traced_outcome(&self, target: &mut Target<'_>);
 }
 
 impl<T> OutcomeOther for Outcome<'_, T> {
-    fn __traced_outcome(&self, _span: &Span) {}
+    fn __traced_outcome(&self, _target: &mut Target<'_>) {}
 }
 
 /// `err(Display)`: the error's `Display` (a compile error when it has none).
-pub fn outcome_display<T, E: Display>(span: &Span, result: &Result<T, E>) {
+pub fn outcome_display<T, E: Display>(target: &mut Target<'_>, result: &Result<T, E>) {
     if let Err(error) = result {
-        record_error(
-            span,
-            crate::value::capped_display(error),
-            type_name_of(error),
-        );
+        target.error(crate::value::capped_display(error), type_name_of(error));
     }
 }
 
 /// `err(Debug)`: the error's `Debug` (a compile error when it has none).
-pub fn outcome_debug<T, E: Debug>(span: &Span, result: &Result<T, E>) {
+pub fn outcome_debug<T, E: Debug>(target: &mut Target<'_>, result: &Result<T, E>) {
     if let Err(error) = result {
-        record_error(span, crate::value::capped_debug(error), type_name_of(error));
+        target.error(crate::value::capped_debug(error), type_name_of(error));
     }
 }
 
@@ -423,124 +903,16 @@ fn type_name_of<E>(_: &E) -> &'static str {
     core::any::type_name::<E>()
 }
 
-fn record_error(span: &Span, message: String, type_name: &'static str) {
-    span.record("error", message.as_str());
-    span.record("error.type", type_name);
+fn record_panic(state: &mut SpanState) {
+    if let Some(message) = current_panic_message() {
+        state.record_text("error", Cow::Owned(message));
+        state.record_text("error.type", Cow::Borrowed("panic"));
+    }
 }
 
-fn record_panic(span: &Span) {
+fn record_panic_on_span(span: &Span) {
     if let Some(message) = current_panic_message() {
         span.record("error", message.as_str());
         span.record("error.type", "panic");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Guards.
-
-/// Whether a synchronous `#[traced]` call can skip its span: the current span is an unsampled
-/// one that `#[traced]` entered, so nothing below it is recorded anyway.
-#[inline]
-pub fn in_unsampled_scope() -> bool {
-    crate::layer::in_unsampled_scope()
-}
-
-/// Keeps a span entered for a synchronous body and tags it if the body panics.
-pub struct Scope<'a> {
-    span: &'a Span,
-    _entered: tracing::span::Entered<'a>,
-    panicking_before: bool,
-    /// Set when this scope marked an unsampled span for the fast path: the mark to put back.
-    unsampled_mark: Option<u64>,
-}
-
-impl<'a> Scope<'a> {
-    /// Enters `span` until the scope drops.
-    #[inline]
-    pub fn new(span: &'a Span) -> Scope<'a> {
-        let entered = span.enter();
-        let unsampled_mark = span
-            .id()
-            .and_then(|id| crate::layer::mark_if_unsampled(&id));
-        Scope {
-            span,
-            _entered: entered,
-            // A traced function called by a destructor during unwinding is not the one failing.
-            panicking_before: !span.is_disabled() && std::thread::panicking(),
-            unsampled_mark,
-        }
-    }
-}
-
-impl Drop for Scope<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(previous) = self.unsampled_mark {
-            crate::layer::restore_unsampled_mark(previous);
-        }
-        if !self.span.is_disabled() && !self.panicking_before {
-            record_panic(self.span);
-        }
-    }
-}
-
-/// A future that runs inside its span: entered on every poll, tagged with the outcome and with
-/// a panic during a poll, and closed when it completes or is dropped.
-pub struct Instrumented<F, R> {
-    future: ManuallyDrop<F>,
-    span: Span,
-    record: Option<R>,
-}
-
-/// Wraps `future` so it runs in `span`; `record` sees the output before the span closes.
-#[inline]
-pub fn instrument<F, R>(span: Span, future: F, record: R) -> Instrumented<F, R>
-where
-    F: Future,
-    R: FnOnce(&Span, &F::Output),
-{
-    Instrumented {
-        future: ManuallyDrop::new(future),
-        span,
-        record: Some(record),
-    }
-}
-
-impl<F, R> Future for Instrumented<F, R>
-where
-    F: Future,
-    R: FnOnce(&Span, &F::Output),
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of `self` and is dropped
-        // in place by `Drop`. The other fields are not pinned and are only used through `&mut`.
-        let this = unsafe { self.get_unchecked_mut() };
-        let poll = {
-            let _scope = Scope::new(&this.span);
-            // SAFETY: see above; `this.future` stays where it is for as long as `this` lives.
-            let future = unsafe { Pin::new_unchecked(&mut *this.future) };
-            future.poll(cx)
-        };
-        if let Poll::Ready(output) = &poll {
-            if let Some(record) = this.record.take() {
-                if !this.span.is_disabled() {
-                    record(&this.span, output);
-                }
-            }
-            // Close the span now rather than when the caller drops the finished future.
-            this.span = Span::none();
-        }
-        poll
-    }
-}
-
-impl<F, R> Drop for Instrumented<F, R> {
-    fn drop(&mut self) {
-        // Dropping the body (its locals' destructors) is part of the span's work.
-        let _entered = self.span.enter();
-        // SAFETY: `future` is dropped exactly once, here, in place, and never used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.future) };
     }
 }

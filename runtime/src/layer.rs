@@ -2,19 +2,22 @@
 //! into Zipkin spans.
 //!
 //! Per-span state lives in the registry's extensions, so library spans and ours share one tree.
-//! Sampling is decided at the root and inherited; unsampled spans keep only their ids (so they
-//! still propagate) and skip all recording.
+//! With the fast path on, `#[traced]` calls skip the registry and keep the same state in frames
+//! on a per-thread stack (`crate::frame`); the layer parents library spans and events to the
+//! innermost of the two. Sampling is decided at the root and inherited; unsampled spans keep only
+//! their ids (so they still propagate) and skip all recording.
 
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_core::{Dispatch, Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -23,7 +26,7 @@ use crate::clock::Timestamp;
 use crate::export::Exporter;
 use crate::ids::{new_span_id, new_trace_id};
 use crate::model::{
-    Annotation, Endpoint, Kind, Remote, Sampling, SpanContext, SpanRecord, TagValue,
+    Annotation, Endpoint, Kind, Remote, Sampling, SpanContext, SpanRecord, TagValue, Tags, TraceId,
 };
 use crate::sample::{AlwaysOn, Sampler};
 
@@ -45,53 +48,22 @@ use crate::sample::{AlwaysOn, Sampler};
 /// assert_eq!(capture.spans()[0].name, "work");
 /// ```
 pub struct TracedLayer {
-    sampler: Box<dyn Sampler>,
-    exporter: Arc<dyn Exporter>,
+    core: Arc<Core>,
     with_context: WithContext,
-    unsampled_fast_path: bool,
+    fast_path: bool,
 }
 
-impl TracedLayer {
-    /// A layer that samples every trace and sends finished spans to `exporter`.
-    pub fn new(exporter: impl Exporter) -> TracedLayer {
-        crate::panic::install_hook();
-        TracedLayer {
-            sampler: Box::new(AlwaysOn),
-            exporter: Arc::new(exporter),
-            with_context: WithContext(span_context::<tracing_subscriber::Registry>),
-            unsampled_fast_path: false,
-        }
-    }
+/// What `#[traced]` frames need of the layer, shared with them: the layer hands it out through
+/// `downcast_raw` only while the fast path is on.
+pub(crate) struct Core {
+    /// Tells this layer's frames from another subscriber's on the same thread.
+    pub(crate) id: u64,
+    sampler: Box<dyn Sampler>,
+    pub(crate) exporter: Arc<dyn Exporter>,
+}
 
-    /// Lets synchronous `#[traced]` calls nested directly in an unsampled `#[traced]` span skip
-    /// creating their own tracing span (a few nanoseconds instead of a Registry span).
-    ///
-    /// Off by default, because other layers (a `fmt` logger, say) would no longer see those
-    /// spans; [`crate::init`] turns it on when our layer is the subscriber's only consumer.
-    /// Nothing that is reported changes: an unsampled trace reports nothing either way, and
-    /// propagation inside still carries the trace's ids and its deny decision.
-    ///
-    /// ```
-    /// use traced::sample::AlwaysOff;
-    /// use traced::testing::Capture;
-    ///
-    /// let layer = traced::TracedLayer::new(Capture::new())
-    ///     .with_sampler(AlwaysOff)
-    ///     .with_unsampled_fast_path(true);
-    /// # drop(layer);
-    /// ```
-    pub fn with_unsampled_fast_path(mut self, enabled: bool) -> TracedLayer {
-        self.unsampled_fast_path = enabled;
-        self
-    }
-
-    /// Replaces the sampler that decides new traces.
-    pub fn with_sampler(mut self, sampler: impl Sampler) -> TracedLayer {
-        self.sampler = Box::new(sampler);
-        self
-    }
-
-    fn decide(&self, trace_id: crate::model::TraceId, incoming: Option<Sampling>) -> Sampling {
+impl Core {
+    pub(crate) fn decide(&self, trace_id: TraceId, incoming: Option<Sampling>) -> Sampling {
         if incoming == Some(Sampling::Debug) {
             return Sampling::Debug;
         }
@@ -102,19 +74,69 @@ impl TracedLayer {
     }
 }
 
-/// What the layer keeps for each open span.
+impl TracedLayer {
+    /// A layer that samples every trace and sends finished spans to `exporter`.
+    pub fn new(exporter: impl Exporter) -> TracedLayer {
+        crate::panic::install_hook();
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        TracedLayer {
+            core: Arc::new(Core {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                sampler: Box::new(AlwaysOn),
+                exporter: Arc::new(exporter),
+            }),
+            with_context: WithContext(span_context::<tracing_subscriber::Registry>),
+            fast_path: false,
+        }
+    }
+
+    /// Lets `#[traced]` calls skip the tracing registry: their spans live in frames on a
+    /// per-thread stack (tens of nanoseconds instead of a registry span, and no allocation for
+    /// spans without text tags), with library spans and events still nested under them.
+    ///
+    /// Off by default, because other layers (a `fmt` logger, say) would no longer see those
+    /// spans; [`crate::init`] turns it on when our layer is the subscriber's only consumer.
+    /// What is reported is the same either way. One difference shows inside the function:
+    /// `tracing::Span::current()` is the nearest *tracing* span, not the `#[traced]` call (a
+    /// function whose body calls `Span::current()` or `in_current_span()` keeps a tracing span;
+    /// [`crate::current_context`] always sees the call).
+    ///
+    /// ```
+    /// use traced::testing::Capture;
+    ///
+    /// let layer = traced::TracedLayer::new(Capture::new()).with_fast_path(true);
+    /// # drop(layer);
+    /// ```
+    pub fn with_fast_path(mut self, enabled: bool) -> TracedLayer {
+        self.fast_path = enabled;
+        self
+    }
+
+    /// Replaces the sampler that decides new traces.
+    pub fn with_sampler(mut self, sampler: impl Sampler) -> TracedLayer {
+        self.core = Arc::new(Core {
+            id: self.core.id,
+            sampler: Box::new(sampler),
+            exporter: Arc::clone(&self.core.exporter),
+        });
+        self
+    }
+}
+
+/// What the layer keeps for each open span, in the registry's extensions or in a frame.
 ///
-/// Kept small on purpose: the state is moved into and out of the registry's extensions once per
-/// span, so every byte here is copied on the hot path. Fields and events, which most spans do not
-/// have, live in `details`, allocated on first use.
+/// Typed tags live inline (`Tags`), so a span with a few integer arguments needs no heap. A
+/// renamed span, events and network fields, which most spans do not have, live in `details`,
+/// allocated on first use.
 pub(crate) struct SpanState {
     pub(crate) context: SpanContext,
-    start: Timestamp,
-    name: &'static str,
+    pub(crate) start: Timestamp,
+    pub(crate) meta: &'static Metadata<'static>,
     kind: Option<Kind>,
     local_root: bool,
     shared: bool,
-    service: Option<Arc<str>>,
+    pub(crate) service: Option<Arc<str>>,
+    tags: Tags,
     details: Option<Box<Details>>,
 }
 
@@ -122,7 +144,6 @@ pub(crate) struct SpanState {
 #[derive(Default)]
 struct Details {
     name: Option<String>,
-    tags: Vec<(Cow<'static, str>, TagValue)>,
     annotations: Vec<Annotation>,
     peer: PeerFields,
 }
@@ -156,62 +177,130 @@ impl HostPort {
 }
 
 impl SpanState {
+    /// A span's state before any field is recorded.
+    pub(crate) fn new(
+        context: SpanContext,
+        meta: &'static Metadata<'static>,
+        local_root: bool,
+        service: Option<Arc<str>>,
+    ) -> SpanState {
+        SpanState {
+            context,
+            // Unsampled spans are never reported, so they skip the clock read.
+            start: if context.sampling.is_sampled() {
+                Timestamp::now()
+            } else {
+                Timestamp::ZERO
+            },
+            meta,
+            kind: None,
+            local_root,
+            shared: false,
+            service,
+            tags: Tags::new(),
+            details: None,
+        }
+    }
+
+    /// A child of a span of this process.
+    pub(crate) fn child(
+        parent: SpanContext,
+        meta: &'static Metadata<'static>,
+        service: Option<Arc<str>>,
+    ) -> SpanState {
+        let context = SpanContext {
+            trace_id: parent.trace_id,
+            span_id: new_span_id(),
+            parent_id: Some(parent.span_id),
+            sampling: parent.sampling,
+        };
+        SpanState::new(context, meta, false, service)
+    }
+
+    /// The root of a new trace, decided by `core`'s sampler.
+    pub(crate) fn root(core: &Core, meta: &'static Metadata<'static>) -> SpanState {
+        let trace_id = new_trace_id();
+        let context = SpanContext {
+            trace_id,
+            span_id: new_span_id(),
+            parent_id: None,
+            sampling: core.decide(trace_id, None),
+        };
+        SpanState::new(context, meta, true, None)
+    }
+
+    /// A state that is never reported, to record values into before they are moved elsewhere.
+    pub(crate) fn scratch(meta: &'static Metadata<'static>) -> SpanState {
+        let context = SpanContext {
+            trace_id: TraceId(0),
+            span_id: crate::model::SpanId(0),
+            parent_id: None,
+            sampling: Sampling::Deny,
+        };
+        SpanState::new(context, meta, false, None)
+    }
+
+    /// Moves `from`'s tags into this state's.
+    pub(crate) fn take_tags(&mut self, from: &mut SpanState) {
+        for (key, value) in from.tags.drain(..) {
+            self.set_tag(key, value);
+        }
+    }
+
+    /// Sets a tag; a key recorded again keeps its place and takes the new value.
+    fn set_tag(&mut self, key: Cow<'static, str>, value: TagValue) {
+        if let Some(slot) = self.tags.iter_mut().find(|(name, _)| *name == key) {
+            slot.1 = value;
+        } else {
+            self.tags.push((key, value));
+        }
+    }
+
     fn details(&mut self) -> &mut Details {
         self.details.get_or_insert_with(Box::default)
     }
 
     fn has_tag(&self, key: &str) -> bool {
-        self.details
-            .as_ref()
-            .is_some_and(|details| details.tags.iter().any(|(name, _)| name == key))
+        self.tags.iter().any(|(name, _)| name == key)
+    }
+
+    /// Records `values` (the span's fields) as tags.
+    pub(crate) fn record(&mut self, values: &tracing_core::field::ValueSet<'_>) {
+        values.record(&mut FieldRecorder { state: self });
+    }
+
+    /// Records one value under the field `key` of the span's metadata, if it has that field.
+    pub(crate) fn record_value(&mut self, key: &str, value: &dyn tracing_core::field::Value) {
+        if let Some(field) = self.meta.fields().field(key) {
+            value.record(&field, &mut FieldRecorder { state: self });
+        }
+    }
+
+    /// Records a text tag, with the routing of the conventional names (`error`, `otel.kind`, ...).
+    pub(crate) fn record_text(&mut self, key: &'static str, text: Cow<'_, str>) {
+        FieldRecorder { state: self }.text(key, text);
+    }
+
+    /// Adds an event as an annotation; an ERROR event also tags the span as failed.
+    pub(crate) fn annotate(&mut self, level: Level, value: String) {
+        if level == Level::ERROR && !self.has_tag("error") {
+            let message = if value.is_empty() {
+                "error".to_owned()
+            } else {
+                value.clone()
+            };
+            self.tags
+                .push((Cow::Borrowed("error"), TagValue::Str(Cow::Owned(message))));
+        }
+        self.details().annotations.push(Annotation {
+            timestamp_us: Timestamp::now().epoch_us(),
+            value,
+        });
     }
 }
 
 thread_local! {
     static PENDING_REMOTE: Cell<Option<(Remote, bool)>> = const { Cell::new(None) };
-}
-
-// The unsampled fast path. An unsampled trace records nothing, so a `#[traced]` call nested
-// directly in an unsampled `#[traced]` span need not create a tracing span at all: the span that
-// is current stays the unsampled one, and everything below it inherits the same decision. These
-// per-thread cells let the generated code know that cheaply (two thread-local reads) and exactly:
-// every enter and exit bumps `ENTER_GENERATION`, and the mark is only valid while the generation
-// is the one at which the unsampled span was entered — any other span entered or exited since,
-// from any library, voids it and the call takes the ordinary path.
-thread_local! {
-    static ENTER_GENERATION: Cell<u64> = const { Cell::new(0) };
-    static LAST_CREATED_UNSAMPLED: Cell<u64> = const { Cell::new(0) };
-    static UNSAMPLED_MARK: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Whether the current span is an unsampled span entered by `#[traced]` code, with nothing
-/// entered or exited since.
-#[inline]
-pub(crate) fn in_unsampled_scope() -> bool {
-    let mark = UNSAMPLED_MARK.with(Cell::get);
-    mark != 0 && mark == ENTER_GENERATION.with(Cell::get)
-}
-
-/// Called right after entering the span `id`: when it is the unsampled span this thread just
-/// created, marks the scope and returns the previous mark, to be given back to
-/// [`restore_unsampled_mark`] before the span is exited.
-#[inline]
-pub(crate) fn mark_if_unsampled(id: &Id) -> Option<u64> {
-    if LAST_CREATED_UNSAMPLED.with(|last| last.replace(0)) != id.into_u64() {
-        return None;
-    }
-    let generation = ENTER_GENERATION.with(Cell::get);
-    Some(UNSAMPLED_MARK.with(|mark| mark.replace(generation)))
-}
-
-/// Ends a scope marked by [`mark_if_unsampled`].
-#[inline]
-pub(crate) fn restore_unsampled_mark(previous: u64) {
-    UNSAMPLED_MARK.with(|mark| mark.set(previous));
-}
-
-fn bump_enter_generation() {
-    ENTER_GENERATION.with(|generation| generation.set(generation.get().wrapping_add(1)));
 }
 
 /// Runs `make_span` so that the first root span it creates continues `remote` — the context a
@@ -260,6 +349,9 @@ pub fn with_remote_parent<R>(remote: Remote, shared: bool, make_span: impl FnOnc
 /// });
 /// ```
 pub fn current_context() -> Option<SpanContext> {
+    if let Some((context, _)) = crate::frame::innermost() {
+        return Some(context);
+    }
     let mut found = None;
     tracing::dispatcher::get_default(|dispatch| {
         let Some(current) = dispatch.current_span().id().cloned() else {
@@ -272,22 +364,32 @@ pub fn current_context() -> Option<SpanContext> {
 
 /// The context of the span `id` in `dispatch`, if our layer records it.
 pub fn context_of(dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
+    parent_of(dispatch, id).map(|(context, _)| context)
+}
+
+/// The context and service of the span `id` in `dispatch`: what a child inherits.
+pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     let with_context = dispatch.downcast_ref::<WithContext>()?;
     (with_context.0)(dispatch, id)
 }
 
+/// What a child inherits from its parent: the ids and sampling, and the service it runs in.
+pub(crate) type Inherited = (SpanContext, Option<Arc<str>>);
+
 /// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
 /// trick tracing-opentelemetry uses): the layer hands out this function pointer via `downcast_raw`.
 #[derive(Clone, Copy)]
-struct WithContext(fn(&Dispatch, &Id) -> Option<SpanContext>);
+struct WithContext(fn(&Dispatch, &Id) -> Option<Inherited>);
 
-fn span_context<S>(dispatch: &Dispatch, id: &Id) -> Option<SpanContext>
+fn span_context<S>(dispatch: &Dispatch, id: &Id) -> Option<Inherited>
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
     let span = dispatch.downcast_ref::<S>()?.span(id)?;
     let extensions = span.extensions();
-    extensions.get::<SpanState>().map(|state| state.context)
+    extensions
+        .get::<SpanState>()
+        .map(|state| (state.context, state.service.clone()))
 }
 
 impl<S> Layer<S> for TracedLayer
@@ -303,94 +405,69 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let local_parent = span.parent().and_then(|parent| {
-            let extensions = parent.extensions();
-            extensions
-                .get::<SpanState>()
-                .map(|state| (state.context, state.service.clone()))
-        });
-        let mut shared = false;
-        let (context, local_root, service) = match local_parent {
-            Some((parent, service)) => (
-                SpanContext {
-                    trace_id: parent.trace_id,
-                    span_id: new_span_id(),
-                    parent_id: Some(parent.span_id),
-                    sampling: parent.sampling,
-                },
-                false,
-                service,
-            ),
-            None => {
-                let remote = PENDING_REMOTE.with(|pending| pending.take());
-                let context = match remote {
-                    Some((Remote::Context(caller), shared_span)) => {
-                        shared = shared_span;
-                        let sampling = self.decide(caller.trace_id, Some(caller.sampling));
-                        if shared_span {
-                            SpanContext { sampling, ..caller }
-                        } else {
-                            SpanContext {
-                                trace_id: caller.trace_id,
-                                span_id: new_span_id(),
-                                parent_id: Some(caller.span_id),
-                                sampling,
-                            }
-                        }
-                    }
-                    // A new trace, under the caller's decision when it sent one without ids.
-                    decision_only => {
-                        let incoming = decision_only.map(|(remote, _)| remote.sampling());
-                        let trace_id = new_trace_id();
-                        SpanContext {
-                            trace_id,
-                            span_id: new_span_id(),
-                            parent_id: None,
-                            sampling: self.decide(trace_id, incoming),
-                        }
-                    }
-                };
-                (context, true, None)
-            }
-        };
-        let sampled = context.sampling.is_sampled();
-        // Unsampled spans are never reported, so they skip the clock read.
-        let start = if sampled {
-            Timestamp::now()
+        // A `#[traced]` frame entered after the current tracing span is the closer parent.
+        let frame_parent = if attrs.is_contextual() {
+            crate::frame::innermost()
         } else {
-            Timestamp::ZERO
+            None
         };
-        let mut state = SpanState {
-            context,
-            start,
-            name: attrs.metadata().name(),
-            kind: None,
-            local_root,
-            shared,
-            service,
-            details: None,
+        let local_parent = frame_parent.or_else(|| {
+            span.parent().and_then(|parent| {
+                let extensions = parent.extensions();
+                extensions
+                    .get::<SpanState>()
+                    .map(|state| (state.context, state.service.clone()))
+            })
+        });
+        let meta = attrs.metadata();
+        let mut state = match local_parent {
+            Some((parent, service)) => SpanState::child(parent, meta, service),
+            None => match PENDING_REMOTE.with(|pending| pending.take()) {
+                Some((Remote::Context(caller), shared)) => {
+                    let sampling = self.core.decide(caller.trace_id, Some(caller.sampling));
+                    let context = if shared {
+                        SpanContext { sampling, ..caller }
+                    } else {
+                        SpanContext {
+                            trace_id: caller.trace_id,
+                            span_id: new_span_id(),
+                            parent_id: Some(caller.span_id),
+                            sampling,
+                        }
+                    };
+                    let mut state = SpanState::new(context, meta, true, None);
+                    state.shared = shared;
+                    state
+                }
+                // A new trace, under the caller's decision when it sent one without ids.
+                Some((Remote::DecisionOnly(incoming), _)) => {
+                    let trace_id = new_trace_id();
+                    let context = SpanContext {
+                        trace_id,
+                        span_id: new_span_id(),
+                        parent_id: None,
+                        sampling: self.core.decide(trace_id, Some(incoming)),
+                    };
+                    SpanState::new(context, meta, true, None)
+                }
+                None => SpanState::root(&self.core, meta),
+            },
         };
-        if sampled {
+        if state.context.sampling.is_sampled() {
             if !attrs.fields().is_empty() {
                 attrs.record(&mut FieldRecorder { state: &mut state });
             }
-            self.exporter.span_started(context.trace_id);
+            self.core.exporter.span_started(state.context.trace_id);
         }
         span.extensions_mut().insert(state);
-        let unsampled_id = if self.unsampled_fast_path && !sampled {
-            id.into_u64()
-        } else {
-            0
-        };
-        LAST_CREATED_UNSAMPLED.with(|last| last.set(unsampled_id));
     }
 
     fn on_enter(&self, _id: &Id, _ctx: Context<'_, S>) {
-        bump_enter_generation();
+        crate::frame::tracing_span_entered();
     }
 
     fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
-        bump_enter_generation();
+        crate::frame::tracing_span_exited();
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -406,34 +483,34 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let level = *event.metadata().level();
+        if event.is_contextual() {
+            match crate::frame::innermost_sampled() {
+                Some(true) => {
+                    // The event's fields are user code: format them before the frame is borrowed.
+                    let value = annotation_text(event);
+                    crate::frame::with_innermost(|state| state.annotate(level, value));
+                    return;
+                }
+                Some(false) => return,
+                None => {}
+            }
+        }
         let Some(span) = ctx.event_span(event) else {
             return;
         };
+        let sampled = span
+            .extensions()
+            .get::<SpanState>()
+            .is_some_and(|state| state.context.sampling.is_sampled());
+        if !sampled {
+            return;
+        }
+        let value = annotation_text(event);
         let mut extensions = span.extensions_mut();
-        let Some(state) = extensions.get_mut::<SpanState>() else {
-            return;
-        };
-        if !state.context.sampling.is_sampled() {
-            return;
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            state.annotate(level, value);
         }
-        let mut annotation = AnnotationWriter::default();
-        event.record(&mut annotation);
-        let value = annotation.finish();
-        if *event.metadata().level() == Level::ERROR && !state.has_tag("error") {
-            let message = if value.is_empty() {
-                "error".to_owned()
-            } else {
-                value.clone()
-            };
-            state
-                .details()
-                .tags
-                .push((Cow::Borrowed("error"), TagValue::Str(Cow::Owned(message))));
-        }
-        state.details().annotations.push(Annotation {
-            timestamp_us: Timestamp::now().epoch_us(),
-            value,
-        });
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -447,12 +524,14 @@ where
             return;
         }
         let end = Timestamp::now();
-        self.exporter.export(state.finish(end));
+        self.core.exporter.export(state.finish(end));
     }
 
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
         if id == TypeId::of::<Self>() {
             Some(self as *const Self as *const ())
+        } else if id == TypeId::of::<Arc<Core>>() && self.fast_path {
+            Some(&self.core as *const Arc<Core> as *const ())
         } else if id == TypeId::of::<WithContext>() {
             Some(&self.with_context as *const WithContext as *const ())
         } else {
@@ -462,29 +541,30 @@ where
 }
 
 impl SpanState {
-    fn finish(self, end: Timestamp) -> SpanRecord {
+    pub(crate) fn finish(self, end: Timestamp) -> SpanRecord {
         let SpanState {
             context,
             start,
-            name,
+            meta,
             kind,
             local_root,
             shared,
             service,
+            tags,
             details,
         } = self;
         let mut record = SpanRecord {
             trace_id: context.trace_id,
             id: context.span_id,
             parent_id: context.parent_id,
-            name: Cow::Borrowed(name),
+            name: Cow::Borrowed(meta.name()),
             kind,
             timestamp_us: start.epoch_us(),
             duration_us: start.micros_until(end),
             service_name: service,
             remote_endpoint: None,
             local_port: None,
-            tags: Vec::new(),
+            tags,
             annotations: Vec::new(),
             debug: context.sampling == Sampling::Debug,
             shared,
@@ -495,14 +575,12 @@ impl SpanState {
         };
         let Details {
             name,
-            tags,
             annotations,
             peer,
         } = *details;
         if let Some(name) = name {
             record.name = Cow::Owned(name);
         }
-        record.tags = tags;
         record.annotations = annotations;
         // A server's peer is its client and its own port is `server.port`; for every other kind
         // the peer is the server it calls.
@@ -539,19 +617,12 @@ struct FieldRecorder<'a> {
 }
 
 impl FieldRecorder<'_> {
-    fn tag(&mut self, field: &Field, value: TagValue) {
-        let tags = &mut self.state.details().tags;
-        let key = field.name();
-        // A re-recorded field replaces its value rather than adding a second tag.
-        if let Some(slot) = tags.iter_mut().find(|(name, _)| name == key) {
-            slot.1 = value;
-        } else {
-            tags.push((Cow::Borrowed(key), value));
-        }
+    fn tag(&mut self, key: &'static str, value: TagValue) {
+        self.state.set_tag(Cow::Borrowed(key), value);
     }
 
-    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
-        match field.name() {
+    fn text(&mut self, key: &'static str, text: Cow<'_, str>) {
+        match key {
             "otel.name" => self.state.details().name = Some(text.into_owned()),
             "otel.kind" | "span.kind" => self.state.kind = Kind::parse(&text),
             "service.name" => self.state.service = Some(Arc::from(text.to_lowercase())),
@@ -559,7 +630,7 @@ impl FieldRecorder<'_> {
                 if let Some(target) = peer_field(name) {
                     self.peer(target, &text);
                 }
-                self.tag(field, TagValue::Str(Cow::Owned(text.into_owned())));
+                self.tag(key, TagValue::Str(Cow::Owned(text.into_owned())));
             }
         }
     }
@@ -588,8 +659,8 @@ impl FieldRecorder<'_> {
         }
     }
 
-    fn integer(&mut self, field: &Field, value: i128) {
-        if let Some(PeerField::Port(side)) = peer_field(field.name()) {
+    fn integer(&mut self, key: &'static str, value: i128) {
+        if let Some(PeerField::Port(side)) = peer_field(key) {
             let peer = &mut self.state.details().peer;
             let host_port = match side {
                 Side::Server => &mut peer.server,
@@ -639,43 +710,53 @@ fn peer_field(name: &str) -> Option<PeerField> {
 
 impl Visit for FieldRecorder<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.tag(field, TagValue::F64(value));
+        self.tag(field.name(), TagValue::F64(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.integer(field, i128::from(value));
-        self.tag(field, TagValue::I64(value));
+        self.integer(field.name(), i128::from(value));
+        self.tag(field.name(), TagValue::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.integer(field, i128::from(value));
-        self.tag(field, TagValue::U64(value));
+        self.integer(field.name(), i128::from(value));
+        self.tag(field.name(), TagValue::U64(value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.tag(field, TagValue::I128(value));
+        self.tag(field.name(), TagValue::I128(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.tag(field, TagValue::U128(value));
+        self.tag(field.name(), TagValue::U128(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.tag(field, TagValue::Bool(value));
+        self.tag(field.name(), TagValue::Bool(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
         // Capped like Debug and Display values: a 1 MiB `&str` must not ride along in the span.
-        self.text(field, crate::value::cap_str(value));
+        self.text(field.name(), crate::value::cap_str(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, Cow::Owned(crate::value::capped_display(value)));
+        self.text(
+            field.name(),
+            Cow::Owned(crate::value::capped_display(value)),
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, Cow::Owned(crate::value::capped_debug(value)));
+        self.text(field.name(), Cow::Owned(crate::value::capped_debug(value)));
     }
+}
+
+/// An event's text: the message, then the other fields as `key=value`.
+fn annotation_text(event: &Event<'_>) -> String {
+    let mut annotation = AnnotationWriter::default();
+    event.record(&mut annotation);
+    annotation.finish()
 }
 
 /// Builds an annotation's text: the message, then the other fields as `key=value`.

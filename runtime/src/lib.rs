@@ -36,6 +36,7 @@ pub mod testing;
 pub mod value;
 
 mod clock;
+mod frame;
 mod ids;
 mod panic;
 

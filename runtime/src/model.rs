@@ -302,6 +302,20 @@ impl fmt::Display for TagValue {
     }
 }
 
+/// One tag: its key and its typed value.
+pub type Tag = (Cow<'static, str>, TagValue);
+
+/// A span's tags, in the order they were recorded. The first four live inline, so a span with a
+/// few typed tags is recorded without a heap allocation.
+///
+/// ```
+/// use traced::model::{TagValue, Tags};
+/// let mut tags = Tags::new();
+/// tags.push(("attempt".into(), TagValue::U64(2)));
+/// assert!(!tags.spilled());
+/// ```
+pub type Tags = smallvec::SmallVec<[Tag; 4]>;
+
 /// A timed event inside a span.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Annotation {
@@ -342,7 +356,7 @@ pub struct SpanRecord {
     /// Local port, for server spans when known.
     pub local_port: Option<u16>,
     /// Tags in the order they were recorded; a later value for a key replaces the earlier one.
-    pub tags: Vec<(Cow<'static, str>, TagValue)>,
+    pub tags: Tags,
     /// Timed events.
     pub annotations: Vec<Annotation>,
     /// Forced sampling (B3 debug).

@@ -628,8 +628,8 @@ impl Builder {
             guard,
             propagator,
         } = self.build_parts()?;
-        // With no other layer, nobody but us would see the spans of an unsampled trace.
-        let layer = layer.with_unsampled_fast_path(only_consumer);
+        // With no other layer, nobody but us would see `#[traced]` calls as tracing spans.
+        let layer = layer.with_fast_path(only_consumer);
         let subscriber = tracing_subscriber::registry()
             .with(layers)
             .with(filter)

@@ -39,7 +39,8 @@ impl Capture {
         Capture::default()
     }
 
-    /// A dispatcher (Registry + our layer) reporting into this capture, sampling every trace.
+    /// A dispatcher (Registry + our layer with its fast path) reporting into this capture,
+    /// sampling every trace.
     /// Install it per thread with `tracing::dispatcher::set_default`, or on a runtime's threads.
     pub fn dispatch(&self) -> Dispatch {
         self.dispatch
@@ -49,7 +50,10 @@ impl Capture {
                     spans: Arc::clone(&self.spans),
                     dispatch: Arc::default(),
                 };
-                Dispatch::new(tracing_subscriber::registry().with(TracedLayer::new(store)))
+                Dispatch::new(
+                    tracing_subscriber::registry()
+                        .with(TracedLayer::new(store).with_fast_path(true)),
+                )
             })
             .clone()
     }
@@ -60,7 +64,8 @@ impl Capture {
     }
 
     /// A new subscriber reporting into this capture through a layer that `configure` adjusts
-    /// (sampler, fast paths).
+    /// (sampler, fast path). The layer starts with the fast path on, as [`crate::init`] sets
+    /// it up when nothing else consumes spans.
     ///
     /// ```
     /// use traced::sample::AlwaysOff;
@@ -78,7 +83,8 @@ impl Capture {
         let layer = TracedLayer::new(Capture {
             spans: Arc::clone(&self.spans),
             dispatch: Arc::default(),
-        });
+        })
+        .with_fast_path(true);
         Dispatch::new(tracing_subscriber::registry().with(configure(layer)))
     }
 

@@ -259,7 +259,7 @@ fn unsampled_spans_do_not_allocate() {
 fn traced_functions_in_an_unsampled_trace_do_not_allocate() {
     // The layer as `traced::init` sets it up when it is the only consumer of spans.
     let (allocations, exported) = measure_with(
-        |exporter| TracedLayer::new(exporter).with_unsampled_fast_path(true),
+        |exporter| TracedLayer::new(exporter).with_fast_path(true),
         false,
         |body| traced_parent(body),
         |i| {

@@ -1,5 +1,6 @@
-//! The unsampled fast path: synchronous `#[traced]` calls nested directly in an unsampled
-//! `#[traced]` span create no tracing span, yet nothing observable about the trace changes.
+//! The fast path in unsampled traces: `#[traced]` calls create no tracing span, and synchronous
+//! calls nested directly in an unsampled `#[traced]` call skip their own frame too, yet nothing
+//! observable about the trace changes.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -50,7 +51,7 @@ fn setup(fast_path: bool) -> Setup {
     let accept = Arc::new(AtomicBool::new(false));
     let layer = TracedLayer::new(capture.clone())
         .with_sampler(Switch(accept.clone()))
-        .with_unsampled_fast_path(fast_path);
+        .with_fast_path(fast_path);
     let dispatch = tracing::Dispatch::new(
         tracing_subscriber::registry()
             .with(created.clone())
@@ -88,8 +89,8 @@ fn nested_calls_under_an_unsampled_root_create_no_spans_and_still_carry_the_deny
         let outer = traced::current_context().expect("the outer span has a context");
         (root(3), outer)
     });
-    // `outer` and `root` exist; `middle` and `leaf` took the fast path.
-    assert_eq!(setup.created.0.load(Ordering::Relaxed), 2);
+    // Only `outer` is a tracing span: `root` is a frame, `middle` and `leaf` skip theirs.
+    assert_eq!(setup.created.0.load(Ordering::Relaxed), 1);
     assert!(
         setup.capture.spans().is_empty(),
         "an unsampled trace reports nothing"
@@ -108,19 +109,23 @@ fn without_the_fast_path_every_call_is_a_span() {
 }
 
 #[traced]
-fn enters_a_library_span() -> usize {
-    tracing::info_span!("library").in_scope(|| {
-        leaf(0);
-        0
-    })
+fn enters_a_library_span() -> (
+    Option<traced::model::SpanContext>,
+    Option<traced::model::SpanContext>,
+) {
+    tracing::info_span!("library").in_scope(|| (traced::current_context(), leaf(0)))
 }
 
 #[test]
-fn a_span_entered_by_other_code_ends_the_fast_path_below_it() {
+fn a_span_entered_by_other_code_ends_the_skipping_below_it() {
     let setup = setup(true);
-    tracing::dispatcher::with_default(&setup.dispatch, enters_a_library_span);
-    // enters_a_library_span, library, and leaf: the library span voided the mark.
-    assert_eq!(setup.created.0.load(Ordering::Relaxed), 3);
+    let (library, leaf) = tracing::dispatcher::with_default(&setup.dispatch, enters_a_library_span);
+    let (library, leaf) = (library.unwrap(), leaf.unwrap());
+    // The library span is the only tracing span; `leaf` under it has a frame of its own again.
+    assert_eq!(setup.created.0.load(Ordering::Relaxed), 1);
+    assert_eq!(leaf.parent_id, Some(library.span_id));
+    assert_eq!(leaf.trace_id, library.trace_id);
+    assert_eq!(leaf.sampling, Sampling::Deny);
 }
 
 #[traced]

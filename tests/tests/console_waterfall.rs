@@ -107,7 +107,8 @@ fn durations_tags_kind_and_service_are_shown_compactly() {
         ("http.status_code".into(), TagValue::U64(200)),
         ("user".into(), TagValue::Str("Ada Lovelace".into())),
         ("blob".into(), TagValue::Str("x".repeat(500).into())),
-    ];
+    ]
+    .into();
     let mut remote = span(2, Some(1), "stocks", 2_000, 812);
     remote.service_name = Some(Arc::from("inventory"));
     let text = render_trace(&[root, remote], &plain());

@@ -72,7 +72,8 @@ fn every_unicode_scalar_value_survives_both_encodings() {
                     tags: vec![(
                         Cow::Owned(format!("k{index}{text}")),
                         TagValue::Str(Cow::Owned(text.clone())),
-                    )],
+                    )]
+                    .into(),
                     annotations: vec![Annotation {
                         timestamp_us: 1_700_000_000_000_001,
                         value: text,
@@ -102,7 +103,8 @@ fn control_characters_quotes_and_escapes_stay_valid() {
         tags: vec![
             (nasty.into(), TagValue::Str(nasty.into())),
             ("n".into(), TagValue::F64(f64::NAN)),
-        ],
+        ]
+        .into(),
         annotations: vec![Annotation {
             timestamp_us: 1_700_000_000_000_001,
             value: nasty.into(),
@@ -153,7 +155,8 @@ fn ids_numbers_and_endpoints_at_their_edges() {
                 ("i128".into(), TagValue::I128(i128::MIN)),
                 ("u64".into(), TagValue::U64(u64::MAX)),
                 ("empty".into(), TagValue::Str("".into())),
-            ],
+            ]
+            .into(),
             debug: true,
             shared: true,
             ..base(2)

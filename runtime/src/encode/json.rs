@@ -21,7 +21,7 @@ use super::{live_annotations, live_tags, lowercase, tag_text, wire_duration, Wir
 ///     kind: Some(Kind::Server),
 ///     timestamp_us: 1_700_000_000_000_000,
 ///     duration_us: 250,
-///     tags: vec![("http.status_code".into(), TagValue::U64(200))],
+///     tags: vec![("http.status_code".into(), TagValue::U64(200))].into(),
 ///     ..Default::default()
 /// };
 /// let mut body = Vec::new();
@@ -304,7 +304,8 @@ mod tests {
                 ("retry".into(), TagValue::Bool(false)),
                 ("big".into(), TagValue::U128(u128::MAX)),
                 ("delta".into(), TagValue::I64(-4)),
-            ],
+            ]
+            .into(),
             annotations: vec![Annotation {
                 timestamp_us: 1_502_787_600_000_100,
                 value: "card checked".into(),
@@ -395,7 +396,8 @@ mod tests {
             tags: vec![(
                 Cow::Owned(hostile.clone()),
                 TagValue::Str(hostile.clone().into()),
-            )],
+            )]
+            .into(),
             annotations: vec![Annotation {
                 timestamp_us: 1,
                 value: hostile.clone(),
@@ -429,7 +431,8 @@ mod tests {
             tags: vec![
                 ("error".into(), TagValue::Str("first".into())),
                 ("error".into(), TagValue::Str("second".into())),
-            ],
+            ]
+            .into(),
             ..full_span()
         };
         let mut out = Vec::new();
@@ -447,7 +450,8 @@ mod tests {
                 ("zero".into(), TagValue::I64(0)),
                 ("max".into(), TagValue::U64(u64::MAX)),
                 ("yes".into(), TagValue::Bool(true)),
-            ],
+            ]
+            .into(),
             remote_endpoint: Some(Endpoint {
                 ipv4: Some(Ipv4Addr::new(0, 9, 10, 255)),
                 ..Endpoint::default()

@@ -278,7 +278,8 @@ mod tests {
                 ("amount".into(), TagValue::F64(12.5)),
                 ("amount".into(), TagValue::F64(13.5)),
                 ("ok".into(), TagValue::Bool(true)),
-            ],
+            ]
+            .into(),
             annotations: vec![Annotation {
                 timestamp_us: 1_502_787_600_000_100,
                 value: "card checked".into(),
@@ -353,7 +354,8 @@ mod tests {
             tags: vec![(
                 Cow::Owned(hostile.clone()),
                 TagValue::Str(hostile.clone().into()),
-            )],
+            )]
+            .into(),
             annotations: vec![Annotation {
                 timestamp_us: 9,
                 value: hostile.clone(),

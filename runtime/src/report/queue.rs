@@ -142,7 +142,9 @@ pub(crate) fn estimate_bytes(span: &SpanRecord) -> usize {
         std::borrow::Cow::Owned(text) => text.capacity(),
     };
     let mut bytes = size_of::<SpanRecord>() + owned(&span.name);
-    bytes += span.tags.capacity() * size_of::<(std::borrow::Cow<'static, str>, TagValue)>();
+    if span.tags.spilled() {
+        bytes += span.tags.capacity() * size_of::<crate::model::Tag>();
+    }
     for (key, value) in &span.tags {
         bytes += owned(key);
         if let TagValue::Str(text) = value {
@@ -214,7 +216,7 @@ mod tests {
         };
         assert_eq!(estimate_bytes(&with_static), plain);
         let with_owned = SpanRecord {
-            tags: vec![("k".into(), TagValue::Str("v".repeat(100).into()))],
+            tags: vec![("k".into(), TagValue::Str("v".repeat(100).into()))].into(),
             ..SpanRecord::default()
         };
         assert!(estimate_bytes(&with_owned) >= plain + 100);
