@@ -376,14 +376,18 @@ fn span_decl(
     // The callsite's fields, in order, with each one's value (`None`: recorded later).
     let mut names = Vec::new();
     let mut values = Vec::new();
+    // The same fields, as calls on a frame's recorder (`FrameTags`).
+    let mut tags = Vec::new();
     let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
     let none = quote!(::core::option::Option::None);
     for arg in &checked.recorded {
-        names.push(LitStr::new(&arg.name, arg.ident.span()));
+        let key = LitStr::new(&arg.name, arg.ident.span());
+        names.push(key.clone());
         if arg.redacted {
             values.push(some(quote!(::traced::__private::value(
                 &::traced::__private::REDACTED
             ))));
+            tags.push(quote!(__traced_tags.text(#key, ::traced::__private::REDACTED);));
         } else {
             let ident = &arg.ident;
             values.push(some(quote! {
@@ -391,12 +395,16 @@ fn span_decl(
                     &(&&&&::traced::__private::Arg(&#ident)).__traced_arg()
                 )
             }));
+            tags.push(quote! {
+                __traced_tags.arg(#key, (&&&&::traced::__private::Arg(&#ident)).__traced_arg());
+            });
         }
     }
     if let Some(kind) = &options.kind {
         names.push(LitStr::new("otel.kind", kind.key));
         let kind = LitStr::new(&kind.value, kind.key);
         values.push(some(quote!(::traced::__private::value(&#kind))));
+        tags.push(quote!(__traced_tags.text("otel.kind", #kind);));
     }
     for key in ["error", "error.type"] {
         names.push(LitStr::new(key, proc_macro2::Span::call_site()));
@@ -408,8 +416,10 @@ fn span_decl(
     }
     let mut recorded_later = false;
     for field in options.fields.iter().flat_map(|fields| &fields.value) {
-        names.push(LitStr::new(&field.name, field.span));
+        let key = LitStr::new(&field.name, field.span);
+        names.push(key.clone());
         let value = if checked.redacted_fields.contains(&field.name) {
+            tags.push(quote!(__traced_tags.text(#key, ::traced::__private::REDACTED);));
             some(quote!(::traced::__private::value(
                 &::traced::__private::REDACTED
             )))
@@ -430,17 +440,35 @@ fn span_decl(
                     recorded_later = true;
                     none.clone()
                 }
-                FieldValue::Value(expr) => some(quote_spanned! {expr.span()=>
-                    ::traced::__private::ArgValue::as_value(
-                        &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
-                    )
-                }),
-                FieldValue::Display(expr) => some(quote_spanned! {expr.span()=>
-                    ::traced::__private::value(&::traced::__private::display(&(#expr)))
-                }),
-                FieldValue::Debug(expr) => some(quote_spanned! {expr.span()=>
-                    ::traced::__private::value(&::traced::__private::debug(&(#expr)))
-                }),
+                FieldValue::Value(expr) => {
+                    tags.push(quote_spanned! {expr.span()=>
+                        __traced_tags.field(
+                            #key,
+                            (&&&&::traced::__private::Arg(&(#expr))).__traced_arg(),
+                        );
+                    });
+                    some(quote_spanned! {expr.span()=>
+                        ::traced::__private::ArgValue::as_value(
+                            &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
+                        )
+                    })
+                }
+                FieldValue::Display(expr) => {
+                    tags.push(quote_spanned! {expr.span()=>
+                        __traced_tags.display(#key, &(#expr));
+                    });
+                    some(quote_spanned! {expr.span()=>
+                        ::traced::__private::value(&::traced::__private::display(&(#expr)))
+                    })
+                }
+                FieldValue::Debug(expr) => {
+                    tags.push(quote_spanned! {expr.span()=>
+                        __traced_tags.debug(#key, &(#expr));
+                    });
+                    some(quote_spanned! {expr.span()=>
+                        ::traced::__private::value(&::traced::__private::debug(&(#expr)))
+                    })
+                }
             }
         };
         values.push(value);
@@ -515,11 +543,19 @@ fn span_decl(
                 #holder::start(
                     &__TRACED_CALLSITE,
                     #start,
-                    #has_values,
-                    |__traced_values: &mut dyn ::core::ops::FnMut(
-                        &::traced::__private::tracing::field::ValueSet<'_>,
-                    )| {
-                        __traced_values(&__TRACED_META.fields().value_set_all(&[#(#values),*]))
+                    ::traced::__private::Fields {
+                        any: #has_values,
+                        values: |__traced_values: &mut dyn ::core::ops::FnMut(
+                            &::traced::__private::tracing::field::ValueSet<'_>,
+                        )| {
+                            __traced_values(
+                                &__TRACED_META.fields().value_set_all(&[#(#values),*]),
+                            )
+                        },
+                        #[allow(unused_variables)]
+                        tags: |__traced_tags: &mut ::traced::__private::FrameTags<'_>| {
+                            #(#tags)*
+                        },
                     },
                 )
             } else {

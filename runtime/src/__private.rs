@@ -30,7 +30,7 @@ use tracing::Span;
 use tracing_core::callsite::{Callsite, DefaultCallsite};
 use tracing_core::Metadata;
 
-use crate::frame::{Begun, Frame};
+use crate::frame::{Begun, Frame, Opening};
 use crate::layer::SpanState;
 use crate::model::{Remote, SpanContext};
 
@@ -90,11 +90,13 @@ pub trait ArgTyped {
 macro_rules! typed {
     ($variant:ident: $($ty:ty),*) => {$(
         impl ArgTyped for &&&Arg<'_, $ty> {
+            #[inline(always)]
             fn __traced_arg(&self) -> ArgValue<'static> {
                 ArgValue::$variant((*self.0).into())
             }
         }
         impl ArgTyped for &&&Arg<'_, &$ty> {
+            #[inline(always)]
             fn __traced_arg(&self) -> ArgValue<'static> {
                 ArgValue::$variant((**self.0).into())
             }
@@ -117,12 +119,14 @@ typed!(Bool: bool);
 macro_rules! typed_size {
     ($variant:ident, $wide:ty: $($ty:ty),*) => {$(
         impl ArgTyped for &&&Arg<'_, $ty> {
+            #[inline(always)]
             fn __traced_arg(&self) -> ArgValue<'static> {
                 // usize and isize are at most 64 bits on every target Rust supports.
                 ArgValue::$variant(*self.0 as $wide)
             }
         }
         impl ArgTyped for &&&Arg<'_, &$ty> {
+            #[inline(always)]
             fn __traced_arg(&self) -> ArgValue<'static> {
                 ArgValue::$variant(**self.0 as $wide)
             }
@@ -139,6 +143,7 @@ pub trait ArgStr<'a> {
 }
 
 impl<'a, T: AsRef<str>> ArgStr<'a> for &&Arg<'a, T> {
+    #[inline]
     fn __traced_arg(&self) -> ArgValue<'a> {
         match crate::value::cap_str(<T as AsRef<str>>::as_ref(self.0)) {
             Cow::Borrowed(text) => ArgValue::Str(text),
@@ -348,24 +353,114 @@ pub trait Values: FnOnce(&mut dyn FnMut(&ValueSet<'_>)) {}
 
 impl<V: FnOnce(&mut dyn FnMut(&ValueSet<'_>))> Values for V {}
 
-/// What a started call holds: nothing, a frame, or a tracing span.
-// The frame is moved, not boxed: a box would be the one allocation the fast path avoids.
-#[allow(clippy::large_enum_variant)]
-enum Opened {
+/// The span's fields, recorded straight into a frame.
+pub trait Tags: FnOnce(&mut FrameTags<'_>) {}
+
+impl<T: FnOnce(&mut FrameTags<'_>)> Tags for T {}
+
+/// A call's fields, in the two forms its span may take: `values` for a tracing span, `tags`
+/// for a frame. Only one of them runs.
+pub struct Fields<V, T> {
+    /// Whether any field has a value at the call (all others are recorded later, or never).
+    pub any: bool,
+    /// The fields as tracing takes them.
+    pub values: V,
+    /// The fields as a frame takes them.
+    pub tags: T,
+}
+
+/// Records a call's fields into its frame, typed values without going through `tracing`'s
+/// visitor machinery. Each value is converted (which may run the value's `Debug`, user code)
+/// before the frame is touched, so a frame on the stack is never borrowed while user code runs.
+pub struct FrameTags<'a>(TagsInto<'a>);
+
+enum TagsInto<'a> {
+    /// A future's frame, owned by the caller.
+    State(&'a mut SpanState),
+    /// A synchronous call's frame, on the stack at this index.
+    Stack(usize),
+}
+
+impl FrameTags<'_> {
+    #[inline]
+    fn apply(&mut self, record: impl FnOnce(&mut SpanState)) {
+        match &mut self.0 {
+            TagsInto::State(state) => record(state),
+            TagsInto::Stack(index) => crate::frame::with_frame(*index, record),
+        }
+    }
+
+    /// An argument: its name is unique among the arguments and recorded first, and never one
+    /// of the conventional names (those contain dots).
+    #[inline]
+    pub fn arg(&mut self, key: &'static str, value: ArgValue<'_>) {
+        if let Some(value) = tag_value(value) {
+            self.apply(|state| state.push_tag(key, value));
+        }
+    }
+
+    /// A `fields(key = value)` entry: conventional names (`peer.service`, `otel.name`, ...) go
+    /// to their Zipkin places.
+    pub fn field(&mut self, key: &'static str, value: ArgValue<'_>) {
+        match tag_value(value) {
+            Some(crate::model::TagValue::Str(text)) => {
+                self.apply(|state| state.record_text(key, text))
+            }
+            Some(typed) => self.apply(|state| state.record_typed(key, typed)),
+            None => {}
+        }
+    }
+
+    /// `fields(key = %value)`.
+    pub fn display(&mut self, key: &'static str, value: &dyn Display) {
+        let text = crate::value::capped_display(value);
+        self.apply(|state| state.record_text(key, Cow::Owned(text)));
+    }
+
+    /// `fields(key = ?value)`.
+    pub fn debug(&mut self, key: &'static str, value: &dyn Debug) {
+        let text = crate::value::capped_debug(value);
+        self.apply(|state| state.record_text(key, Cow::Owned(text)));
+    }
+
+    /// A fixed text: a kind, or the mark of a redacted value.
+    pub fn text(&mut self, key: &'static str, text: &'static str) {
+        self.apply(|state| state.record_text(key, Cow::Borrowed(text)));
+    }
+}
+
+#[inline(always)]
+fn tag_value(value: ArgValue<'_>) -> Option<crate::model::TagValue> {
+    use crate::model::TagValue;
+    Some(match value {
+        ArgValue::I64(value) => TagValue::I64(value),
+        ArgValue::U64(value) => TagValue::U64(value),
+        ArgValue::I128(value) => TagValue::I128(value),
+        ArgValue::U128(value) => TagValue::U128(value),
+        ArgValue::F64(value) => TagValue::F64(value),
+        ArgValue::Bool(value) => TagValue::Bool(value),
+        ArgValue::Str(text) => TagValue::Str(Cow::Owned(text.to_owned())),
+        ArgValue::Cut(text) => TagValue::Str(Cow::Owned(text)),
+        ArgValue::Debug(value) => TagValue::Str(Cow::Owned(format!("{value:?}"))),
+        ArgValue::Nothing(_) => return None,
+    })
+}
+
+/// What a started call gets: nothing, a frame to open (with its fields still to record), or a
+/// tracing span.
+enum Opened<T> {
     Off,
-    Frame(Frame),
+    Frame(Opening, T),
     Span(Span),
 }
 
-/// Asks the callsite and the subscriber, then makes the frame or the span. Not inlined: the
-/// traced function keeps only the call, which is what the disabled path pays for.
-#[inline(never)]
-fn open(
+/// Asks the callsite and the subscriber, then makes the span or decides the frame.
+#[inline]
+fn open<V: Values, T: Tags>(
     callsite: &'static DefaultCallsite,
     start: Start,
-    has_values: bool,
-    values: impl Values,
-) -> Opened {
+    fields: Fields<V, T>,
+) -> Opened<T> {
     let (frames, parent) = match start {
         Start::Frames => (true, None),
         Start::Tracing => (false, None),
@@ -373,14 +468,8 @@ fn open(
     };
     match crate::frame::begin(callsite, frames) {
         Begun::Off => Opened::Off,
-        Begun::Frame(mut frame) => {
-            // Arguments are user code (Debug impls): recorded before the frame is on the stack.
-            if has_values && frame.is_sampled() {
-                values(&mut |values| frame.state.record(values));
-            }
-            Opened::Frame(frame)
-        }
-        Begun::Span => Opened::Span(make_span(callsite.metadata(), parent, values)),
+        Begun::Frame(opening) => Opened::Frame(opening, fields.tags),
+        Begun::Span => Opened::Span(make_span(callsite.metadata(), parent, fields.values)),
     }
 }
 
@@ -439,20 +528,34 @@ impl Guard {
     pub fn start(
         callsite: &'static DefaultCallsite,
         start: Start,
-        has_values: bool,
-        values: impl Values,
+        fields: Fields<impl Values, impl Tags>,
     ) -> Guard {
         // Under an unsampled frame nothing is recorded, and the parent frame stays current for
         // the whole call: skip the span.
         if matches!(start, Start::Frames) && crate::frame::innermost_unsampled().is_some() {
             return Guard::off();
         }
-        let kind = match open(callsite, start, has_values, values) {
+        Guard::open(callsite, start, fields)
+    }
+
+    /// Not inlined: the traced function keeps only the call.
+    #[inline(never)]
+    fn open(
+        callsite: &'static DefaultCallsite,
+        start: Start,
+        fields: Fields<impl Values, impl Tags>,
+    ) -> Guard {
+        let has_values = fields.any;
+        let kind = match open(callsite, start, fields) {
             Opened::Off => return Guard::off(),
-            Opened::Frame(frame) => {
-                let sampled = frame.is_sampled();
-                let meta = frame.state.meta;
-                match crate::frame::push(frame) {
+            Opened::Frame(opening, tags) => {
+                let sampled = opening.is_sampled();
+                let meta = callsite.metadata();
+                let index = crate::frame::push(opening, meta);
+                if let (Some(index), true) = (index, has_values && sampled) {
+                    tags(&mut FrameTags(TagsInto::Stack(index)));
+                }
+                match index {
                     Some(index) => GuardKind::Frame {
                         index,
                         sampled,
@@ -505,14 +608,7 @@ impl Guard {
         let panicked = !self.panicking_before && std::thread::panicking();
         match std::mem::replace(&mut self.kind, GuardKind::Off) {
             GuardKind::Off => {}
-            GuardKind::Frame { index, .. } => {
-                if let Some(mut frame) = crate::frame::pop(index) {
-                    if panicked && frame.is_sampled() {
-                        record_panic(&mut frame.state);
-                    }
-                    crate::frame::finish(frame);
-                }
-            }
+            GuardKind::Frame { index, .. } => crate::frame::close(index, panicked),
             GuardKind::Span(span) => {
                 if panicked && !span.is_disabled() {
                     record_panic_on_span(&span);
@@ -541,6 +637,9 @@ pub struct Handle(HandleKind);
 #[allow(clippy::large_enum_variant)]
 enum HandleKind {
     Off,
+    /// A frame decided at the call and made at the first poll, so that the future stays small
+    /// while it is moved around before it is pinned.
+    Opening(Opening, &'static Metadata<'static>),
     Frame(Frame),
     Span(Span),
 }
@@ -557,22 +656,40 @@ impl Handle {
     pub fn start(
         callsite: &'static DefaultCallsite,
         start: Start,
-        has_values: bool,
-        values: impl Values,
+        fields: Fields<impl Values, impl Tags>,
     ) -> Handle {
         if matches!(start, Start::Frames) {
             // The future may be polled where the unsampled parent is not current: it carries
             // the parent's context instead of a span of its own.
             if let Some(context) = crate::frame::innermost_unsampled() {
-                return Handle(HandleKind::Frame(Frame::unsampled(
-                    context,
+                return Handle(HandleKind::Opening(
+                    Opening::unsampled(context),
                     callsite.metadata(),
-                )));
+                ));
             }
         }
-        Handle(match open(callsite, start, has_values, values) {
+        Handle::open(callsite, start, fields)
+    }
+
+    #[inline(never)]
+    fn open(
+        callsite: &'static DefaultCallsite,
+        start: Start,
+        fields: Fields<impl Values, impl Tags>,
+    ) -> Handle {
+        let has_values = fields.any;
+        Handle(match open(callsite, start, fields) {
             Opened::Off => HandleKind::Off,
-            Opened::Frame(frame) => HandleKind::Frame(frame),
+            Opened::Frame(opening, tags) => {
+                let meta = callsite.metadata();
+                if has_values && opening.is_sampled() {
+                    let mut frame = opening.into_frame(meta);
+                    tags(&mut FrameTags(TagsInto::State(&mut frame.state)));
+                    HandleKind::Frame(frame)
+                } else {
+                    HandleKind::Opening(opening, meta)
+                }
+            }
             Opened::Span(span) => HandleKind::Span(span),
         })
     }
@@ -602,7 +719,21 @@ impl Handle {
         }
     }
 
+    /// Makes the frame of a future that is about to run (it is pinned now).
+    fn materialize(&mut self) -> Option<&mut Frame> {
+        if matches!(self.0, HandleKind::Opening(..)) {
+            if let HandleKind::Opening(opening, meta) = std::mem::replace(&mut self.0, HandleKind::Off) {
+                self.0 = HandleKind::Frame(opening.into_frame(meta));
+            }
+        }
+        match &mut self.0 {
+            HandleKind::Frame(frame) => Some(frame),
+            _ => None,
+        }
+    }
+
     fn target(&mut self) -> Target<'_> {
+        self.materialize();
         Target(match &mut self.0 {
             HandleKind::Frame(frame) if frame.is_sampled() => TargetKind::State(&mut frame.state),
             HandleKind::Span(span) if !span.is_disabled() => TargetKind::Span(span),
@@ -611,31 +742,25 @@ impl Handle {
     }
 
     fn close(&mut self) {
-        if let HandleKind::Frame(frame) = std::mem::replace(&mut self.0, HandleKind::Off) {
+        if let Some(frame) = self.materialize() {
             crate::frame::finish(frame);
         }
+        self.0 = HandleKind::Off;
     }
 }
 
-/// A frame on the stack for one poll (or the drop) of its future; put back when done.
+/// A future's frame as the innermost scope for one poll (or the drop of the future).
 struct FrameScope<'a> {
-    handle: &'a mut Handle,
+    frame: &'a mut Frame,
     index: Option<usize>,
     panicking_before: bool,
 }
 
 impl<'a> FrameScope<'a> {
-    fn enter(handle: &'a mut Handle) -> FrameScope<'a> {
-        let index = match std::mem::replace(&mut handle.0, HandleKind::Off) {
-            HandleKind::Frame(frame) => crate::frame::push(frame),
-            other => {
-                handle.0 = other;
-                None
-            }
-        };
+    fn enter(frame: &'a mut Frame) -> FrameScope<'a> {
         FrameScope {
-            handle,
-            index,
+            index: crate::frame::enter(frame),
+            frame,
             panicking_before: std::thread::panicking(),
         }
     }
@@ -643,13 +768,13 @@ impl<'a> FrameScope<'a> {
 
 impl Drop for FrameScope<'_> {
     fn drop(&mut self) {
-        let Some(mut frame) = self.index.and_then(crate::frame::pop) else {
+        let Some(index) = self.index else {
             return;
         };
-        if !self.panicking_before && std::thread::panicking() && frame.is_sampled() {
-            record_panic(&mut frame.state);
+        crate::frame::leave(index, self.frame);
+        if !self.panicking_before && std::thread::panicking() && self.frame.is_sampled() {
+            self.frame.state.record_panic();
         }
-        self.handle.0 = HandleKind::Frame(frame);
     }
 }
 
@@ -713,16 +838,17 @@ where
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.future` stays where it is for as long as `this` lives.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
-        let poll = match &this.handle.0 {
-            HandleKind::Off => future.poll(cx),
-            HandleKind::Frame(_) => {
-                let _scope = FrameScope::enter(&mut this.handle);
-                future.poll(cx)
-            }
-            HandleKind::Span(span) => {
-                let _scope = SpanScope::enter(span);
-                future.poll(cx)
-            }
+        if let HandleKind::Opening(..) = this.handle.0 {
+            return first_poll(&mut this.handle, &mut this.record, future, cx);
+        }
+        let poll = if let Some(frame) = this.handle.materialize() {
+            let _scope = FrameScope::enter(frame);
+            future.poll(cx)
+        } else if let HandleKind::Span(span) = &this.handle.0 {
+            let _scope = SpanScope::enter(span);
+            future.poll(cx)
+        } else {
+            future.poll(cx)
         };
         if let Poll::Ready(output) = &poll {
             if let Some(record) = this.record.take() {
@@ -733,33 +859,103 @@ where
             }
             // Close the span now rather than when the caller drops the finished future.
             this.handle.close();
-            this.handle = Handle::off();
         }
         poll
+    }
+}
+
+/// The first poll of a future whose frame was only decided (an `Opening`): the frame is made in
+/// a stack slot as for a synchronous call, and a future that completes in this poll — most do —
+/// is closed from there. One that is still pending takes its frame along.
+#[inline]
+fn first_poll<F, R>(
+    handle: &mut Handle,
+    record: &mut Option<R>,
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<F::Output>
+where
+    F: Future,
+    R: FnOnce(&mut Target<'_>, &F::Output),
+{
+    let HandleKind::Opening(opening, meta) = std::mem::replace(&mut handle.0, HandleKind::Off)
+    else {
+        return future.poll(cx);
+    };
+    let sampled = opening.is_sampled();
+    let Some(index) = crate::frame::push(opening, meta) else {
+        return future.poll(cx);
+    };
+    let mut slot = FirstPoll {
+        index,
+        handle,
+        panicking_before: std::thread::panicking(),
+        done: false,
+    };
+    let poll = future.poll(cx);
+    slot.done = true;
+    match &poll {
+        Poll::Ready(output) => {
+            if let (Some(record), true) = (record.take(), sampled) {
+                record(&mut Target(TargetKind::Frame(index, meta)), output);
+            }
+            crate::frame::close(index, false);
+        }
+        Poll::Pending => slot.park(),
+    }
+    poll
+}
+
+/// The slot of a future's first poll; if the poll unwinds, the frame is parked in the future
+/// with the panic recorded, and closes when the future is dropped.
+struct FirstPoll<'a> {
+    index: usize,
+    handle: &'a mut Handle,
+    panicking_before: bool,
+    done: bool,
+}
+
+impl FirstPoll<'_> {
+    fn park(&mut self) {
+        if let Some(frame) = crate::frame::take_out(self.index) {
+            self.handle.0 = HandleKind::Frame(frame);
+        }
+    }
+}
+
+impl Drop for FirstPoll<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.park();
+        if !self.panicking_before && std::thread::panicking() {
+            if let HandleKind::Frame(frame) = &mut self.handle.0 {
+                if frame.is_sampled() {
+                    frame.state.record_panic();
+                }
+            }
+        }
     }
 }
 
 impl<F, R> Drop for Instrumented<F, R> {
     fn drop(&mut self) {
         // Dropping the body (its locals' destructors) is part of the span's work.
-        match &self.handle.0 {
-            HandleKind::Off => {
+        if let Some(frame) = self.handle.materialize() {
+            {
+                let _scope = FrameScope::enter(frame);
                 // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
             }
-            HandleKind::Frame(_) => {
-                {
-                    let _scope = FrameScope::enter(&mut self.handle);
-                    // SAFETY: as above.
-                    unsafe { ManuallyDrop::drop(&mut self.future) };
-                }
-                self.handle.close();
-            }
-            HandleKind::Span(span) => {
-                let _entered = span.enter();
-                // SAFETY: as above.
-                unsafe { ManuallyDrop::drop(&mut self.future) };
-            }
+            self.handle.close();
+        } else if let HandleKind::Span(span) = &self.handle.0 {
+            let _entered = span.enter();
+            // SAFETY: as above.
+            unsafe { ManuallyDrop::drop(&mut self.future) };
+        } else {
+            // SAFETY: as above.
+            unsafe { ManuallyDrop::drop(&mut self.future) };
         }
     }
 }
@@ -901,13 +1097,6 @@ pub fn assert_can_fail<R: CanFail>(_: &R) {}
 
 fn type_name_of<E>(_: &E) -> &'static str {
     core::any::type_name::<E>()
-}
-
-fn record_panic(state: &mut SpanState) {
-    if let Some(message) = current_panic_message() {
-        state.record_text("error", Cow::Owned(message));
-        state.record_text("error.type", Cow::Borrowed("panic"));
-    }
 }
 
 fn record_panic_on_span(span: &Span) {

@@ -56,12 +56,20 @@ impl Timestamp {
         anchor.epoch_us + anchor.clock.delta_as_nanos(anchor.raw, self.0) / 1_000
     }
 
-    /// Microseconds from `self` to `end`, at least 1: Zipkin reads 0 as "unknown duration".
-    pub(crate) fn micros_until(self, end: Timestamp) -> u64 {
-        if self.0 == 0 || end.0 <= self.0 {
-            return 1;
+    /// The start in epoch microseconds, and the microseconds until `end`, at least 1: Zipkin
+    /// reads 0 as "unknown duration".
+    pub(crate) fn epoch_us_until(self, end: Timestamp) -> (u64, u64) {
+        let anchor = anchor();
+        if self.0 == 0 {
+            return (anchor.epoch_us, 1);
         }
-        (anchor().clock.delta_as_nanos(self.0, end.0) / 1_000).max(1)
+        let start_ns = anchor.clock.delta_as_nanos(anchor.raw, self.0);
+        let duration_us = if end.0 <= self.0 {
+            1
+        } else {
+            (anchor.clock.delta_as_nanos(self.0, end.0) / 1_000).max(1)
+        };
+        (anchor.epoch_us + start_ns / 1_000, duration_us)
     }
 }
 
@@ -79,9 +87,11 @@ mod tests {
             .as_micros() as u64;
         assert!(start.epoch_us().abs_diff(system_us) < 1_000_000);
         let end = Timestamp::now();
-        assert!(start.micros_until(end) >= 1);
+        let (start_us, duration_us) = start.epoch_us_until(end);
+        assert_eq!(start_us, start.epoch_us());
+        assert!(duration_us >= 1);
         assert_eq!(
-            end.micros_until(start),
+            end.epoch_us_until(start).1,
             1,
             "an inverted pair still gives the minimum"
         );
@@ -92,7 +102,7 @@ mod tests {
         let start = Timestamp::now();
         std::thread::sleep(Duration::from_millis(20));
         let end = Timestamp::now();
-        let micros = start.micros_until(end);
+        let micros = start.epoch_us_until(end).1;
         assert!(micros >= 20_000, "slept 20 ms, measured {micros} µs");
         assert!(end.epoch_us() - start.epoch_us() >= 19_999);
     }

@@ -12,7 +12,9 @@
 //! events to it (`innermost`), and `current_context` propagates it.
 //!
 //! Frames are strictly nested on a thread: a synchronous call pushes its frame for the duration
-//! of the call, and an instrumented future pushes its frame for the duration of each poll.
+//! of the call, and an instrumented future pushes its frame for the duration of each poll. The
+//! stack's slots are reused in place: a span's state is a few hundred bytes (tags inline), and
+//! moving it through every step of a call would cost more than the rest of the call.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -22,9 +24,9 @@ use tracing_core::{Dispatch, Metadata};
 
 use crate::clock::Timestamp;
 use crate::layer::{Core, Inherited, SpanState};
-use crate::model::{SpanContext, SpanRecord};
+use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
 
-/// A `#[traced]` call's span while it runs.
+/// A `#[traced]` call's span: on the stack while the call runs, in its future between polls.
 pub(crate) struct Frame {
     pub(crate) state: SpanState,
     /// Tracing spans entered on this thread when the frame was pushed.
@@ -34,24 +36,125 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    pub(crate) fn is_sampled(&self) -> bool {
+        self.state.context.sampling.is_sampled()
+    }
+
+    /// An empty frame, left where a frame was swapped out.
+    fn vacant() -> Frame {
+        let context = SpanContext {
+            trace_id: TraceId(0),
+            span_id: SpanId(0),
+            parent_id: None,
+            sampling: Sampling::Deny,
+        };
+        Opening::unsampled(context).into_frame(vacant_meta())
+    }
+}
+
+/// What a vacant frame names as its callsite; never reported.
+fn vacant_meta() -> &'static Metadata<'static> {
+    struct Vacant;
+    static CALLSITE: Vacant = Vacant;
+    static META: Metadata<'static> = Metadata::new(
+        "vacant",
+        "traced::frame",
+        tracing_core::Level::TRACE,
+        None,
+        None,
+        None,
+        tracing_core::field::FieldSet::new(&[], tracing_core::identify_callsite!(&CALLSITE)),
+        tracing_core::metadata::Kind::SPAN,
+    );
+    impl Callsite for Vacant {
+        fn set_interest(&self, _: tracing_core::subscriber::Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            &META
+        }
+    }
+    &META
+}
+
+/// A new frame's identity, decided when the call starts; the state is made from it in place.
+pub(crate) struct Opening {
+    context: SpanContext,
+    start: Timestamp,
+    local_root: bool,
+    service: Option<Arc<str>>,
+    core: u64,
+}
+
+impl Opening {
     /// A frame that only carries an unsampled parent's context, for a future that may be polled
     /// where that parent is not on the stack: what runs inside still sees the trace's ids and
     /// its deny decision, and nothing is recorded.
-    pub(crate) fn unsampled(context: SpanContext, meta: &'static Metadata<'static>) -> Frame {
-        Frame {
-            state: SpanState::new(context, meta, false, None),
-            entered: 0,
+    pub(crate) fn unsampled(context: SpanContext) -> Opening {
+        Opening {
+            context,
+            start: Timestamp::ZERO,
+            local_root: false,
+            service: None,
             core: 0,
         }
     }
 
     pub(crate) fn is_sampled(&self) -> bool {
-        self.state.context.sampling.is_sampled()
+        self.context.sampling.is_sampled()
+    }
+
+    /// The frame's state, not on the stack yet (to record its fields into).
+    pub(crate) fn into_state(self, meta: &'static Metadata<'static>) -> SpanState {
+        SpanState::started(
+            self.context,
+            self.start,
+            meta,
+            self.local_root,
+            self.service,
+        )
+    }
+
+    pub(crate) fn into_frame(self, meta: &'static Metadata<'static>) -> Frame {
+        let core = self.core;
+        Frame {
+            state: self.into_state(meta),
+            entered: 0,
+            core,
+        }
+    }
+}
+
+/// The frames of one thread: `slots[..live]` are open, innermost last; the slots above are
+/// kept for reuse.
+struct Stack {
+    slots: Vec<Frame>,
+    live: usize,
+}
+
+impl Stack {
+    /// The slot for a new frame: a reused one, or a new one made by `make`.
+    fn claim(&mut self, make: impl FnOnce() -> Frame) -> (&mut Frame, usize) {
+        let index = self.live;
+        if index == self.slots.len() {
+            self.slots.push(make());
+        }
+        self.live = index + 1;
+        (&mut self.slots[index], index)
+    }
+
+    /// Closes the frame at `index`, the innermost one. Frames nest, so it always is; were it not,
+    /// the frames above it would keep their order.
+    fn release(&mut self, index: usize) -> Option<&mut Frame> {
+        if index >= self.live {
+            return None;
+        }
+        self.slots[index..self.live].rotate_left(1);
+        self.live -= 1;
+        Some(&mut self.slots[self.live])
     }
 }
 
 struct Local {
-    frames: RefCell<Vec<Frame>>,
+    stack: RefCell<Stack>,
     /// Tracing spans currently entered on this thread, as our layer saw them.
     entered: Cell<u32>,
     /// The layer core the last frame on this thread came from, so that finishing a frame finds
@@ -62,7 +165,10 @@ struct Local {
 thread_local! {
     static LOCAL: Local = const {
         Local {
-            frames: RefCell::new(Vec::new()),
+            stack: RefCell::new(Stack {
+                slots: Vec::new(),
+                live: 0,
+            }),
             entered: Cell::new(0),
             core: RefCell::new(None),
         }
@@ -87,8 +193,9 @@ pub(crate) fn tracing_span_exited() {
 fn with_top<R>(f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
     LOCAL
         .try_with(|local| {
-            let mut frames = local.frames.try_borrow_mut().ok()?;
-            let top = frames.last_mut()?;
+            let mut stack = local.stack.try_borrow_mut().ok()?;
+            let live = stack.live;
+            let top = stack.slots[..live].last_mut()?;
             (local.entered.get() <= top.entered).then(|| f(top))
         })
         .ok()
@@ -119,23 +226,28 @@ pub(crate) fn innermost_unsampled() -> Option<SpanContext> {
 }
 
 /// What a `#[traced]` call gets after its callsite and the dispatcher were asked.
-// The frame is moved, not boxed: a box would be the one allocation the fast path avoids.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Begun {
     /// Disabled by the level or a filter: no span.
     Off,
     /// Frames are not allowed or not offered by the subscriber: make a tracing span.
     Span,
-    /// A started frame, not pushed yet.
-    Frame(Frame),
+    /// The fast path: a frame to open.
+    Frame(Opening),
 }
 
-/// Asks the callsite and the current dispatcher how a `#[traced]` call is recorded, and starts
-/// its frame when the fast path applies.
+/// Asks the callsite and the current dispatcher how a `#[traced]` call is recorded, and decides
+/// its frame's ids when the fast path applies.
 pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) -> Begun {
     let interest = callsite.interest();
     if interest.is_never() {
         return Begun::Off;
+    }
+    // A call nested in a frame reports where its parent does: no need to ask the dispatcher
+    // unless the callsite's filter depends on more than its metadata.
+    if frames_allowed && interest.is_always() {
+        if let Some(opening) = open_under_innermost() {
+            return Begun::Frame(opening);
+        }
     }
     let meta = callsite.metadata();
     // Nothing in here may call into tracing: `get_default` does not nest.
@@ -147,30 +259,59 @@ pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) ->
             return Begun::Span;
         }
         match dispatch.downcast_ref::<Arc<Core>>() {
-            Some(core) => Begun::Frame(start(core, dispatch, meta)),
+            Some(core) => Begun::Frame(open(core, dispatch)),
             None => Begun::Span,
         }
     })
 }
 
-fn start(core: &Arc<Core>, dispatch: &Dispatch, meta: &'static Metadata<'static>) -> Frame {
+/// A child of the innermost frame, in one visit to this thread's locals.
+fn open_under_innermost() -> Option<Opening> {
+    LOCAL
+        .try_with(|local| {
+            let stack = local.stack.try_borrow().ok()?;
+            let top = stack.slots[..stack.live].last()?;
+            if local.entered.get() > top.entered {
+                return None;
+            }
+            let cached = local.core.try_borrow().ok()?;
+            let core = cached.as_ref().filter(|core| core.id == top.core)?;
+            let context = crate::layer::child_context(top.state.context);
+            if context.sampling.is_sampled() {
+                core.exporter.span_started(context.trace_id);
+            }
+            Some(Opening {
+                context,
+                start: crate::layer::start_time(context),
+                local_root: false,
+                service: top.state.service.clone(),
+                core: core.id,
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Opening {
     let parent = innermost().or_else(|| {
         let current = dispatch.current_span();
         current
             .id()
             .and_then(|id| crate::layer::parent_of(dispatch, id))
     });
-    let state = match parent {
-        Some((context, service)) => SpanState::child(context, meta, service),
-        None => SpanState::root(core, meta),
+    let (context, local_root, service) = match parent {
+        Some((parent, service)) => (crate::layer::child_context(parent), false, service),
+        None => (core.root_context(), true, None),
     };
-    if state.context.sampling.is_sampled() {
-        core.exporter.span_started(state.context.trace_id);
+    if context.sampling.is_sampled() {
+        core.exporter.span_started(context.trace_id);
     }
     remember(core);
-    Frame {
-        state,
-        entered: 0,
+    Opening {
+        context,
+        start: crate::layer::start_time(context),
+        local_root,
+        service,
         core: core.id,
     }
 }
@@ -191,79 +332,139 @@ fn remember(core: &Arc<Core>) {
     });
 }
 
-/// Pushes `frame` on this thread's stack; returns its index, the key to [`pop`] it. A frame
-/// that cannot be pushed (the thread is being torn down) is finished at once.
-pub(crate) fn push(frame: Frame) -> Option<usize> {
-    let mut frame = Some(frame);
-    let index = LOCAL
-        .try_with(|local| {
-            let mut frames = local.frames.try_borrow_mut().ok()?;
-            let mut pushed = frame.take()?;
-            pushed.entered = local.entered.get();
-            frames.push(pushed);
-            Some(frames.len() - 1)
-        })
-        .ok()
-        .flatten();
-    if let Some(frame) = frame {
-        finish(frame);
-    }
-    index
-}
-
-/// Takes the frame pushed at `index` off the stack.
-pub(crate) fn pop(index: usize) -> Option<Frame> {
+/// Opens a synchronous call's frame on this thread's stack, its state made in place; returns
+/// its index, the key to [`close`] it. `None` when the thread is being torn down.
+pub(crate) fn push(opening: Opening, meta: &'static Metadata<'static>) -> Option<usize> {
     LOCAL
         .try_with(|local| {
-            let mut frames = local.frames.try_borrow_mut().ok()?;
-            if index + 1 == frames.len() {
-                frames.pop()
-            } else if index < frames.len() {
-                // Frames nest, so this does not happen; if it did, the others stay in place.
-                Some(frames.remove(index))
-            } else {
-                None
-            }
+            let mut stack = local.stack.try_borrow_mut().ok()?;
+            let entered = local.entered.get();
+            let (slot, index) = stack.claim(Frame::vacant);
+            let Opening {
+                context,
+                start,
+                local_root,
+                service,
+                core,
+            } = opening;
+            slot.state.reset(context, start, meta, local_root, service);
+            slot.entered = entered;
+            slot.core = core;
+            Some(index)
         })
         .ok()
         .flatten()
 }
 
-/// Runs `record` on the state of the frame pushed at `index`.
+/// Makes a future's frame the innermost scope for one poll: a stand-in with its ids goes on
+/// the stack (the frame itself stays in the future, unmoved); [`leave`] ends the poll.
+pub(crate) fn enter(frame: &Frame) -> Option<usize> {
+    LOCAL
+        .try_with(|local| {
+            let mut stack = local.stack.try_borrow_mut().ok()?;
+            let entered = local.entered.get();
+            let (slot, index) = stack.claim(Frame::vacant);
+            slot.state.stand_in_for(&frame.state);
+            slot.entered = entered;
+            slot.core = frame.core;
+            Some(index)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Ends a poll begun by [`enter`]: what was recorded into the stand-in goes to `frame`.
+pub(crate) fn leave(index: usize, frame: &mut Frame) {
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut stack) = local.stack.try_borrow_mut() {
+            if let Some(slot) = stack.release(index) {
+                slot.state.give_back(&mut frame.state);
+                slot.state.service = None;
+            }
+        }
+    });
+}
+
+/// Takes the frame at `index` off the stack, to keep it elsewhere (in its future).
+pub(crate) fn take_out(index: usize) -> Option<Frame> {
+    LOCAL
+        .try_with(|local| {
+            let mut stack = local.stack.try_borrow_mut().ok()?;
+            let slot = stack.release(index)?;
+            let mut frame = Frame::vacant();
+            std::mem::swap(slot, &mut frame);
+            Some(frame)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `record` on the state of the frame at `index`.
+#[inline]
 pub(crate) fn with_frame(index: usize, record: impl FnOnce(&mut SpanState)) {
     let _ = LOCAL.try_with(|local| {
-        if let Ok(mut frames) = local.frames.try_borrow_mut() {
-            if let Some(frame) = frames.get_mut(index) {
+        if let Ok(mut stack) = local.stack.try_borrow_mut() {
+            let live = stack.live;
+            if let Some(frame) = stack.slots[..live].get_mut(index) {
                 record(&mut frame.state);
             }
         }
     });
 }
 
-/// Ends a frame: a sampled one is timed and handed to its layer's exporter.
-pub(crate) fn finish(frame: Frame) {
+/// Ends the synchronous call's frame at `index`: a sampled one is timed (and tagged with the
+/// panic, when `panicked`) and handed to its layer's exporter.
+pub(crate) fn close(index: usize, panicked: bool) {
+    let _ = LOCAL.try_with(|local| {
+        let Ok(mut stack) = local.stack.try_borrow_mut() else {
+            return;
+        };
+        let Some(frame) = stack.release(index) else {
+            return;
+        };
+        if !frame.is_sampled() {
+            // Nothing to report; the slot must not keep the service alive.
+            frame.state.service = None;
+            return;
+        }
+        if panicked {
+            frame.state.record_panic();
+        }
+        let end = Timestamp::now();
+        // The record is built straight into the exporter's hands. While it runs, this thread's
+        // stack is borrowed, so what an exporter itself does is never traced (no feedback).
+        export(Some(local), frame.core, || frame.state.take_record(end));
+    });
+}
+
+/// Ends a future's frame, in place: a sampled one is timed and handed to its layer's exporter.
+pub(crate) fn finish(frame: &mut Frame) {
     if !frame.is_sampled() {
         return;
     }
     let end = Timestamp::now();
     let core = frame.core;
-    export(core, frame.state.finish(end));
-}
-
-fn export(core_id: u64, record: SpanRecord) {
-    let mut record = Some(record);
+    let mut state = Some(&mut frame.state);
     let _ = LOCAL.try_with(|local| {
-        if let Ok(cached) = local.core.try_borrow() {
-            if let Some(core) = cached.as_ref().filter(|core| core.id == core_id) {
-                if let Some(record) = record.take() {
-                    core.exporter.export(record);
-                }
-            }
+        if let Some(state) = state.take() {
+            export(Some(local), core, || state.take_record(end));
         }
     });
-    let Some(record) = record else {
-        return;
-    };
+    // This thread's locals are being destroyed.
+    if let Some(state) = state {
+        export(None, core, || state.take_record(end));
+    }
+}
+
+/// Hands the record that `build` makes to the exporter of the layer `core_id`.
+#[inline(always)]
+fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce() -> SpanRecord) {
+    if let Some(cached) = local.and_then(|local| local.core.try_borrow().ok()) {
+        if let Some(core) = cached.as_ref().filter(|core| core.id == core_id) {
+            core.exporter.export(build());
+            return;
+        }
+    }
     // The frame ended on another thread than the last frame of its layer (a future moved
     // between threads, or another subscriber was used here since): find the layer again.
     let core = tracing_core::dispatcher::get_default(|dispatch| {
@@ -273,7 +474,7 @@ fn export(core_id: u64, record: SpanRecord) {
             .cloned()
     });
     if let Some(core) = core {
-        core.exporter.export(record);
+        core.exporter.export(build());
         remember(&core);
     }
 }

@@ -62,7 +62,38 @@ pub(crate) struct Core {
     pub(crate) exporter: Arc<dyn Exporter>,
 }
 
+/// When a span with `context` starts: now, or never for an unsampled span, which is never
+/// reported and so skips the clock read.
+pub(crate) fn start_time(context: SpanContext) -> Timestamp {
+    if context.sampling.is_sampled() {
+        Timestamp::now()
+    } else {
+        Timestamp::ZERO
+    }
+}
+
+/// A new child's context under `parent`.
+pub(crate) fn child_context(parent: SpanContext) -> SpanContext {
+    SpanContext {
+        trace_id: parent.trace_id,
+        span_id: new_span_id(),
+        parent_id: Some(parent.span_id),
+        sampling: parent.sampling,
+    }
+}
+
 impl Core {
+    /// A new trace's root context, sampled by this layer's sampler.
+    pub(crate) fn root_context(&self) -> SpanContext {
+        let trace_id = new_trace_id();
+        SpanContext {
+            trace_id,
+            span_id: new_span_id(),
+            parent_id: None,
+            sampling: self.decide(trace_id, None),
+        }
+    }
+
     pub(crate) fn decide(&self, trace_id: TraceId, incoming: Option<Sampling>) -> Sampling {
         if incoming == Some(Sampling::Debug) {
             return Sampling::Debug;
@@ -184,14 +215,20 @@ impl SpanState {
         local_root: bool,
         service: Option<Arc<str>>,
     ) -> SpanState {
+        SpanState::started(context, start_time(context), meta, local_root, service)
+    }
+
+    /// A span's state, started at `start`, before any field is recorded.
+    pub(crate) fn started(
+        context: SpanContext,
+        start: Timestamp,
+        meta: &'static Metadata<'static>,
+        local_root: bool,
+        service: Option<Arc<str>>,
+    ) -> SpanState {
         SpanState {
             context,
-            // Unsampled spans are never reported, so they skip the clock read.
-            start: if context.sampling.is_sampled() {
-                Timestamp::now()
-            } else {
-                Timestamp::ZERO
-            },
+            start,
             meta,
             kind: None,
             local_root,
@@ -202,31 +239,75 @@ impl SpanState {
         }
     }
 
+    /// Makes this (finished, emptied) state a new span's, in place.
+    pub(crate) fn reset(
+        &mut self,
+        context: SpanContext,
+        start: Timestamp,
+        meta: &'static Metadata<'static>,
+        local_root: bool,
+        service: Option<Arc<str>>,
+    ) {
+        self.context = context;
+        self.start = start;
+        self.meta = meta;
+        self.kind = None;
+        self.local_root = local_root;
+        self.shared = false;
+        self.service = service;
+        self.tags.clear();
+        self.details = None;
+    }
+
+    /// Makes this state a stand-in for `span` during one poll of its future: same ids, no
+    /// tags; what is recorded into it goes back with [`SpanState::give_back`].
+    pub(crate) fn stand_in_for(&mut self, span: &SpanState) {
+        self.context = span.context;
+        self.start = span.start;
+        self.meta = span.meta;
+        self.kind = None;
+        self.local_root = span.local_root;
+        self.shared = span.shared;
+        self.service.clone_from(&span.service);
+        self.tags.clear();
+        self.details = None;
+    }
+
+    /// Moves what was recorded into this stand-in (events, an error) to the span it stood in
+    /// for. An error the span already has is kept, as for an ERROR event on the span itself.
+    pub(crate) fn give_back(&mut self, span: &mut SpanState) {
+        for (key, value) in self.tags.drain(..) {
+            if key != "error" || !span.has_tag("error") {
+                span.set_tag(key, value);
+            }
+        }
+        if let Some(mut details) = self.details.take() {
+            span.details()
+                .annotations
+                .append(&mut details.annotations);
+        }
+    }
+
     /// A child of a span of this process.
     pub(crate) fn child(
         parent: SpanContext,
         meta: &'static Metadata<'static>,
         service: Option<Arc<str>>,
     ) -> SpanState {
-        let context = SpanContext {
-            trace_id: parent.trace_id,
-            span_id: new_span_id(),
-            parent_id: Some(parent.span_id),
-            sampling: parent.sampling,
-        };
-        SpanState::new(context, meta, false, service)
+        SpanState::new(child_context(parent), meta, false, service)
     }
 
     /// The root of a new trace, decided by `core`'s sampler.
     pub(crate) fn root(core: &Core, meta: &'static Metadata<'static>) -> SpanState {
-        let trace_id = new_trace_id();
-        let context = SpanContext {
-            trace_id,
-            span_id: new_span_id(),
-            parent_id: None,
-            sampling: core.decide(trace_id, None),
-        };
-        SpanState::new(context, meta, true, None)
+        SpanState::new(core.root_context(), meta, true, None)
+    }
+
+    /// Tags the span with the panic this thread is unwinding from.
+    pub(crate) fn record_panic(&mut self) {
+        if let Some(message) = crate::panic::current_panic_message() {
+            self.record_text("error", Cow::Owned(message));
+            self.record_text("error.type", Cow::Borrowed("panic"));
+        }
     }
 
     /// A state that is never reported, to record values into before they are moved elsewhere.
@@ -264,16 +345,28 @@ impl SpanState {
         self.tags.iter().any(|(name, _)| name == key)
     }
 
-    /// Records `values` (the span's fields) as tags.
-    pub(crate) fn record(&mut self, values: &tracing_core::field::ValueSet<'_>) {
-        values.record(&mut FieldRecorder { state: self });
-    }
-
     /// Records one value under the field `key` of the span's metadata, if it has that field.
     pub(crate) fn record_value(&mut self, key: &str, value: &dyn tracing_core::field::Value) {
         if let Some(field) = self.meta.fields().field(key) {
             value.record(&field, &mut FieldRecorder { state: self });
         }
+    }
+
+    /// Adds a tag whose key is new to the span (a call's argument, recorded first).
+    #[inline]
+    pub(crate) fn push_tag(&mut self, key: &'static str, value: TagValue) {
+        self.tags.push((Cow::Borrowed(key), value));
+    }
+
+    /// Records a typed (not text) tag; integers under a port's conventional name set the port.
+    pub(crate) fn record_typed(&mut self, key: &'static str, value: TagValue) {
+        let mut recorder = FieldRecorder { state: self };
+        match value {
+            TagValue::I64(number) => recorder.integer(key, i128::from(number)),
+            TagValue::U64(number) => recorder.integer(key, i128::from(number)),
+            _ => {}
+        }
+        recorder.tag(key, value);
     }
 
     /// Records a text tag, with the routing of the conventional names (`error`, `otel.kind`, ...).
@@ -541,7 +634,14 @@ where
 }
 
 impl SpanState {
-    pub(crate) fn finish(self, end: Timestamp) -> SpanRecord {
+    pub(crate) fn finish(mut self, end: Timestamp) -> SpanRecord {
+        self.take_record(end)
+    }
+
+    /// The finished span, taking what it owns out of the state, which is left empty for reuse
+    /// (a frame's slot on the stack).
+    #[inline]
+    pub(crate) fn take_record(&mut self, end: Timestamp) -> SpanRecord {
         let SpanState {
             context,
             start,
@@ -549,43 +649,63 @@ impl SpanState {
             kind,
             local_root,
             shared,
-            service,
-            tags,
-            details,
-        } = self;
-        let mut record = SpanRecord {
+            ..
+        } = *self;
+        let (timestamp_us, duration_us) = start.epoch_us_until(end);
+        let (name, annotations, local_port, remote_endpoint) = match self.details.take() {
+            None => (Cow::Borrowed(meta.name()), Vec::new(), None, None),
+            Some(details) => details.finish(meta.name(), kind),
+        };
+        // The record is one literal, built where the caller wants it: a span record is a few
+        // hundred bytes, and every move of it is a copy.
+        SpanRecord {
             trace_id: context.trace_id,
             id: context.span_id,
             parent_id: context.parent_id,
-            name: Cow::Borrowed(meta.name()),
+            name,
             kind,
-            timestamp_us: start.epoch_us(),
-            duration_us: start.micros_until(end),
-            service_name: service,
-            remote_endpoint: None,
-            local_port: None,
-            tags,
-            annotations: Vec::new(),
+            timestamp_us,
+            duration_us,
+            service_name: self.service.take(),
+            remote_endpoint,
+            local_port,
+            // Most spans have no tags: then an empty list is made rather than moved.
+            tags: if self.tags.is_empty() {
+                Tags::new()
+            } else {
+                std::mem::take(&mut self.tags)
+            },
+            annotations,
             debug: context.sampling == Sampling::Debug,
             shared,
             local_root,
-        };
-        let Some(details) = details else {
-            return record;
-        };
+        }
+    }
+}
+
+impl Details {
+    /// The record's name, annotations, local port and remote endpoint.
+    fn finish(
+        self,
+        name: &'static str,
+        kind: Option<Kind>,
+    ) -> (
+        Cow<'static, str>,
+        Vec<Annotation>,
+        Option<u16>,
+        Option<Endpoint>,
+    ) {
         let Details {
-            name,
+            name: renamed,
             annotations,
             peer,
-        } = *details;
-        if let Some(name) = name {
-            record.name = Cow::Owned(name);
-        }
-        record.annotations = annotations;
+        } = self;
+        let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
         // A server's peer is its client and its own port is `server.port`; for every other kind
         // the peer is the server it calls.
+        let mut local_port = None;
         let remote_side = if kind == Some(Kind::Server) {
-            record.local_port = peer.server.port.filter(|port| *port != 0);
+            local_port = peer.server.port.filter(|port| *port != 0);
             peer.client.or(peer.network)
         } else {
             peer.server.or(peer.network)
@@ -604,10 +724,8 @@ impl SpanState {
             // A host name is the best service label Zipkin's endpoint can hold.
             remote.service_name = remote_side.host.map(|host| Arc::from(host.to_lowercase()));
         }
-        if !remote.is_empty() {
-            record.remote_endpoint = Some(remote);
-        }
-        record
+        let remote = (!remote.is_empty()).then_some(remote);
+        (name, annotations, local_port, remote)
     }
 }
 

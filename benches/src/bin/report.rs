@@ -6,7 +6,7 @@
 //!
 //! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `alloc`
 //! (allocations per span only), `instructions` (callgrind counts only); none of these rewrite
-//! RESULTS.md. `profile <stack> <iters> [d1|f2]` runs one stack's loop alone, for
+//! RESULTS.md. `profile <stack> <iters> [d1|f2|async]` runs one stack's loop alone, for
 //! `valgrind --tool=callgrind` or `perf`. `sink [secs]` serves a counting sink and prints its
 //! URL, for running `export-child <stack> <flat|rate> <secs> <url>` by hand.
 
@@ -419,6 +419,13 @@ fn profile(args: &[String]) {
             std::process::exit(2);
         }
     };
+    if args.get(2).is_some_and(|scenario| scenario == "async") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread tokio runtime");
+        parent.run(|| runtime.block_on(profile_async_loop(iters, stack)));
+        return;
+    }
     let f2 = args.get(2).is_some_and(|scenario| scenario == "f2");
     let call: fn() -> u64 = match (stack, f2) {
         ("bare", false) => stacks::bare::d1,
@@ -449,6 +456,20 @@ fn profile_loop(iters: u64, call: fn() -> u64) {
 struct InstructionRow {
     label: &'static str,
     per_span: f64,
+}
+
+/// The `async` scenario's loop, for callgrind like [`profile_loop`].
+#[inline(never)]
+async fn profile_async_loop(iters: u64, stack: &str) {
+    for _ in 0..iters {
+        match stack {
+            "bare" => black_box(stacks::bare::d1_async().await),
+            "registry" | "registry_empty_layer" | "instrument_nosub" => {
+                black_box(stacks::instrument::d1_async().await)
+            }
+            _ => black_box(stacks::traced_fns::d1_async().await),
+        };
+    }
 }
 
 /// Instructions per call under callgrind, counted inside the loop only. Unlike times, these
