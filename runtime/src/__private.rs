@@ -722,7 +722,9 @@ impl Handle {
     /// Makes the frame of a future that is about to run (it is pinned now).
     fn materialize(&mut self) -> Option<&mut Frame> {
         if matches!(self.0, HandleKind::Opening(..)) {
-            if let HandleKind::Opening(opening, meta) = std::mem::replace(&mut self.0, HandleKind::Off) {
+            if let HandleKind::Opening(opening, meta) =
+                std::mem::replace(&mut self.0, HandleKind::Off)
+            {
                 self.0 = HandleKind::Frame(opening.into_frame(meta));
             }
         }

@@ -282,9 +282,7 @@ impl SpanState {
             }
         }
         if let Some(mut details) = self.details.take() {
-            span.details()
-                .annotations
-                .append(&mut details.annotations);
+            span.details().annotations.append(&mut details.annotations);
         }
     }
 
