@@ -637,10 +637,13 @@ pub struct Handle(HandleKind);
 #[allow(clippy::large_enum_variant)]
 enum HandleKind {
     Off,
-    /// A frame decided at the call and made at the first poll, so that the future stays small
-    /// while it is moved around before it is pinned.
+    /// A frame decided at the call and made in a stack slot at each poll: a future completing
+    /// in its first poll needs no more, and an unsampled one never does.
     Opening(Opening, &'static Metadata<'static>),
-    Frame(Frame),
+    /// A sampled frame that outlives a poll, or whose arguments were recorded at the call. A
+    /// span state is a few hundred bytes (its tags inline); boxed, the future stays small,
+    /// which matters more: a future is moved several times before it is first polled.
+    Frame(Box<Frame>),
     Span(Span),
 }
 
@@ -685,7 +688,7 @@ impl Handle {
                 if has_values && opening.is_sampled() {
                     let mut frame = opening.into_frame(meta);
                     tags(&mut FrameTags(TagsInto::State(&mut frame.state)));
-                    HandleKind::Frame(frame)
+                    HandleKind::Frame(Box::new(frame))
                 } else {
                     HandleKind::Opening(opening, meta)
                 }
@@ -719,23 +722,7 @@ impl Handle {
         }
     }
 
-    /// Makes the frame of a future that is about to run (it is pinned now).
-    fn materialize(&mut self) -> Option<&mut Frame> {
-        if matches!(self.0, HandleKind::Opening(..)) {
-            if let HandleKind::Opening(opening, meta) =
-                std::mem::replace(&mut self.0, HandleKind::Off)
-            {
-                self.0 = HandleKind::Frame(opening.into_frame(meta));
-            }
-        }
-        match &mut self.0 {
-            HandleKind::Frame(frame) => Some(frame),
-            _ => None,
-        }
-    }
-
     fn target(&mut self) -> Target<'_> {
-        self.materialize();
         Target(match &mut self.0 {
             HandleKind::Frame(frame) if frame.is_sampled() => TargetKind::State(&mut frame.state),
             HandleKind::Span(span) if !span.is_disabled() => TargetKind::Span(span),
@@ -744,7 +731,7 @@ impl Handle {
     }
 
     fn close(&mut self) {
-        if let Some(frame) = self.materialize() {
+        if let HandleKind::Frame(frame) = &mut self.0 {
             crate::frame::finish(frame);
         }
         self.0 = HandleKind::Off;
@@ -843,14 +830,16 @@ where
         if let HandleKind::Opening(..) = this.handle.0 {
             return first_poll(&mut this.handle, &mut this.record, future, cx);
         }
-        let poll = if let Some(frame) = this.handle.materialize() {
-            let _scope = FrameScope::enter(frame);
-            future.poll(cx)
-        } else if let HandleKind::Span(span) = &this.handle.0 {
-            let _scope = SpanScope::enter(span);
-            future.poll(cx)
-        } else {
-            future.poll(cx)
+        let poll = match &mut this.handle.0 {
+            HandleKind::Frame(frame) => {
+                let _scope = FrameScope::enter(frame);
+                future.poll(cx)
+            }
+            HandleKind::Span(span) => {
+                let _scope = SpanScope::enter(span);
+                future.poll(cx)
+            }
+            _ => future.poll(cx),
         };
         if let Poll::Ready(output) = &poll {
             if let Some(record) = this.record.take() {
@@ -919,9 +908,15 @@ struct FirstPoll<'a> {
 
 impl FirstPoll<'_> {
     fn park(&mut self) {
-        if let Some(frame) = crate::frame::take_out(self.index) {
-            self.handle.0 = HandleKind::Frame(frame);
-        }
+        let Some(frame) = crate::frame::take_out(self.index) else {
+            return;
+        };
+        self.handle.0 = if frame.is_sampled() {
+            HandleKind::Frame(Box::new(frame))
+        } else {
+            // Nothing is recorded: the ids are all the next poll needs.
+            HandleKind::Opening(Opening::unsampled(frame.state.context), frame.state.meta)
+        };
     }
 }
 
@@ -944,20 +939,33 @@ impl Drop for FirstPoll<'_> {
 impl<F, R> Drop for Instrumented<F, R> {
     fn drop(&mut self) {
         // Dropping the body (its locals' destructors) is part of the span's work.
-        if let Some(frame) = self.handle.materialize() {
-            {
-                let _scope = FrameScope::enter(frame);
+        match std::mem::replace(&mut self.handle.0, HandleKind::Off) {
+            HandleKind::Opening(opening, meta) => {
+                // Never polled: the frame is made in a slot just for the drop.
+                let index = crate::frame::push(opening, meta);
                 // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
+                if let Some(index) = index {
+                    crate::frame::close(index, false);
+                }
             }
-            self.handle.close();
-        } else if let HandleKind::Span(span) = &self.handle.0 {
-            let _entered = span.enter();
-            // SAFETY: as above.
-            unsafe { ManuallyDrop::drop(&mut self.future) };
-        } else {
-            // SAFETY: as above.
-            unsafe { ManuallyDrop::drop(&mut self.future) };
+            HandleKind::Frame(mut frame) => {
+                {
+                    let _scope = FrameScope::enter(&mut frame);
+                    // SAFETY: as above.
+                    unsafe { ManuallyDrop::drop(&mut self.future) };
+                }
+                crate::frame::finish(&mut frame);
+            }
+            HandleKind::Span(span) => {
+                let _entered = span.enter();
+                // SAFETY: as above.
+                unsafe { ManuallyDrop::drop(&mut self.future) };
+            }
+            HandleKind::Off => {
+                // SAFETY: as above.
+                unsafe { ManuallyDrop::drop(&mut self.future) };
+            }
         }
     }
 }

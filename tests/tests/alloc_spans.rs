@@ -317,3 +317,73 @@ fn the_counter_sees_allocations() {
     });
     assert_eq!(allocations, 2);
 }
+
+#[traced::traced]
+async fn traced_async_without_arguments() -> u64 {
+    black_box(7)
+}
+
+#[traced::traced]
+async fn traced_async_that_suspends() -> u64 {
+    YieldOnce(false).await;
+    black_box(7)
+}
+
+/// Pending once, then ready: a future that suspends, without any runtime.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Polls `future` to completion on this thread with a no-op waker.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+#[test]
+fn async_functions_that_complete_in_their_first_poll_do_not_allocate() {
+    let (allocations, exported) = measure_traced(true, |_| {
+        black_box(block_on(traced_async_without_arguments()));
+    });
+    assert_eq!(exported, WARM_UP + SPANS + 1);
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} async #[traced] calls ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn async_functions_that_suspend_allocate_once_and_unsampled_ones_never() {
+    // A sampled span that outlives a poll parks its state in a box, so the future stays small.
+    let (allocations, exported) = measure_traced(true, |_| {
+        black_box(block_on(traced_async_that_suspends()));
+    });
+    assert_eq!(exported, WARM_UP + SPANS + 1);
+    assert_eq!(allocations, SPANS, "one box per suspended sampled span");
+    let (allocations, exported) = measure_traced(false, |_| {
+        black_box(block_on(traced_async_that_suspends()));
+    });
+    assert_eq!(exported, 0);
+    assert_eq!(allocations, 0, "unsampled futures carry only their ids");
+}
