@@ -498,7 +498,9 @@ fn make_span(
 /// Keeps a synchronous call's span open and current until the call ends, however it ends, and
 /// tags it if the body panics.
 pub struct Guard {
-    kind: GuardKind,
+    /// Dropped by hand in `close`, so that a guard that is off has no drop glue to run: the
+    /// disabled path of every traced call pays for it.
+    kind: ManuallyDrop<GuardKind>,
     /// A traced function called by a destructor during unwinding is not the one failing.
     panicking_before: bool,
 }
@@ -518,7 +520,7 @@ impl Guard {
     #[inline(always)]
     pub fn off() -> Guard {
         Guard {
-            kind: GuardKind::Off,
+            kind: ManuallyDrop::new(GuardKind::Off),
             panicking_before: false,
         }
     }
@@ -567,7 +569,7 @@ impl Guard {
             Opened::Span(span) => GuardKind::Span(span.entered()),
         };
         Guard {
-            kind,
+            kind: ManuallyDrop::new(kind),
             panicking_before: std::thread::panicking(),
         }
     }
@@ -575,7 +577,7 @@ impl Guard {
     /// Whether anything the call records is kept.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        match &self.kind {
+        match &*self.kind {
             GuardKind::Off => false,
             GuardKind::Frame { sampled, .. } => *sampled,
             GuardKind::Span(span) => !span.is_disabled(),
@@ -584,7 +586,7 @@ impl Guard {
 
     /// Where the outcome is recorded.
     pub fn target(&mut self) -> Target<'_> {
-        Target(match &self.kind {
+        Target(match &*self.kind {
             GuardKind::Frame {
                 index,
                 sampled: true,
@@ -597,7 +599,7 @@ impl Guard {
 
     /// The tracing span, when the call has one (for `follows_from`).
     pub fn span(&self) -> Option<&Span> {
-        match &self.kind {
+        match &*self.kind {
             GuardKind::Span(span) => Some(span),
             _ => None,
         }
@@ -606,7 +608,8 @@ impl Guard {
     #[inline(never)]
     fn close(&mut self) {
         let panicked = !self.panicking_before && std::thread::panicking();
-        match std::mem::replace(&mut self.kind, GuardKind::Off) {
+        // SAFETY: `close` runs once, from `drop`, and `kind` is not used after it.
+        match unsafe { ManuallyDrop::take(&mut self.kind) } {
             GuardKind::Off => {}
             GuardKind::Frame { index, .. } => crate::frame::close(index, panicked),
             GuardKind::Span(span) => {
@@ -621,7 +624,7 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        if !matches!(self.kind, GuardKind::Off) {
+        if !matches!(*self.kind, GuardKind::Off) {
             self.close();
         }
     }
