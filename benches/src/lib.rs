@@ -6,7 +6,6 @@
 
 pub mod export;
 pub mod http;
-pub mod prototype;
 pub mod sink;
 pub mod stacks;
 pub mod suite;

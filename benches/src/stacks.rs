@@ -208,8 +208,6 @@ pub mod otel_api {
     }
 }
 
-pub use crate::prototype::fns as prototype_fns;
-
 /// The parent of the measured `#[traced]` calls: a `#[traced]` call itself, as in a program
 /// where a traced handler calls traced functions.
 #[traced::traced]
@@ -385,11 +383,6 @@ pub enum Parent {
     Traced(Dispatch),
     /// An entered OpenTelemetry API span as the parent (see [`otel_api`]).
     OtelApi,
-    /// A root frame of the fast-path prototype (see [`crate::prototype`]).
-    Prototype {
-        /// Whether the root is sampled.
-        sampled: bool,
-    },
     /// A fastrace root span (sampled or not) as the local parent.
     Fastrace {
         /// Whether the root is sampled.
@@ -411,7 +404,6 @@ impl Parent {
                 tracing::dispatcher::with_default(dispatch, || traced_parent(body))
             }
             Parent::OtelApi => otel_api::with_parent(body),
-            Parent::Prototype { sampled } => crate::prototype::with_root(*sampled, body),
             Parent::Fastrace { sampled } => {
                 let context = fastrace::collector::SpanContext::random().sampled(*sampled);
                 let root = fastrace::Span::root("parent", context);

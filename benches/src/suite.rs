@@ -75,14 +75,6 @@ pub const STACKS: &[Stack] = &[
         id: "traced_http",
         label: "traced, sampled, Zipkin reporter over HTTP",
     },
-    Stack {
-        id: "prototype_unsampled",
-        label: "what-if: thread-local fast path prototype, unsampled (PROFILE.md)",
-    },
-    Stack {
-        id: "prototype_sampled",
-        label: "what-if: thread-local fast path prototype, sampled, no export (PROFILE.md)",
-    },
 ];
 
 /// Runs `call` `iters` times and returns the time taken.
@@ -271,22 +263,4 @@ pub fn run(c: &mut Criterion, keep: &dyn Fn(&str) -> bool) {
         );
         traced.reporter.shutdown(Duration::from_secs(10));
     }
-    bench_stack!(
-        c,
-        rt,
-        keep,
-        "prototype_unsampled",
-        &Parent::Prototype { sampled: false },
-        prototype_fns,
-        prototype_fns
-    );
-    bench_stack!(
-        c,
-        rt,
-        keep,
-        "prototype_sampled",
-        &Parent::Prototype { sampled: true },
-        prototype_fns,
-        prototype_fns
-    );
 }

@@ -380,7 +380,7 @@ fn measure_allocations() -> Vec<AllocRow> {
 }
 
 /// The stacks `profile` can run, with what the table calls them.
-const PROFILED: [(&str, &str); 9] = [
+const PROFILED: [(&str, &str); 7] = [
     ("bare", "bare function"),
     ("instrument_nosub", "tracing::instrument d1, no subscriber"),
     ("traced_nosub", "traced d1, no subscriber"),
@@ -391,14 +391,6 @@ const PROFILED: [(&str, &str); 9] = [
     ),
     ("traced_unsampled", "traced d1, unsampled"),
     ("traced_noop", "traced d1, sampled, counting no-op exporter"),
-    (
-        "prototype_unsampled",
-        "what-if: thread-local fast path prototype d1, unsampled",
-    ),
-    (
-        "prototype_sampled",
-        "what-if: thread-local fast path prototype d1, sampled",
-    ),
 ];
 
 /// The d1 loop of one stack alone, for callgrind or perf.
@@ -411,8 +403,6 @@ fn profile(args: &[String]) {
         "traced_unsampled" => Parent::Traced(stacks::traced_counting(false).0),
         "registry" => Parent::Tracing(stacks::registry_only()),
         "registry_empty_layer" => Parent::Tracing(stacks::registry_empty_layer()),
-        "prototype_unsampled" => Parent::Prototype { sampled: false },
-        "prototype_sampled" => Parent::Prototype { sampled: true },
         other => {
             let known: Vec<&str> = PROFILED.iter().map(|(id, _)| *id).collect();
             eprintln!("unknown stack {other}; use one of {known:?}");
@@ -433,10 +423,6 @@ fn profile(args: &[String]) {
         ("registry" | "registry_empty_layer" | "instrument_nosub", false) => stacks::instrument::d1,
         ("registry" | "registry_empty_layer" | "instrument_nosub", true) => {
             || stacks::instrument::f2(black_box(3), black_box(5))
-        }
-        ("prototype_unsampled" | "prototype_sampled", false) => stacks::prototype_fns::d1,
-        ("prototype_unsampled" | "prototype_sampled", true) => {
-            || stacks::prototype_fns::f2(black_box(3), black_box(5))
         }
         (_, false) => stacks::traced_fns::d1,
         (_, true) => || stacks::traced_fns::f2(black_box(3), black_box(5)),
@@ -671,7 +657,7 @@ fn render(results: &Results) -> String {
     if !results.alloc.is_empty() {
         let _ = writeln!(
             out,
-            "\nAllocations per sampled span (Registry + TracedLayer + counting exporter, after warm-up, \
+            "\nAllocations per sampled span (Registry + TracedLayer with its fast path + counting exporter, after warm-up, \
              10 000 spans, allocating thread only):\n"
         );
         for row in &results.alloc {
