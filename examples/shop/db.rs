@@ -61,8 +61,10 @@ impl Db {
 
     /// Runs `query` on the blocking pool and waits for it without blocking the runtime.
     ///
-    /// The current span — the `#[traced]` database function calling this — is entered on the
-    /// blocking thread too, so anything the query logs lands in it.
+    /// The current tracing span is entered on the blocking thread too, so anything the query
+    /// logs lands in the request's trace. (That is the request's SERVER span: the `#[traced]`
+    /// database function calling this is a frame of traced's fast path, which
+    /// `Span::current()` does not see.)
     pub async fn run<T, F>(&self, query: F) -> Result<T, DbError>
     where
         T: Send + 'static,

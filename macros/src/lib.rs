@@ -85,6 +85,18 @@ mod valid;
 ///
 /// With no subscriber, or the span's level disabled, a call costs one check of the callsite's
 /// cached interest; no argument is formatted.
+///
+/// # The fast path
+///
+/// When traced's layer is the only consumer of spans (as `traced::init()` sets it up, and
+/// `traced::testing::Capture`), a call's span is not a `tracing` span but a frame on a
+/// per-thread stack: about a tenth of a microsecond, and no heap allocation for a span without
+/// text tags. What is reported is the same, and library spans, events and
+/// `traced::current_context()` inside the call see it as their parent. Only
+/// `tracing::Span::current()` does not: it is the nearest `tracing` span. A function whose body
+/// calls `Span::current()`, `in_current_span()` or `current_span()`, or that uses `parent`,
+/// `follows_from` or a field recorded later, keeps a `tracing` span; so does a function that
+/// returns a future with a synchronous part before its async block.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     traced2(args.into(), item.into()).into()

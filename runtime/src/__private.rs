@@ -392,8 +392,23 @@ impl FrameTags<'_> {
 
     /// An argument: its name is unique among the arguments and recorded first, and never one
     /// of the conventional names (those contain dots).
-    #[inline]
+    #[inline(always)]
     pub fn arg(&mut self, key: &'static str, value: ArgValue<'_>) {
+        use crate::model::TagValue;
+        // Inlined where the value's kind is known, so a typed argument is one push.
+        let tag = match value {
+            ArgValue::I64(value) => TagValue::I64(value),
+            ArgValue::U64(value) => TagValue::U64(value),
+            ArgValue::F64(value) => TagValue::F64(value),
+            ArgValue::Bool(value) => TagValue::Bool(value),
+            other => return self.formatted_arg(key, other),
+        };
+        self.apply(|state| state.push_tag(key, tag));
+    }
+
+    /// An argument that needs formatting or copying first.
+    #[inline(never)]
+    fn formatted_arg(&mut self, key: &'static str, value: ArgValue<'_>) {
         if let Some(value) = tag_value(value) {
             self.apply(|state| state.push_tag(key, value));
         }

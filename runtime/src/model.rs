@@ -305,8 +305,10 @@ impl fmt::Display for TagValue {
 /// One tag: its key and its typed value.
 pub type Tag = (Cow<'static, str>, TagValue);
 
-/// A span's tags, in the order they were recorded. The first four live inline, so a span with a
-/// few typed tags is recorded without a heap allocation.
+/// A span's tags, in the order they were recorded. The first two live inline, so a span with up
+/// to two typed tags is recorded without a heap allocation. Two, not more: every span record
+/// carries the inline room, and a bigger record costs more to queue and encode than a third
+/// inline tag saves (benches/PROFILE.md).
 ///
 /// ```
 /// use traced::model::{TagValue, Tags};
@@ -314,7 +316,7 @@ pub type Tag = (Cow<'static, str>, TagValue);
 /// tags.push(("attempt".into(), TagValue::U64(2)));
 /// assert!(!tags.spilled());
 /// ```
-pub type Tags = smallvec::SmallVec<[Tag; 4]>;
+pub type Tags = smallvec::SmallVec<[Tag; 2]>;
 
 /// A timed event inside a span.
 #[derive(Clone, PartialEq, Eq, Debug)]

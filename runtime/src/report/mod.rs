@@ -86,7 +86,7 @@ pub struct ReporterConfig {
     pub encoding: Encoding,
     /// Whether bodies are gzip-compressed (default false; needs the `gzip` feature).
     pub gzip: bool,
-    /// The most spans queued or in flight (default 16384; `OTEL_BSP_MAX_QUEUE_SIZE` sets it).
+    /// The most spans queued or in flight (default 32768; `OTEL_BSP_MAX_QUEUE_SIZE` sets it).
     /// OpenTelemetry's 2048 drops spans at a sustained 500k spans/s while a batch is in flight
     /// (measured in `benches/`); memory stays bounded by `max_queue_bytes` either way.
     pub max_queue_spans: usize,
@@ -132,7 +132,7 @@ impl Default for ReporterConfig {
             },
             encoding: Encoding::Json,
             gzip: false,
-            max_queue_spans: 16_384,
+            max_queue_spans: 32_768,
             max_queue_bytes: 32 << 20,
             max_batch_spans: 512,
             max_batch_bytes: 5_000_000,
