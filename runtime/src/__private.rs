@@ -31,7 +31,7 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 use tracing_core::Metadata;
 
 use crate::frame::{Begun, Frame, Opening};
-use crate::layer::SpanState;
+use crate::layer::{Scalar, SpanState};
 use crate::model::{Remote, SpanContext};
 
 /// What replaces the value of a secret.
@@ -394,16 +394,19 @@ impl FrameTags<'_> {
     /// of the conventional names (those contain dots).
     #[inline(always)]
     pub fn arg(&mut self, key: &'static str, value: ArgValue<'_>) {
-        use crate::model::TagValue;
-        // Inlined where the value's kind is known, so a typed argument is one push.
-        let tag = match value {
-            ArgValue::I64(value) => TagValue::I64(value),
-            ArgValue::U64(value) => TagValue::U64(value),
-            ArgValue::F64(value) => TagValue::F64(value),
-            ArgValue::Bool(value) => TagValue::Bool(value),
+        // Inlined where the value's kind is known, so a typed argument is one call with its
+        // key and value in registers.
+        let scalar = match value {
+            ArgValue::I64(value) => Scalar::I64(value),
+            ArgValue::U64(value) => Scalar::U64(value),
+            ArgValue::F64(value) => Scalar::F64(value),
+            ArgValue::Bool(value) => Scalar::Bool(value),
             other => return self.formatted_arg(key, other),
         };
-        self.apply(|state| state.push_tag(key, tag));
+        match &mut self.0 {
+            TagsInto::State(state) => state.push_scalar(key, scalar),
+            TagsInto::Stack(index) => crate::frame::push_scalar(*index, key, scalar),
+        }
     }
 
     /// An argument that needs formatting or copying first.
@@ -565,10 +568,10 @@ impl Guard {
         let has_values = fields.any;
         let kind = match open(callsite, start, fields) {
             Opened::Off => return Guard::off(),
-            Opened::Frame(opening, tags) => {
+            Opened::Frame(mut opening, tags) => {
                 let sampled = opening.is_sampled();
                 let meta = callsite.metadata();
-                let index = crate::frame::push(opening, meta);
+                let index = crate::frame::push(&mut opening, meta);
                 if let (Some(index), true) = (index, has_values && sampled) {
                     tags(&mut FrameTags(TagsInto::Stack(index)));
                 }
@@ -887,12 +890,15 @@ where
     F: Future,
     R: FnOnce(&mut Target<'_>, &F::Output),
 {
-    let HandleKind::Opening(opening, meta) = std::mem::replace(&mut handle.0, HandleKind::Off)
-    else {
+    let HandleKind::Opening(opening, meta) = &mut handle.0 else {
         return future.poll(cx);
     };
+    let meta = *meta;
     let sampled = opening.is_sampled();
-    let Some(index) = crate::frame::push(opening, meta) else {
+    // Made from the opening where it lies in the future, not moved out first (see `push`).
+    let pushed = crate::frame::push(opening, meta);
+    handle.0 = HandleKind::Off;
+    let Some(index) = pushed else {
         return future.poll(cx);
     };
     let mut slot = FirstPoll {
@@ -958,9 +964,9 @@ impl<F, R> Drop for Instrumented<F, R> {
     fn drop(&mut self) {
         // Dropping the body (its locals' destructors) is part of the span's work.
         match std::mem::replace(&mut self.handle.0, HandleKind::Off) {
-            HandleKind::Opening(opening, meta) => {
+            HandleKind::Opening(mut opening, meta) => {
                 // Never polled: the frame is made in a slot just for the drop.
-                let index = crate::frame::push(opening, meta);
+                let index = crate::frame::push(&mut opening, meta);
                 // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
                 if let Some(index) = index {

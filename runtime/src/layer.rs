@@ -154,6 +154,27 @@ impl TracedLayer {
     }
 }
 
+/// A typed argument small enough to pass in registers (16 bytes), unlike a `TagValue`.
+#[derive(Clone, Copy)]
+pub(crate) enum Scalar {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl From<Scalar> for TagValue {
+    #[inline(always)]
+    fn from(value: Scalar) -> TagValue {
+        match value {
+            Scalar::I64(value) => TagValue::I64(value),
+            Scalar::U64(value) => TagValue::U64(value),
+            Scalar::F64(value) => TagValue::F64(value),
+            Scalar::Bool(value) => TagValue::Bool(value),
+        }
+    }
+}
+
 /// What the layer keeps for each open span, in the registry's extensions or in a frame.
 ///
 /// Typed tags live inline (`Tags`), so a span with a few integer arguments needs no heap. A
@@ -354,6 +375,29 @@ impl SpanState {
     #[inline]
     pub(crate) fn push_tag(&mut self, key: &'static str, value: TagValue) {
         self.tags.push((Cow::Borrowed(key), value));
+    }
+
+    /// Adds a typed argument whose key is new to the span, written straight into its place.
+    ///
+    /// Why not `push_tag`: a tag is 64 bytes; built on the stack with 8-byte stores and copied
+    /// into the list with 16-byte loads right after, every copy misses store forwarding (perf
+    /// shows ~10 ns per argument on that load alone). Written field by field in place, from
+    /// values held in registers, there is nothing to copy.
+    #[inline]
+    pub(crate) fn push_scalar(&mut self, key: &'static str, value: Scalar) {
+        let len = self.tags.len();
+        if len == self.tags.capacity() {
+            self.push_tag(key, value.into());
+            return;
+        }
+        // SAFETY: `len < capacity`, so the slot at `len` is allocated and unused; it is fully
+        // written (both fields) before the length covers it, and nothing reads it before.
+        unsafe {
+            let slot = self.tags.as_mut_ptr().add(len);
+            std::ptr::addr_of_mut!((*slot).0).write(Cow::Borrowed(key));
+            std::ptr::addr_of_mut!((*slot).1).write(value.into());
+            self.tags.set_len(len + 1);
+        }
     }
 
     /// Records a typed (not text) tag; integers under a port's conventional name set the port.

@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 
@@ -413,7 +413,9 @@ fn profile(args: &[String]) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a current-thread tokio runtime");
+        let started = Instant::now();
         parent.run(|| runtime.block_on(profile_async_loop(iters, stack)));
+        report_loop_time(started, iters);
         return;
     }
     let f2 = args.get(2).is_some_and(|scenario| scenario == "f2");
@@ -427,7 +429,16 @@ fn profile(args: &[String]) {
         (_, false) => stacks::traced_fns::d1,
         (_, true) => || stacks::traced_fns::f2(black_box(3), black_box(5)),
     };
+    let started = Instant::now();
     parent.run(|| profile_loop(iters, call));
+    report_loop_time(started, iters);
+}
+
+/// The loop's time per call on stderr, for A/B runs outside criterion: the process's own
+/// startup (clock calibration) is left out, unlike a timing of the whole command.
+fn report_loop_time(started: Instant, iters: u64) {
+    let per_call = started.elapsed().as_nanos() as f64 / iters.max(1) as f64;
+    eprintln!("{per_call:.1} ns per call");
 }
 
 /// The measured loop, a function of its own so callgrind can count inside it alone
