@@ -962,6 +962,14 @@ impl Drop for FirstPoll<'_> {
 
 impl<F, R> Drop for Instrumented<F, R> {
     fn drop(&mut self) {
+        if let HandleKind::Off = self.handle.0 {
+            // The common case (the span closed when the future completed), checked in place:
+            // moving the handle out would read back the tag just written by the close, wider
+            // than it was written, which stalls.
+            // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.future) };
+            return;
+        }
         // Dropping the body (its locals' destructors) is part of the span's work.
         match std::mem::replace(&mut self.handle.0, HandleKind::Off) {
             HandleKind::Opening(mut opening, meta) => {
