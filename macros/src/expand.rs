@@ -501,11 +501,29 @@ fn span_decl(
         }
         None => quote!(::traced::__private::Start::Frames),
     };
-    let (binding, holder) = match shape {
-        Shape::Sync => (quote!(__traced_guard), quote!(::traced::__private::Guard)),
-        Shape::Future | Shape::SharedFuture => {
-            (quote!(__traced_handle), quote!(::traced::__private::Handle))
-        }
+    // A future carries room for its typed arguments until its first poll (as many as a tag
+    // list holds inline, two), so that recording them does not allocate; a future shared with
+    // a synchronous part has a tracing span, which takes its fields at once.
+    let inline_args = match shape {
+        Shape::Future => checked
+            .recorded
+            .iter()
+            .filter(|arg| !arg.redacted)
+            .count()
+            .min(2),
+        Shape::Sync | Shape::SharedFuture => 0,
+    };
+    let (binding, holder, holder_type) = match shape {
+        Shape::Sync => (
+            quote!(__traced_guard),
+            quote!(::traced::__private::Guard),
+            quote!(::traced::__private::Guard),
+        ),
+        Shape::Future | Shape::SharedFuture => (
+            quote!(__traced_handle),
+            quote!(::traced::__private::Handle),
+            quote!(::traced::__private::Handle<#inline_args>),
+        ),
     };
     let follows = options.follows_from.as_ref().map(|follows| {
         let expr = &follows.value;
@@ -518,7 +536,7 @@ fn span_decl(
     let core = quote!(::traced::__private::tracing_core);
     quote! {
         #[allow(unused_mut)]
-        let mut #binding: #holder = {
+        let mut #binding: #holder_type = {
             #bindings
             #[allow(unused_imports)]
             use ::traced::__private::{

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Debug, Display};
 use std::future::Future;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -375,18 +375,104 @@ pub struct Fields<V, T> {
 pub struct FrameTags<'a>(TagsInto<'a>);
 
 enum TagsInto<'a> {
-    /// A future's frame, owned by the caller.
-    State(&'a mut SpanState),
     /// A synchronous call's frame, on the stack at this index.
     Stack(usize),
+    /// A future's frame not made yet: typed arguments wait beside its opening, and anything
+    /// else makes the frame (boxed).
+    Future(FutureTags<'a>),
+}
+
+/// The typed arguments of a future's call, kept inline beside its opening until its frame is
+/// made at the first poll: recording two integers must not allocate, and a frame in the future
+/// itself would make every future a few hundred bytes (it is moved several times before it is
+/// first polled). `N` is the number of arguments the macro records, at most the inline
+/// capacity of a tag list, so a future without arguments carries no room for them.
+#[derive(Clone, Copy)]
+struct ScalarArgs<const N: usize> {
+    len: u8,
+    items: [MaybeUninit<(&'static str, Scalar)>; N],
+}
+
+impl<const N: usize> ScalarArgs<N> {
+    #[inline(always)]
+    fn new() -> ScalarArgs<N> {
+        ScalarArgs {
+            len: 0,
+            items: [MaybeUninit::uninit(); N],
+        }
+    }
+
+    fn as_slice(&self) -> &[(&'static str, Scalar)] {
+        // SAFETY: `items[..len]` were written by `ScalarSlots::push`; the items are `Copy`.
+        unsafe { std::slice::from_raw_parts(self.items.as_ptr().cast(), usize::from(self.len)) }
+    }
+
+    fn slots(&mut self) -> ScalarSlots<'_> {
+        ScalarSlots {
+            len: &mut self.len,
+            items: &mut self.items,
+        }
+    }
+}
+
+/// A `ScalarArgs` of any size, to record into.
+struct ScalarSlots<'a> {
+    len: &'a mut u8,
+    items: &'a mut [MaybeUninit<(&'static str, Scalar)>],
+}
+
+impl ScalarSlots<'_> {
+    /// Keeps `key = value`; false when full.
+    fn push(&mut self, key: &'static str, value: Scalar) -> bool {
+        let Some(item) = self.items.get_mut(usize::from(*self.len)) else {
+            return false;
+        };
+        item.write((key, value));
+        *self.len += 1;
+        true
+    }
+
+    fn as_slice(&self) -> &[(&'static str, Scalar)] {
+        // SAFETY: as for `ScalarArgs::as_slice`.
+        unsafe { std::slice::from_raw_parts(self.items.as_ptr().cast(), usize::from(*self.len)) }
+    }
+}
+
+/// Where a future's fields go while its handle is made.
+struct FutureTags<'a> {
+    opening: &'a mut Opening,
+    meta: &'static Metadata<'static>,
+    scalars: ScalarSlots<'a>,
+    /// The frame, once a field needed one.
+    frame: &'a mut Option<Box<Frame>>,
+}
+
+impl FutureTags<'_> {
+    /// The frame, made (with the typed arguments kept so far) on first use.
+    fn frame(&mut self) -> &mut Frame {
+        self.frame.get_or_insert_with(|| {
+            let mut frame = Box::new(self.opening.take_frame(self.meta));
+            for &(key, value) in self.scalars.as_slice() {
+                frame.state.push_scalar(key, value);
+            }
+            frame
+        })
+    }
+
+    fn push_scalar(&mut self, key: &'static str, value: Scalar) {
+        if self.frame.is_none() && self.scalars.push(key, value) {
+            return;
+        }
+        self.frame().state.push_scalar(key, value);
+    }
 }
 
 impl FrameTags<'_> {
     #[inline]
     fn apply(&mut self, record: impl FnOnce(&mut SpanState)) {
         match &mut self.0 {
-            TagsInto::State(state) => record(state),
             TagsInto::Stack(index) => crate::frame::with_frame(*index, record),
+            TagsInto::Future(tags) => record(&mut tags.frame().state),
         }
     }
 
@@ -404,8 +490,8 @@ impl FrameTags<'_> {
             other => return self.formatted_arg(key, other),
         };
         match &mut self.0 {
-            TagsInto::State(state) => state.push_scalar(key, scalar),
             TagsInto::Stack(index) => crate::frame::push_scalar(*index, key, scalar),
+            TagsInto::Future(tags) => tags.push_scalar(key, scalar),
         }
     }
 
@@ -571,7 +657,7 @@ impl Guard {
             Opened::Frame(mut opening, tags) => {
                 let sampled = opening.is_sampled();
                 let meta = callsite.metadata();
-                let index = crate::frame::push(&mut opening, meta);
+                let index = crate::frame::push(&mut opening, meta, &[]);
                 if let (Some(index), true) = (index, has_values && sampled) {
                     tags(&mut FrameTags(TagsInto::Stack(index)));
                 }
@@ -651,27 +737,29 @@ impl Drop for Guard {
 // ---------------------------------------------------------------------------------------------
 // Futures.
 
-/// A future's span, made when the traced function is called and carried by the future.
-pub struct Handle(HandleKind);
+/// A future's span, made when the traced function is called and carried by the future, with
+/// room for `N` typed arguments.
+pub struct Handle<const N: usize = 0>(HandleKind<N>);
 
 // The frame lives in the future itself: boxing it would allocate per call.
 #[allow(clippy::large_enum_variant)]
-enum HandleKind {
+enum HandleKind<const N: usize> {
     Off,
-    /// A frame decided at the call and made in a stack slot at each poll: a future completing
-    /// in its first poll needs no more, and an unsampled one never does.
-    Opening(Opening, &'static Metadata<'static>),
-    /// A sampled frame that outlives a poll, or whose arguments were recorded at the call. A
+    /// A frame decided at the call, with its typed arguments, and made in a stack slot at the
+    /// first poll: a future completing in its first poll needs no more, and an unsampled one
+    /// never does.
+    Opening(Opening, &'static Metadata<'static>, ScalarArgs<N>),
+    /// A sampled frame that outlives a poll, or whose fields needed more than `ScalarArgs`. A
     /// span state is a few hundred bytes (its tags inline); boxed, the future stays small,
     /// which matters more: a future is moved several times before it is first polled.
     Frame(Box<Frame>),
     Span(Span),
 }
 
-impl Handle {
+impl<const N: usize> Handle<N> {
     /// No span.
     #[inline(always)]
-    pub fn off() -> Handle {
+    pub fn off() -> Handle<N> {
         Handle(HandleKind::Off)
     }
 
@@ -681,7 +769,7 @@ impl Handle {
         callsite: &'static DefaultCallsite,
         start: Start,
         fields: Fields<impl Values, impl Tags>,
-    ) -> Handle {
+    ) -> Handle<N> {
         if matches!(start, Start::Frames) {
             // The future may be polled where the unsampled parent is not current: it carries
             // the parent's context instead of a span of its own.
@@ -689,6 +777,7 @@ impl Handle {
                 return Handle(HandleKind::Opening(
                     Opening::unsampled(context),
                     callsite.metadata(),
+                    ScalarArgs::new(),
                 ));
             }
         }
@@ -700,19 +789,26 @@ impl Handle {
         callsite: &'static DefaultCallsite,
         start: Start,
         fields: Fields<impl Values, impl Tags>,
-    ) -> Handle {
+    ) -> Handle<N> {
         let has_values = fields.any;
         Handle(match open(callsite, start, fields) {
             Opened::Off => HandleKind::Off,
-            Opened::Frame(opening, tags) => {
+            Opened::Frame(mut opening, tags) => {
                 let meta = callsite.metadata();
+                let mut scalars = ScalarArgs::new();
                 if has_values && opening.is_sampled() {
-                    let mut frame = opening.into_frame(meta);
-                    tags(&mut FrameTags(TagsInto::State(&mut frame.state)));
-                    HandleKind::Frame(Box::new(frame))
-                } else {
-                    HandleKind::Opening(opening, meta)
+                    let mut frame = None;
+                    tags(&mut FrameTags(TagsInto::Future(FutureTags {
+                        opening: &mut opening,
+                        meta,
+                        scalars: scalars.slots(),
+                        frame: &mut frame,
+                    })));
+                    if let Some(frame) = frame {
+                        return Handle(HandleKind::Frame(frame));
+                    }
                 }
+                HandleKind::Opening(opening, meta, scalars)
             }
             Opened::Span(span) => HandleKind::Span(span),
         })
@@ -728,7 +824,7 @@ impl Handle {
 
     /// The same span, for the future such a function returns. Only tracing spans are shared
     /// (`#[traced]` gives these functions no frame).
-    pub fn share(&self) -> Handle {
+    pub fn share(&self) -> Handle<0> {
         match &self.0 {
             HandleKind::Span(span) => Handle(HandleKind::Span(span.clone())),
             _ => Handle::off(),
@@ -815,15 +911,19 @@ impl Drop for SpanScope<'_> {
 
 /// A future that runs inside its span: entered on every poll, tagged with the outcome and with
 /// a panic during a poll, and closed when it completes or is dropped.
-pub struct Instrumented<F, R> {
+pub struct Instrumented<F, R, const N: usize> {
     future: ManuallyDrop<F>,
-    handle: Handle,
+    handle: Handle<N>,
     record: Option<R>,
 }
 
 /// Wraps `future` so it runs in `handle`'s span; `record` sees the output before the span closes.
 #[inline]
-pub fn instrument<F, R>(handle: Handle, future: F, record: R) -> Instrumented<F, R>
+pub fn instrument<F, R, const N: usize>(
+    handle: Handle<N>,
+    future: F,
+    record: R,
+) -> Instrumented<F, R, N>
 where
     F: Future,
     R: FnOnce(&mut Target<'_>, &F::Output),
@@ -835,7 +935,7 @@ where
     }
 }
 
-impl<F, R> Future for Instrumented<F, R>
+impl<F, R, const N: usize> Future for Instrumented<F, R, N>
 where
     F: Future,
     R: FnOnce(&mut Target<'_>, &F::Output),
@@ -880,8 +980,8 @@ where
 /// a stack slot as for a synchronous call, and a future that completes in this poll — most do —
 /// is closed from there. One that is still pending takes its frame along.
 #[inline]
-fn first_poll<F, R>(
-    handle: &mut Handle,
+fn first_poll<F, R, const N: usize>(
+    handle: &mut Handle<N>,
     record: &mut Option<R>,
     future: Pin<&mut F>,
     cx: &mut Context<'_>,
@@ -890,13 +990,13 @@ where
     F: Future,
     R: FnOnce(&mut Target<'_>, &F::Output),
 {
-    let HandleKind::Opening(opening, meta) = &mut handle.0 else {
+    let HandleKind::Opening(opening, meta, scalars) = &mut handle.0 else {
         return future.poll(cx);
     };
     let meta = *meta;
     let sampled = opening.is_sampled();
     // Made from the opening where it lies in the future, not moved out first (see `push`).
-    let pushed = crate::frame::push(opening, meta);
+    let pushed = crate::frame::push(opening, meta, scalars.as_slice());
     handle.0 = HandleKind::Off;
     let Some(index) = pushed else {
         return future.poll(cx);
@@ -923,14 +1023,14 @@ where
 
 /// The slot of a future's first poll; if the poll unwinds, the frame is parked in the future
 /// with the panic recorded, and closes when the future is dropped.
-struct FirstPoll<'a> {
+struct FirstPoll<'a, const N: usize> {
     index: usize,
-    handle: &'a mut Handle,
+    handle: &'a mut Handle<N>,
     panicking_before: bool,
     done: bool,
 }
 
-impl FirstPoll<'_> {
+impl<const N: usize> FirstPoll<'_, N> {
     fn park(&mut self) {
         let Some(frame) = crate::frame::take_out(self.index) else {
             return;
@@ -939,12 +1039,16 @@ impl FirstPoll<'_> {
             HandleKind::Frame(Box::new(frame))
         } else {
             // Nothing is recorded: the ids are all the next poll needs.
-            HandleKind::Opening(Opening::unsampled(frame.state.context), frame.state.meta)
+            HandleKind::Opening(
+                Opening::unsampled(frame.state.context),
+                frame.state.meta,
+                ScalarArgs::new(),
+            )
         };
     }
 }
 
-impl Drop for FirstPoll<'_> {
+impl<const N: usize> Drop for FirstPoll<'_, N> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -960,7 +1064,7 @@ impl Drop for FirstPoll<'_> {
     }
 }
 
-impl<F, R> Drop for Instrumented<F, R> {
+impl<F, R, const N: usize> Drop for Instrumented<F, R, N> {
     fn drop(&mut self) {
         if let HandleKind::Off = self.handle.0 {
             // The common case (the span closed when the future completed), checked in place:
@@ -972,9 +1076,9 @@ impl<F, R> Drop for Instrumented<F, R> {
         }
         // Dropping the body (its locals' destructors) is part of the span's work.
         match std::mem::replace(&mut self.handle.0, HandleKind::Off) {
-            HandleKind::Opening(mut opening, meta) => {
+            HandleKind::Opening(mut opening, meta, scalars) => {
                 // Never polled: the frame is made in a slot just for the drop.
-                let index = crate::frame::push(&mut opening, meta);
+                let index = crate::frame::push(&mut opening, meta, scalars.as_slice());
                 // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
                 if let Some(index) = index {

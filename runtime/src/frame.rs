@@ -23,7 +23,7 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 use tracing_core::{Dispatch, Metadata};
 
 use crate::clock::Timestamp;
-use crate::layer::{Core, Inherited, SpanState};
+use crate::layer::{Core, Inherited, Scalar, SpanState};
 use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
 
 /// A `#[traced]` call's span: on the stack while the call runs, in its future between polls.
@@ -111,6 +111,15 @@ impl Opening {
             self.local_root,
             self.service,
         )
+    }
+
+    /// The frame, made from a borrowed opening (whose service moves into it).
+    pub(crate) fn take_frame(&mut self, meta: &'static Metadata<'static>) -> Frame {
+        Opening {
+            service: self.service.take(),
+            ..*self
+        }
+        .into_frame(meta)
     }
 
     pub(crate) fn into_frame(self, meta: &'static Metadata<'static>) -> Frame {
@@ -338,7 +347,11 @@ fn remember(core: &Arc<Core>) {
 ///
 /// The opening is borrowed, not moved: it is a hundred bytes, often written just before, and a
 /// by-value move reads it back with wider loads than it was written with, which stalls.
-pub(crate) fn push(opening: &mut Opening, meta: &'static Metadata<'static>) -> Option<usize> {
+pub(crate) fn push(
+    opening: &mut Opening,
+    meta: &'static Metadata<'static>,
+    scalars: &[(&'static str, Scalar)],
+) -> Option<usize> {
     LOCAL
         .try_with(|local| {
             let mut stack = local.stack.try_borrow_mut().ok()?;
@@ -351,6 +364,9 @@ pub(crate) fn push(opening: &mut Opening, meta: &'static Metadata<'static>) -> O
                 opening.local_root,
                 opening.service.take(),
             );
+            for &(key, value) in scalars {
+                slot.state.push_scalar(key, value);
+            }
             slot.entered = entered;
             slot.core = opening.core;
             Some(index)
@@ -418,7 +434,7 @@ pub(crate) fn with_frame(index: usize, record: impl FnOnce(&mut SpanState)) {
 /// Adds a typed argument to the frame at `index`. Not generic, and every parameter is passed in
 /// registers: see `SpanState::push_scalar`.
 #[inline(never)]
-pub(crate) fn push_scalar(index: usize, key: &'static str, value: crate::layer::Scalar) {
+pub(crate) fn push_scalar(index: usize, key: &'static str, value: Scalar) {
     let _ = LOCAL.try_with(|local| {
         if let Ok(mut stack) = local.stack.try_borrow_mut() {
             let live = stack.live;

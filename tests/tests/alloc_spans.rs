@@ -324,6 +324,11 @@ async fn traced_async_without_arguments() -> u64 {
 }
 
 #[traced::traced]
+async fn traced_async_with_two_integers(a: u64, b: u64) -> u64 {
+    black_box(a + b)
+}
+
+#[traced::traced]
 async fn traced_async_that_suspends() -> u64 {
     YieldOnce(false).await;
     black_box(7)
@@ -369,6 +374,21 @@ fn async_functions_that_complete_in_their_first_poll_do_not_allocate() {
         allocations,
         0,
         "{allocations} allocations for {SPANS} async #[traced] calls ({:.2} per span)",
+        per_span(allocations)
+    );
+}
+
+#[test]
+fn async_functions_with_two_integer_arguments_do_not_allocate() {
+    let (allocations, exported) = measure_traced(true, |i| {
+        black_box(block_on(traced_async_with_two_integers(i, 2)));
+    });
+    assert_eq!(exported, WARM_UP + SPANS + 1);
+    assert_eq!(
+        allocations,
+        0,
+        "{allocations} allocations for {SPANS} async #[traced] calls with two u64 arguments \
+         ({:.2} per span)",
         per_span(allocations)
     );
 }

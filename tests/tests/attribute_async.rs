@@ -570,3 +570,92 @@ fn options_on_async_functions() {
         "err(Debug) formats with Debug"
     );
 }
+
+#[traced]
+async fn two_numbers(a: u64, b: i32) -> u64 {
+    a + b as u64
+}
+
+#[traced]
+async fn numbers_around_text(a: u64, name: &str, b: bool) -> usize {
+    tokio::task::yield_now().await;
+    a as usize + name.len() + usize::from(b)
+}
+
+#[traced]
+async fn three_numbers(a: u64, b: u64, c: f64) -> f64 {
+    (a + b) as f64 * c
+}
+
+/// The span's argument tags, in order.
+fn argument_tags(span: &traced::model::SpanRecord, names: &[&str]) -> Vec<(String, TagValue)> {
+    span.tags
+        .iter()
+        .filter(|(key, _)| names.contains(&key.as_ref()))
+        .map(|(key, value)| (key.to_string(), value.clone()))
+        .collect()
+}
+
+#[test]
+fn async_arguments_are_tags_in_order_whatever_their_kind_and_whenever_the_future_ends() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _outer = tracing::info_span!("outer").entered();
+        assert_eq!(runtime.block_on(two_numbers(40, 2)), 42);
+        // Never polled: the span still closes, with its arguments.
+        drop(two_numbers(7, -1));
+        assert_eq!(runtime.block_on(numbers_around_text(1, "four", true)), 6);
+        assert_eq!(runtime.block_on(three_numbers(1, 2, 0.5)), 1.5);
+    });
+    let spans = capture.spans();
+    let named = |name: &str| -> Vec<&traced::model::SpanRecord> {
+        spans.iter().filter(|span| span.name == name).collect()
+    };
+    let two = named("two_numbers");
+    assert_eq!(
+        two.len(),
+        2,
+        "the polled and the dropped future each close their span"
+    );
+    assert_eq!(
+        argument_tags(two[0], &["a", "b"]),
+        vec![
+            ("a".into(), TagValue::U64(40)),
+            ("b".into(), TagValue::I64(2))
+        ]
+    );
+    assert_eq!(
+        argument_tags(two[1], &["a", "b"]),
+        vec![
+            ("a".into(), TagValue::U64(7)),
+            ("b".into(), TagValue::I64(-1))
+        ]
+    );
+    assert_eq!(
+        argument_tags(named("numbers_around_text")[0], &["a", "name", "b"]),
+        vec![
+            ("a".into(), TagValue::U64(1)),
+            ("name".into(), text("four")),
+            ("b".into(), TagValue::Bool(true)),
+        ]
+    );
+    assert_eq!(
+        argument_tags(named("three_numbers")[0], &["a", "b", "c"]),
+        vec![
+            ("a".into(), TagValue::U64(1)),
+            ("b".into(), TagValue::U64(2)),
+            ("c".into(), TagValue::F64(0.5)),
+        ]
+    );
+    let outer = capture.span("outer");
+    assert!(
+        spans
+            .iter()
+            .filter(|span| span.name != "outer")
+            .all(|span| span.parent_id == Some(outer.id)),
+        "every future is a child of the span it was called in"
+    );
+}
