@@ -150,7 +150,7 @@ fn entered_sync(
     body: TokenStream,
 ) -> TokenStream {
     let ItemFn { vis, sig, .. } = function;
-    let span_decl = span_decl(function, checked, &TokenStream::new(), Shape::Sync);
+    let span_decl = span_decl(function, checked, &TokenStream::new(), Shape::Sync).decl;
     quote! {
         #(#outer)*
         #vis #sig {
@@ -172,7 +172,7 @@ fn lazy_async(
     let ItemFn {
         vis, sig, block, ..
     } = &function;
-    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Future);
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::Future).decl;
     let fake_return = fake_return(&function);
     let stmts = &block.stmts;
     let record = recorder(checked);
@@ -256,7 +256,14 @@ fn async_fn(
             }
         }
     }
-    let span_decl = span_decl(&function, checked, &bindings, Shape::Future);
+    let span = span_decl(&function, checked, &bindings, Shape::Future);
+    // The handle is made where the future keeps it, not in a local moved there: a moved handle
+    // is read back right after it was written, wider than it was written, which stalls.
+    let (span_decl, handle) = if span.binding_used_after {
+        (span.decl, quote!(__traced_handle))
+    } else {
+        (TokenStream::new(), span.value)
+    };
     let fake_return = fake_return(&function);
     let stmts = &block.stmts;
     let record = recorder(checked);
@@ -265,7 +272,7 @@ fn async_fn(
         #vis #sig {
             #(#inner)*
             #span_decl
-            ::traced::__private::instrument(__traced_handle, async move {
+            ::traced::__private::instrument(#handle, async move {
                 #fake_return
                 #(#moves)*
                 #(#stmts)*
@@ -282,7 +289,7 @@ fn future_fn(
     outer: &[Attribute],
     inner: &[Attribute],
 ) -> TokenStream {
-    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::SharedFuture);
+    let span_decl = span_decl(&function, checked, &TokenStream::new(), Shape::SharedFuture).decl;
     let output = future_output(&function.sig.output);
     let record = recorder(checked);
     let ItemFn {
@@ -345,15 +352,24 @@ enum Shape {
     SharedFuture,
 }
 
-/// `let __traced_guard = …;` (or `__traced_handle` for futures): the call's span with its
-/// fields, described by a static callsite. `bindings` makes pattern arguments visible by
-/// reference while the fields are computed.
+/// A call's span, as generated code: an expression, and the `let` that binds it.
+struct SpanDecl {
+    /// The block that makes the `Guard` or `Handle`.
+    value: TokenStream,
+    /// `let __traced_guard = …;` (or `__traced_handle`), with `follows_from` after it.
+    decl: TokenStream,
+    /// Whether the `let` is followed by code using the binding (`follows_from`).
+    binding_used_after: bool,
+}
+
+/// The call's span with its fields, described by a static callsite. `bindings` makes pattern
+/// arguments visible by reference while the fields are computed.
 fn span_decl(
     function: &ItemFn,
     checked: &Checked,
     bindings: &TokenStream,
     shape: Shape,
-) -> TokenStream {
+) -> SpanDecl {
     let options = &checked.options;
     let name = options
         .name
@@ -521,7 +537,7 @@ fn span_decl(
         ),
         Shape::Future | Shape::SharedFuture => (
             quote!(__traced_handle),
-            quote!(::traced::__private::Handle),
+            quote!(::traced::__private::Handle::<#inline_args>),
             quote!(::traced::__private::Handle<#inline_args>),
         ),
     };
@@ -533,10 +549,37 @@ fn span_decl(
             }
         }
     });
+    let fields = quote! {
+        ::traced::__private::Fields {
+            any: #has_values,
+            values: |__traced_values: &mut dyn ::core::ops::FnMut(
+                &::traced::__private::tracing::field::ValueSet<'_>,
+            )| {
+                __traced_values(&__TRACED_META.fields().value_set_all(&[#(#values),*]))
+            },
+            #[allow(unused_variables)]
+            tags: |__traced_tags: &mut ::traced::__private::FrameTags<'_>| {
+                #(#tags)*
+            },
+        }
+    };
+    let enabled = quote!(::traced::__private::tracing::level_enabled!(#level));
+    let make = match shape {
+        Shape::Sync => quote! {
+            if #enabled {
+                #holder::start(&__TRACED_CALLSITE, #start, #fields)
+            } else {
+                #holder::off()
+            }
+        },
+        // One call makes the handle, so that it is written where the future keeps it.
+        Shape::Future | Shape::SharedFuture => quote! {
+            #holder::start_if(#enabled, &__TRACED_CALLSITE, #start, #fields)
+        },
+    };
     let core = quote!(::traced::__private::tracing_core);
-    quote! {
-        #[allow(unused_mut)]
-        let mut #binding: #holder_type = {
+    let value = quote! {
+        {
             #bindings
             #[allow(unused_imports)]
             use ::traced::__private::{
@@ -557,30 +600,17 @@ fn span_decl(
             );
             static __TRACED_CALLSITE: #core::callsite::DefaultCallsite =
                 #core::callsite::DefaultCallsite::new(&__TRACED_META);
-            if ::traced::__private::tracing::level_enabled!(#level) {
-                #holder::start(
-                    &__TRACED_CALLSITE,
-                    #start,
-                    ::traced::__private::Fields {
-                        any: #has_values,
-                        values: |__traced_values: &mut dyn ::core::ops::FnMut(
-                            &::traced::__private::tracing::field::ValueSet<'_>,
-                        )| {
-                            __traced_values(
-                                &__TRACED_META.fields().value_set_all(&[#(#values),*]),
-                            )
-                        },
-                        #[allow(unused_variables)]
-                        tags: |__traced_tags: &mut ::traced::__private::FrameTags<'_>| {
-                            #(#tags)*
-                        },
-                    },
-                )
-            } else {
-                #holder::off()
-            }
-        };
-        #follows
+            #make
+        }
+    };
+    SpanDecl {
+        value: value.clone(),
+        decl: quote! {
+            #[allow(unused_mut)]
+            let mut #binding: #holder_type = #value;
+            #follows
+        },
+        binding_used_after: follows.is_some(),
     }
 }
 

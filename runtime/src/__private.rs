@@ -763,6 +763,25 @@ impl<const N: usize> Handle<N> {
         Handle(HandleKind::Off)
     }
 
+    /// Opens the span a future will run in when `enabled` (its level is), else none.
+    ///
+    /// Not inlined, and the only call that makes the handle: the caller's `instrument` then
+    /// gets it written in place, in the future. Made in a local instead (as branches merging
+    /// in the caller would), it is moved there right after it was written, reading it back
+    /// wider than it was written, which stalls.
+    #[inline(never)]
+    pub fn start_if(
+        enabled: bool,
+        callsite: &'static DefaultCallsite,
+        start: Start,
+        fields: Fields<impl Values, impl Tags>,
+    ) -> Handle<N> {
+        if !enabled {
+            return Handle::off();
+        }
+        Handle::start(callsite, start, fields)
+    }
+
     /// Opens the span a future will run in.
     #[inline]
     pub fn start(
