@@ -779,16 +779,6 @@ impl<const N: usize> Handle<N> {
         if !enabled {
             return Handle::off();
         }
-        Handle::start(callsite, start, fields)
-    }
-
-    /// Opens the span a future will run in.
-    #[inline]
-    pub fn start(
-        callsite: &'static DefaultCallsite,
-        start: Start,
-        fields: Fields<impl Values, impl Tags>,
-    ) -> Handle<N> {
         if matches!(start, Start::Frames) {
             // The future may be polled where the unsampled parent is not current: it carries
             // the parent's context instead of a span of its own.
@@ -803,7 +793,8 @@ impl<const N: usize> Handle<N> {
         Handle::open(callsite, start, fields)
     }
 
-    #[inline(never)]
+    /// Part of `start_if`, which is the call.
+    #[inline(always)]
     fn open(
         callsite: &'static DefaultCallsite,
         start: Start,
@@ -1015,11 +1006,14 @@ where
     let meta = *meta;
     let sampled = opening.is_sampled();
     // Made from the opening where it lies in the future, not moved out first (see `push`).
-    let pushed = crate::frame::push(opening, meta, scalars.as_slice());
-    handle.0 = HandleKind::Off;
-    let Some(index) = pushed else {
+    let Some(index) = crate::frame::push(opening, meta, scalars.as_slice()) else {
+        handle.0 = HandleKind::Off;
         return future.poll(cx);
     };
+    // SAFETY: the opening's only owned part, its service, moved into the frame with `push`,
+    // and its arguments are `Copy`: nothing is left to drop, so it is overwritten without
+    // running (or reading, which would stall on the stores `push` just made) its destructor.
+    unsafe { std::ptr::write(&mut handle.0, HandleKind::Off) };
     let mut slot = FirstPoll {
         index,
         handle,
@@ -1068,6 +1062,7 @@ impl<const N: usize> FirstPoll<'_, N> {
 }
 
 impl<const N: usize> Drop for FirstPoll<'_, N> {
+    #[inline]
     fn drop(&mut self) {
         if self.done {
             return;
