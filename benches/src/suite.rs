@@ -6,6 +6,7 @@
 //! rest of the process. The no-subscriber stacks therefore run first, before any dispatcher exists.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -77,13 +78,114 @@ pub const STACKS: &[Stack] = &[
     },
 ];
 
-/// Runs `call` `iters` times and returns the time taken.
-fn time(iters: u64, mut call: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iters {
-        call();
+/// Calls measured under one fastrace root. fastrace keeps at most 10 240 spans under a local
+/// parent (`DEFAULT_SPAN_QUEUE_SIZE` in fastrace 0.7) and silently drops every span after that,
+/// so a single root around a whole measurement (millions of calls) would time spans that are
+/// never recorded. A thousand calls (three thousand spans in d3) stay well inside the bound; the
+/// root's creation and submission are timed too, as a fastrace user pays them.
+const CALLS_PER_FASTRACE_ROOT: u64 = 1000;
+
+/// Spans fastrace may hold before the measurement pauses for its collector. fastrace has no
+/// bound of its own: at criterion's pace its collector falls behind by gigabytes (12.5 GiB
+/// peak RSS with a no-op reporter, and the OOM killer with the Zipkin one, on a 24 GiB VM).
+/// The pauses are not timed, which favours fastrace: its collector then competes less with
+/// the measured thread than the other stacks' reporters do.
+const FASTRACE_MAX_BACKLOG: u64 = 200_000;
+
+/// Spans this process has made fastrace record (roots and calls).
+static FASTRACE_GENERATED: AtomicU64 = AtomicU64::new(0);
+
+/// How a measurement is split into timed runs under `parent`.
+struct Runs {
+    /// Calls per timed run.
+    calls_per_run: u64,
+    /// Whether fastrace records the runs (its backlog is then bounded between runs).
+    fastrace_sampled: bool,
+}
+
+impl Runs {
+    fn for_parent(parent: &Parent) -> Runs {
+        match parent {
+            Parent::Fastrace { sampled } => Runs {
+                calls_per_run: CALLS_PER_FASTRACE_ROOT,
+                fastrace_sampled: *sampled,
+            },
+            _ => Runs {
+                calls_per_run: u64::MAX,
+                fastrace_sampled: false,
+            },
+        }
     }
-    start.elapsed()
+
+    /// Times `run(calls)` over `iters` calls in all, each run making `spans_per_call` spans.
+    fn time(&self, iters: u64, spans_per_call: u64, mut run: impl FnMut(u64)) -> Duration {
+        let mut measured = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let calls = left.min(self.calls_per_run);
+            let start = Instant::now();
+            run(calls);
+            measured += start.elapsed();
+            left -= calls;
+            if self.fastrace_sampled {
+                let spans = calls * spans_per_call + 1;
+                FASTRACE_GENERATED.fetch_add(spans, Ordering::Relaxed);
+                wait_for_fastrace_collector();
+            }
+        }
+        measured
+    }
+}
+
+/// Waits (up to ten seconds) while fastrace's collector is more than `FASTRACE_MAX_BACKLOG`
+/// spans behind, until it is a quarter of that.
+fn wait_for_fastrace_collector() {
+    let backlog = || {
+        FASTRACE_GENERATED
+            .load(Ordering::Relaxed)
+            .saturating_sub(stacks::fastrace_reported())
+    };
+    if backlog() <= FASTRACE_MAX_BACKLOG {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while backlog() > FASTRACE_MAX_BACKLOG / 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `call` `iters` times under `parent` and returns the time taken.
+fn time_under(
+    parent: &Parent,
+    iters: u64,
+    spans_per_call: u64,
+    mut call: impl FnMut(),
+) -> Duration {
+    Runs::for_parent(parent).time(iters, spans_per_call, |calls| {
+        parent.run(|| {
+            for _ in 0..calls {
+                call();
+            }
+        })
+    })
+}
+
+/// Awaits `call()` `iters` times on `rt` under `parent` and returns the time taken.
+fn time_async_under<F: std::future::Future>(
+    parent: &Parent,
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    mut call: impl FnMut() -> F,
+) -> Duration {
+    Runs::for_parent(parent).time(iters, 1, |calls| {
+        parent.run(|| {
+            rt.block_on(async {
+                for _ in 0..calls {
+                    black_box(call().await);
+                }
+            })
+        })
+    })
 }
 
 /// Registers the four scenarios of one stack; `$fns` holds d1/d3/d1_async, `$f2` holds f2.
@@ -94,10 +196,8 @@ macro_rules! bench_stack {
             let mut group = $c.benchmark_group("d1");
             group.bench_function(id, |b| {
                 b.iter_custom(|iters| {
-                    parent.run(|| {
-                        time(iters, || {
-                            black_box(stacks::$fns::d1());
-                        })
+                    time_under(parent, iters, 1, || {
+                        black_box(stacks::$fns::d1());
                     })
                 })
             });
@@ -105,10 +205,8 @@ macro_rules! bench_stack {
             let mut group = $c.benchmark_group("d3");
             group.bench_function(id, |b| {
                 b.iter_custom(|iters| {
-                    parent.run(|| {
-                        time(iters, || {
-                            black_box(stacks::$fns::d3());
-                        })
+                    time_under(parent, iters, 3, || {
+                        black_box(stacks::$fns::d3());
                     })
                 })
             });
@@ -116,27 +214,15 @@ macro_rules! bench_stack {
             let mut group = $c.benchmark_group("f2");
             group.bench_function(id, |b| {
                 b.iter_custom(|iters| {
-                    parent.run(|| {
-                        time(iters, || {
-                            black_box(stacks::$f2::f2(black_box(3), black_box(5)));
-                        })
+                    time_under(parent, iters, 1, || {
+                        black_box(stacks::$f2::f2(black_box(3), black_box(5)));
                     })
                 })
             });
             group.finish();
             let mut group = $c.benchmark_group("async");
             group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    parent.run(|| {
-                        rt.block_on(async {
-                            let start = Instant::now();
-                            for _ in 0..iters {
-                                black_box(stacks::$fns::d1_async().await);
-                            }
-                            start.elapsed()
-                        })
-                    })
-                })
+                b.iter_custom(|iters| time_async_under(parent, rt, iters, stacks::$fns::d1_async))
             });
             group.finish();
         }
