@@ -603,13 +603,14 @@ fn span_decl(
             #make
         }
     };
+    let decl = quote! {
+        #[allow(unused_mut)]
+        let mut #binding: #holder_type = #value;
+        #follows
+    };
     SpanDecl {
-        value: value.clone(),
-        decl: quote! {
-            #[allow(unused_mut)]
-            let mut #binding: #holder_type = #value;
-            #follows
-        },
+        value,
+        decl,
         binding_used_after: follows.is_some(),
     }
 }

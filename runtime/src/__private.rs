@@ -403,8 +403,7 @@ impl<const N: usize> ScalarArgs<N> {
     }
 
     fn as_slice(&self) -> &[(&'static str, Scalar)] {
-        // SAFETY: `items[..len]` were written by `ScalarSlots::push`; the items are `Copy`.
-        unsafe { std::slice::from_raw_parts(self.items.as_ptr().cast(), usize::from(self.len)) }
+        written(&self.items, self.len)
     }
 
     fn slots(&mut self) -> ScalarSlots<'_> {
@@ -433,9 +432,19 @@ impl ScalarSlots<'_> {
     }
 
     fn as_slice(&self) -> &[(&'static str, Scalar)] {
-        // SAFETY: as for `ScalarArgs::as_slice`.
-        unsafe { std::slice::from_raw_parts(self.items.as_ptr().cast(), usize::from(*self.len)) }
+        written(self.items, *self.len)
     }
+}
+
+/// The first `len` items, which `ScalarSlots::push` wrote (it is the only writer, and counts).
+fn written<'a>(
+    items: &'a [MaybeUninit<(&'static str, Scalar)>],
+    len: u8,
+) -> &'a [(&'static str, Scalar)] {
+    debug_assert!(usize::from(len) <= items.len());
+    // SAFETY: `items[..len]` were initialised by `ScalarSlots::push`, which never counts past
+    // the end, and `MaybeUninit<T>` has the layout of `T`.
+    unsafe { std::slice::from_raw_parts(items.as_ptr().cast(), usize::from(len)) }
 }
 
 /// Where a future's fields go while its handle is made.

@@ -16,6 +16,13 @@ fn text(value: &str) -> TagValue {
     TagValue::Str(value.to_owned().into())
 }
 
+/// A current-thread runtime without timers or I/O.
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+}
+
 /// Runs `future` on a worker of `runtime`, so every span of the test lives in the workers'
 /// subscriber (the test thread's `Capture::in_scope` would be a second registry).
 fn on_workers<T: Send + 'static>(
@@ -460,9 +467,7 @@ fn async_generics_receivers_and_argument_lifetimes() {
         let future = generic_work(vec![1u8], "lbl", DropFlag(Arc::clone(&flag)), 7u32);
         // An `async fn` keeps every argument, used or not, until it completes.
         let before_poll = flag.load(Ordering::SeqCst);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = current_thread_runtime();
         let output = runtime.block_on(future);
         let total = runtime.block_on(async {
             let boxed = Box::new(Session { id: 1 }).boxed(2).await;
@@ -538,9 +543,7 @@ async fn answer(id: u64) -> Result<u64, String> {
 fn options_on_async_functions() {
     let capture = Capture::new();
     capture.in_scope(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = current_thread_runtime();
         let _outer = tracing::info_span!("outer").entered();
         assert_eq!(runtime.block_on(answer(4)), Ok(40));
         assert!(runtime.block_on(answer(0)).is_err());
@@ -600,9 +603,7 @@ fn argument_tags(span: &traced::model::SpanRecord, names: &[&str]) -> Vec<(Strin
 fn async_arguments_are_tags_in_order_whatever_their_kind_and_whenever_the_future_ends() {
     let capture = Capture::new();
     capture.in_scope(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = current_thread_runtime();
         let _outer = tracing::info_span!("outer").entered();
         assert_eq!(runtime.block_on(two_numbers(40, 2)), 42);
         // Never polled: the span still closes, with its arguments.
