@@ -1,5 +1,5 @@
 //! Test support for traced: a Zipkin-compatible receiver that checks every span it gets against
-//! the official API definitions (`../shared/zipkin-api/`), fault modes that imitate a sick
+//! the official API definitions (vendored in `tests/zipkin-api/`), fault modes that imitate a sick
 //! collector, and helpers to assert the shape of the received traces.
 //!
 //! ```
@@ -49,9 +49,12 @@ pub mod proto;
 pub mod raw;
 mod receiver;
 pub mod schema;
+pub mod servers;
 mod span;
 pub mod tree;
+mod zipkin_server;
 
 pub use check::{check_json, check_proto, Checked};
 pub use receiver::{unused_endpoint, Fault, Receiver, RequestRecord, SPANS_PATH};
 pub use span::{ReceivedAnnotation, ReceivedEndpoint, ReceivedSpan};
+pub use zipkin_server::{now_millis, ZipkinOptions, ZipkinServer, ZIPKIN_VERSION};

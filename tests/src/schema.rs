@@ -60,12 +60,11 @@ pub struct Schema {
 
 impl Schema {
     /// The directory holding the official definitions: `$ZIPKIN_API_DIR` when set, else
-    /// `../../shared/zipkin-api` from this crate (the repository's CI checks `shared/` out beside
-    /// the workspace).
+    /// the copies vendored in `tests/zipkin-api/` (see its README for their origin).
     pub fn api_dir() -> PathBuf {
         match std::env::var_os("ZIPKIN_API_DIR") {
             Some(dir) => PathBuf::from(dir),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/zipkin-api"),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("zipkin-api"),
         }
     }
 
