@@ -68,7 +68,7 @@ pub fn maven_artifact(group: &str, artifact: &str, version: &str, classifier: &s
         output.success && path.is_file(),
         "cannot resolve {coordinates} with Maven (is `mvn` installed and Maven Central \
          reachable?):\n{}",
-        output.text
+        output.text()
     );
     path
 }
@@ -77,8 +77,21 @@ pub fn maven_artifact(group: &str, artifact: &str, version: &str, classifier: &s
 pub struct Finished {
     /// Exit status 0.
     pub success: bool,
-    /// Standard output and standard error, in that order.
-    pub text: String,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl Finished {
+    /// Standard output and standard error as text, in that order.
+    pub fn text(&self) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.stdout),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
 }
 
 /// Runs `command` with no input, killing it if it outlives `deadline`.
@@ -122,11 +135,10 @@ pub fn run_to_end(command: &mut Command, deadline: Duration) -> Finished {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut text = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
-    text.push_str(&String::from_utf8_lossy(&stderr.join().unwrap_or_default()));
     Finished {
         success: status.success(),
-        text,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }
 

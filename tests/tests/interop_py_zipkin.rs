@@ -20,17 +20,15 @@
 //!   of py_zipkin's services (`PY_SERVICES`) would still only be printed, not failed, since they
 //!   are not ours to fix; every violation in a Rust span fails the test.
 
-use std::io::{BufRead, BufReader, Read};
+mod py_support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::Path as RoutePath;
 use axum::routing::get;
 use axum::Router;
+use py_support::{py_client, PyServer};
 use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
 use traced::propagation::Propagator;
 use traced::report::{ReporterConfig, ZipkinReporter};
@@ -39,175 +37,10 @@ use traced_tests::{tree, ReceivedSpan, Receiver};
 use tracing::{Dispatch, Instrument};
 use tracing_subscriber::layer::SubscriberExt;
 
-const PIP_DEADLINE: Duration = Duration::from_secs(300);
-const PYTHON_DEADLINE: Duration = Duration::from_secs(30);
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Service names whose violations are py_zipkin's, not ours.
 const PY_SERVICES: [&str; 2] = ["\"py-client\"", "\"py-server\""];
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("py/zipkin_peer.py")
-}
-
-/// A Python interpreter that can `import py_zipkin`, installing it into a venv if needed.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let system =
-            std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-        if imports_py_zipkin(&system) {
-            return system;
-        }
-        // CARGO_TARGET_TMPDIR is `<target>/tmp`: the venv goes beside it, in `<target>/py-venv`.
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("the target directory");
-        let venv = target.join("py-venv");
-        let venv_python = venv.join("bin").join("python");
-        if imports_py_zipkin(&venv_python) {
-            return venv_python;
-        }
-        let created = run_bounded(
-            Command::new(&system).arg("-m").arg("venv").arg(&venv),
-            PIP_DEADLINE,
-        );
-        assert!(
-            created.status.success(),
-            "cannot create a venv with {}: {}",
-            system.display(),
-            String::from_utf8_lossy(&created.stderr)
-        );
-        let installed = run_bounded(
-            Command::new(&venv_python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "py_zipkin>=1.2,<2",
-            ]),
-            PIP_DEADLINE,
-        );
-        assert!(
-            installed.status.success() && imports_py_zipkin(&venv_python),
-            "cannot install py_zipkin from PyPI: {}",
-            String::from_utf8_lossy(&installed.stderr)
-        );
-        venv_python
-    })
-}
-
-fn imports_py_zipkin(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "import py_zipkin"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-/// Runs `command` to completion, killing it if it outlives `deadline`.
-fn run_bounded(command: &mut Command, deadline: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the child's status") {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} did not finish within {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
-}
-
-/// The py_zipkin service, killed on drop.
-struct PyServer {
-    child: Child,
-    // Held open: the script exits when its stdin closes, so it cannot outlive a crashed test.
-    _stdin: ChildStdin,
-    port: u16,
-}
-
-impl PyServer {
-    fn start(zipkin: &str) -> PyServer {
-        let mut child = Command::new(python())
-            .arg(script())
-            .args(["server", "--zipkin", zipkin, "--lifetime", "120"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the py_zipkin server starts");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, ports) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = match ports.recv_timeout(PYTHON_DEADLINE) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the py_zipkin server did not report its port within {PYTHON_DEADLINE:?}");
-            }
-        };
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the py_zipkin server: {line:?}"));
-        PyServer {
-            child,
-            _stdin: stdin,
-            port,
-        }
-    }
-}
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The Rust side: a receiver, a reporter sending to it, and a runtime whose threads report
 /// through our layer.
@@ -305,55 +138,6 @@ async fn reserve(RoutePath(item): RoutePath<String>) -> String {
     async { format!("reserved {item}") }
         .instrument(tracing::info_span!("reserve"))
         .await
-}
-
-/// What the py_zipkin client reports on stdout.
-#[derive(Debug)]
-struct PyCall {
-    trace_id: String,
-    root: String,
-    client: String,
-    sent_span_id: String,
-    status: u64,
-}
-
-fn py_client(url: &str, zipkin: &str, headers: &str) -> PyCall {
-    let output = run_bounded(
-        Command::new(python()).arg(script()).args([
-            "client",
-            "--url",
-            url,
-            "--zipkin",
-            zipkin,
-            "--headers",
-            headers,
-        ]),
-        PYTHON_DEADLINE,
-    );
-    assert!(
-        output.status.success(),
-        "py_zipkin client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON line from the py_zipkin client");
-    let text = |key: &str| line[key].as_str().unwrap_or_default().to_owned();
-    let sent = &line["sent"];
-    let sent_span_id = sent["X-B3-SpanId"]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| {
-            let single = sent["b3"].as_str()?;
-            single.split('-').nth(1).map(str::to_owned)
-        })
-        .expect("py_zipkin sent a span id");
-    PyCall {
-        trace_id: text("trace_id"),
-        root: text("root"),
-        client: text("client"),
-        sent_span_id,
-        status: line["status"].as_u64().unwrap_or_default(),
-    }
 }
 
 fn in_trace(spans: &[ReceivedSpan], trace_id: &str) -> Vec<ReceivedSpan> {
