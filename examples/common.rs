@@ -84,8 +84,9 @@ pub fn addr_from_env(name: &str, default: &str) -> Result<SocketAddr, String> {
 }
 
 /// Tracing for an example: the console waterfall always; Zipkin as well when
-/// `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (or `OTEL_TRACES_EXPORTER`) asks for it. Without a collector
-/// nothing waits on the network, so the scripted run exits at once.
+/// `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (or `OTEL_TRACES_EXPORTER`) asks for it (the library's own
+/// default, see [`traced::config::Config::exporters`]). Without a collector nothing waits on the
+/// network, so the scripted run exits at once.
 ///
 /// ```no_run
 /// let tracing = traced_examples::common::init_tracing();
@@ -94,16 +95,12 @@ pub fn addr_from_env(name: &str, default: &str) -> Result<SocketAddr, String> {
 /// ```
 pub fn init_tracing() -> ExampleTracing {
     // A collector that is down must not hold the example up for long at exit.
-    let builder = traced::builder().shutdown_timeout(Duration::from_secs(2));
+    let builder = traced::builder()
+        .shutdown_timeout(Duration::from_secs(2))
+        .with_exporter(ExporterKind::Console);
     let config = builder.config();
-    let wants_zipkin = config.zipkin_endpoint_set || config.traces_exporter.is_some();
-    let zipkin = wants_zipkin && config.exporters().contains(&ExporterKind::Zipkin);
+    let zipkin = config.exporters().contains(&ExporterKind::Zipkin);
     let endpoint = config.zipkin_endpoint.clone();
-    let builder = if wants_zipkin {
-        builder.with_exporter(ExporterKind::Console)
-    } else {
-        builder.exporters([ExporterKind::Console])
-    };
     ExampleTracing {
         guard: builder.init(),
         zipkin_endpoint: zipkin.then_some(endpoint),

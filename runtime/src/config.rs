@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME` | the service name on every span | `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the executable's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (percent-encoded values); become tags on every span | none |
-//! | `OTEL_TRACES_EXPORTER` | `zipkin`, `console`, `file`, `none`; comma-separated | `zipkin` |
+//! | `OTEL_TRACES_EXPORTER` | `zipkin`, `console`, `file`, `none`; comma-separated | `zipkin` when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is set, else `console` |
 //! | `OTEL_EXPORTER_ZIPKIN_ENDPOINT` | the collector's URL | `http://localhost:9411/api/v2/spans` |
 //! | `OTEL_EXPORTER_ZIPKIN_TIMEOUT` | milliseconds per request to the collector | the reporter's |
 //! | `OTEL_EXPORTER_ZIPKIN_HEADERS` | `key=value,…` sent with every request (e.g. `Authorization`) | none |
@@ -344,11 +344,33 @@ impl Config {
         (config, parser.errors)
     }
 
-    /// The exporters to install: `OTEL_TRACES_EXPORTER`, or `zipkin` when it is unset.
+    /// The exporters to install: `OTEL_TRACES_EXPORTER` as given; when it is unset, `zipkin` if
+    /// a Zipkin endpoint was configured (`OTEL_EXPORTER_ZIPKIN_ENDPOINT` or the builder), else
+    /// `console`.
+    ///
+    /// The rule exists for the first minute with the library: a program set up with nothing
+    /// configured shows its traces in the terminal and exits at once, instead of retrying a
+    /// collector on `localhost:9411` that is not there. Anyone who names an exporter or an
+    /// endpoint gets exactly that.
+    ///
+    /// ```
+    /// use traced::config::{Config, ExporterKind};
+    ///
+    /// let nothing = Config::from_vars([("OTEL_SERVICE_NAME", "shop")]).unwrap();
+    /// assert_eq!(nothing.exporters(), vec![ExporterKind::Console]);
+    /// let endpoint = Config::from_vars([(
+    ///     "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+    ///     "http://zipkin:9411/api/v2/spans",
+    /// )])
+    /// .unwrap();
+    /// assert_eq!(endpoint.exporters(), vec![ExporterKind::Zipkin]);
+    /// ```
     pub fn exporters(&self) -> Vec<ExporterKind> {
-        self.traces_exporter
-            .clone()
-            .unwrap_or_else(|| vec![ExporterKind::Zipkin])
+        match &self.traces_exporter {
+            Some(kinds) => kinds.clone(),
+            None if self.zipkin_endpoint_set => vec![ExporterKind::Zipkin],
+            None => vec![ExporterKind::Console],
+        }
     }
 }
 

@@ -5,14 +5,21 @@
 //!
 //! The server is the official jar from Maven Central, started by `traced_tests::ZipkinServer`
 //! (version in `traced_tests::ZIPKIN_VERSION`); nothing here is our own reading of the spec.
+//! Then a real browser (headless Chromium) opens Zipkin's own UI on the same data: the trace
+//! page must show both services and the span count, and its screenshot and one of the
+//! dependency graph are taken. `TRACED_UPDATE_SCREENSHOTS=1` writes them to `docs/` for the
+//! README; otherwise they go to the target directory.
 
 mod live_support;
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use live_support::{Reporting, Sink};
 use serde_json::Value;
 use traced_examples::shop::{self, scenario, Config, DataDir};
+use traced_tests::browser::Browser;
 use traced_tests::{now_millis, Receiver, ZipkinOptions, ZipkinServer};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -89,18 +96,42 @@ fn window() -> String {
     format!("endTs={}&lookback={LOOKBACK_MS}", now_millis())
 }
 
+/// One Zipkin holding the scenario's traces, shared by the tests of this file (which only read).
+fn shop_in_zipkin() -> &'static (ZipkinServer, u64) {
+    static SHOP: OnceLock<(ZipkinServer, u64)> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let zipkin = ZipkinServer::start_with(
+            ZipkinOptions::default().env("AUTOCOMPLETE_KEYS", "http.route"),
+        );
+        let sent = play(&zipkin);
+        (zipkin, sent)
+    })
+}
+
+/// The `GET /available` trace's id, found by service and span name as the UI searches.
+fn available_trace(zipkin: &ZipkinServer) -> String {
+    let found = query(
+        zipkin,
+        &format!(
+            "/api/v2/traces?serviceName=catalog&spanName=get%20/available&{}",
+            window()
+        ),
+        1,
+    );
+    assert_eq!(found.len(), 1, "one /available trace");
+    found[0][0]["traceId"]
+        .as_str()
+        .expect("a trace id")
+        .to_owned()
+}
+
 #[test]
 fn zipkin_shows_the_shop_as_a_user_would_see_it() {
-    let zipkin =
-        ZipkinServer::start_with(ZipkinOptions::default().env("AUTOCOMPLETE_KEYS", "http.route"));
-    let sent = play(&zipkin);
+    let (zipkin, sent) = shop_in_zipkin();
+    let (zipkin, sent) = (zipkin, *sent);
 
     // Every span we sent is stored: six traces (one per request), `sent` spans in all.
-    let traces = query(
-        &zipkin,
-        &format!("/api/v2/traces?{}&limit=100", window()),
-        6,
-    );
+    let traces = query(zipkin, &format!("/api/v2/traces?{}&limit=100", window()), 6);
     assert_eq!(traces.len(), 6, "one trace per request");
     let stored: usize = traces
         .iter()
@@ -126,19 +157,9 @@ fn zipkin_shows_the_shop_as_a_user_would_see_it() {
         serde_json::json!(["catalog", "inventory-db"])
     );
 
-    // `GET /available`, found by service and span name as the UI searches, is one trace of
-    // five spans across both services.
-    let found = query(
-        &zipkin,
-        &format!(
-            "/api/v2/traces?serviceName=catalog&spanName=get%20/available&{}",
-            window()
-        ),
-        1,
-    );
-    assert_eq!(found.len(), 1, "one /available trace");
-    let trace_id = found[0][0]["traceId"].as_str().expect("a trace id");
-    let spans = zipkin.trace(trace_id);
+    // `GET /available` is one trace of five spans across both services.
+    let trace_id = available_trace(zipkin);
+    let spans = zipkin.trace(&trace_id);
     assert_eq!(spans.len(), 5, "{}", describe(&spans));
 
     let server = the(&spans, "get /available", "catalog");
@@ -184,7 +205,7 @@ fn zipkin_shows_the_shop_as_a_user_would_see_it() {
 
     // The two failing requests are what Zipkin's tag search for `error` finds.
     let failed = query(
-        &zipkin,
+        zipkin,
         &format!("/api/v2/traces?annotationQuery=error&{}", window()),
         2,
     );
@@ -225,7 +246,7 @@ fn zipkin_shows_the_shop_as_a_user_would_see_it() {
     //   fails (404, an error on the catalog's server span);
     // - inventory → inventory-db: the fill of tea writes, `/stocks` reads: 2. The negative
     //   fill is refused before any query.
-    let mut links = query(&zipkin, &format!("/api/v2/dependencies?{}", window()), 4);
+    let mut links = query(zipkin, &format!("/api/v2/dependencies?{}", window()), 4);
     links.sort_by_key(|link| (link["parent"].to_string(), link["child"].to_string()));
     let links: Vec<(String, String, u64, u64)> = links
         .iter()
@@ -262,4 +283,67 @@ fn zipkin_shows_the_shop_as_a_user_would_see_it() {
             .expect("values"),
         serde_json::json!(["/available", "/fill", "/item", "/item/{id}", "/stocks"])
     );
+}
+
+/// Where a screenshot goes: `docs/` with `TRACED_UPDATE_SCREENSHOTS=1`, else the target dir.
+fn screenshot_path(name: &str) -> PathBuf {
+    if std::env::var_os("TRACED_UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(name)
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+    }
+}
+
+#[test]
+fn the_zipkin_ui_shows_the_trace_and_the_dependency_graph() {
+    let (zipkin, _) = shop_in_zipkin();
+    let trace_id = available_trace(zipkin);
+    let browser = Browser::start();
+
+    // The trace page: Zipkin's waterfall of `GET /available`.
+    browser.open(&format!("{}/zipkin/traces/{trace_id}", zipkin.base_url()));
+    let text = browser.wait_for_text("inventory-db: list_stocks", DEADLINE);
+    let shown: Vec<&str> = text.lines().map(str::trim).collect();
+    let after = |label: &str| {
+        shown
+            .iter()
+            .position(|line| *line == label)
+            .and_then(|at| shown.get(at + 1).copied())
+            .unwrap_or_else(|| panic!("no {label:?} on the page:\n{text}"))
+    };
+    // Two instrumented services and their two databases; five spans in one trace.
+    assert_eq!(after("Services"), "4", "{text}");
+    assert_eq!(after("Total Spans"), "5", "{text}");
+    assert_eq!(after("Trace ID"), trace_id, "{text}");
+    for row in [
+        "catalog: get /available",
+        "catalog-db: list_items",
+        "catalog: get",
+        "inventory: get /stocks",
+        "inventory-db: list_stocks",
+    ] {
+        assert!(shown.contains(&row), "the waterfall shows {row:?}:\n{text}");
+    }
+    browser.screenshot(&screenshot_path("zipkin-trace.png"));
+
+    // The dependency page, queried as a person would: open it, press "Run query".
+    browser.open(&format!("{}/zipkin/dependency", zipkin.base_url()));
+    browser.wait_for_text("RUN QUERY", DEADLINE);
+    browser.click_button("run query");
+    // The graph is drawn; the page leaves its "select the start and end time" prompt.
+    let started = std::time::Instant::now();
+    while browser
+        .text()
+        .contains("Please select the start and end time")
+    {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the dependency query never ran"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2)); // the graph's layout animation settles
+    browser.screenshot(&screenshot_path("zipkin-dependencies.png"));
 }

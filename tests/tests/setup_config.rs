@@ -31,7 +31,11 @@ fn defaults_with_nothing_set() {
         exe.file_stem().unwrap().to_string_lossy(),
         "the executable's name"
     );
-    assert_eq!(config.exporters(), vec![ExporterKind::Zipkin]);
+    assert_eq!(
+        config.exporters(),
+        vec![ExporterKind::Console],
+        "nothing configured: the terminal waterfall, no collector to wait for"
+    );
     assert_eq!(config.traces_exporter, None);
     assert_eq!(config.zipkin_endpoint, DEFAULT_ZIPKIN_ENDPOINT);
     assert!(!config.zipkin_endpoint_set);
@@ -134,7 +138,7 @@ fn traces_exporter_lists() {
         );
         assert_eq!(
             config.exporters(),
-            vec![ExporterKind::Zipkin],
+            vec![ExporterKind::Console],
             "the default"
         );
     }
