@@ -5,7 +5,7 @@
 //! | `OTEL_SERVICE_NAME` | the service name on every span | `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the executable's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (percent-encoded values); become tags on every span | none |
 //! | `OTEL_TRACES_EXPORTER` | `zipkin`, `console`, `file`, `none`; comma-separated | `zipkin` when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is set, else `console` |
-//! | `OTEL_EXPORTER_ZIPKIN_ENDPOINT` | the collector's URL | `http://localhost:9411/api/v2/spans` |
+//! | `OTEL_EXPORTER_ZIPKIN_ENDPOINT` | the collector's URL, or `kafka://host:port[,host:port…][/topic]` for a Kafka topic (feature `kafka`) | `http://localhost:9411/api/v2/spans` |
 //! | `OTEL_EXPORTER_ZIPKIN_TIMEOUT` | milliseconds per request to the collector | the reporter's |
 //! | `OTEL_EXPORTER_ZIPKIN_HEADERS` | `key=value,…` sent with every request (e.g. `Authorization`) | none |
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `ratelimiting`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `parentbased_ratelimiting` | `parentbased_always_on` |
@@ -300,14 +300,15 @@ impl Config {
         }
 
         if let Some(raw) = parser.get("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
-            if is_http_url(&raw) {
+            if is_endpoint_url(&raw) {
                 config.zipkin_endpoint = raw;
                 config.zipkin_endpoint_set = true;
             } else {
                 parser.error(
                     "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
                     &raw,
-                    "an http:// or https:// URL such as http://localhost:9411/api/v2/spans",
+                    "an http:// or https:// URL such as http://localhost:9411/api/v2/spans, or \
+                     kafka://host:port/topic",
                 );
             }
         }
@@ -503,11 +504,12 @@ fn parse_exporters(raw: &str) -> Option<Vec<ExporterKind>> {
     Some(kinds)
 }
 
-fn is_http_url(raw: &str) -> bool {
+fn is_endpoint_url(raw: &str) -> bool {
     let lower = raw.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("http://")
-        .or_else(|| lower.strip_prefix("https://"));
+        .or_else(|| lower.strip_prefix("https://"))
+        .or_else(|| lower.strip_prefix("kafka://"));
     match rest {
         Some(rest) => {
             let authority = rest.split('/').next().unwrap_or("");
@@ -595,5 +597,19 @@ mod tests {
         assert_eq!(percent_decode("bad%zz"), None);
         assert_eq!(percent_decode("%+1"), None);
         assert_eq!(percent_decode("%ff"), None, "not UTF-8");
+    }
+
+    #[test]
+    fn a_kafka_topic_is_a_zipkin_endpoint() {
+        let endpoint = "kafka://k1:9092,k2:9092/zipkin";
+        let config = Config::from_vars([("OTEL_EXPORTER_ZIPKIN_ENDPOINT", endpoint)]).unwrap();
+        assert_eq!(config.zipkin_endpoint, endpoint);
+        assert_eq!(config.exporters(), vec![ExporterKind::Zipkin]);
+        let error =
+            Config::from_vars([("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "kafka:/k1:9092")]).unwrap_err();
+        assert!(
+            error.expected.contains("kafka://host:port/topic"),
+            "{error}"
+        );
     }
 }

@@ -43,9 +43,12 @@ use crate::export::{Exporter, FlushOutcome};
 use crate::model::{Endpoint, SpanRecord};
 
 mod http;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod queue;
 mod retry;
 mod stats;
+mod transport;
 mod worker;
 
 pub use stats::Stats;
@@ -77,7 +80,11 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReporterConfig {
-    /// The collector's URL (default [`DEFAULT_ENDPOINT`]).
+    /// The collector's URL (default [`DEFAULT_ENDPOINT`]); with the `kafka` feature also a
+    /// Kafka topic, `kafka://host:port[,host:port…][/topic]` (topic `zipkin` when not named),
+    /// which zipkin-server's Kafka collector consumes. `headers` and the TLS settings apply to
+    /// HTTP only; with Kafka, `gzip` compresses the record batches and a batch is at most
+    /// 1,000,000 bytes (below the broker's default `message.max.bytes`).
     pub endpoint: String,
     /// This process's endpoint: lower-case service name and host IPv4 (default: no name, the
     /// address of the default interface from [`host_ipv4`]).
@@ -328,25 +335,23 @@ impl ZipkinReporter {
         if config.export_timeout.is_zero() {
             return Err(ReportError::InvalidLimit("export_timeout must be positive"));
         }
-        let sender = http::Sender::new(http::SenderConfig {
-            endpoint: &config.endpoint,
-            headers: &config.headers,
-            content_type: config.encoding.content_type(),
-            connect_timeout: config.connect_timeout.min(config.export_timeout),
-            max_retry_after: config.max_retry_after,
-            tls_root_certs_pem: config.tls_root_certs_pem.as_deref(),
-        })?;
+        let transport = transport::Transport::new(&config)?;
         // A batch can never be larger than the queue that feeds it (as OTel's processor says).
         let batch_spans = config.max_batch_spans.min(config.max_queue_spans);
+        let batch_bytes = match transport.max_batch_bytes() {
+            Some(largest) => config.max_batch_bytes.min(largest),
+            None => config.max_batch_bytes,
+        };
         let shared = Arc::new(Shared::new(Limits {
             max_spans: config.max_queue_spans,
             max_bytes: config.max_queue_bytes,
             batch_spans,
-            batch_bytes: config.max_batch_bytes,
+            batch_bytes,
         }));
         let worker = worker::Worker {
             shared: Arc::clone(&shared),
-            sender,
+            gzip_body: config.gzip && transport.gzips_body(),
+            transport,
             encoding: config.encoding,
             gzip: config.gzip,
             local: config.local,
@@ -360,7 +365,7 @@ impl ZipkinReporter {
                 max: config.max_backoff.max(config.initial_backoff),
             },
             batch_spans,
-            batch_bytes: config.max_batch_bytes,
+            batch_bytes,
         };
         let thread = std::thread::Builder::new()
             .name("traced-reporter".into())
@@ -395,6 +400,20 @@ impl ZipkinReporter {
     /// The collector URL this reporter sends to.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+
+    /// Why the latest failed attempt to deliver failed (an HTTP status with the start of the
+    /// answer, a connection error, a Kafka error), or `None` if none has failed yet: for health
+    /// checks and for saying why spans were dropped.
+    ///
+    /// ```
+    /// use traced::report::{ReporterConfig, ZipkinReporter};
+    ///
+    /// let reporter = ZipkinReporter::start(ReporterConfig::default()).unwrap();
+    /// assert_eq!(reporter.last_error(), None);
+    /// ```
+    pub fn last_error(&self) -> Option<String> {
+        self.inner.shared.lock().last_error.clone()
     }
 
     /// Sends what is queued, stops the thread and refuses further spans, within `timeout`.

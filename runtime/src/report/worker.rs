@@ -7,16 +7,20 @@ use std::time::{Duration, Instant};
 use crate::encode::Encoding;
 use crate::model::{Endpoint, SpanRecord};
 
-use super::http::{Outcome, Sender};
+use super::http::Outcome;
 use super::queue::{estimate_bytes, Shared};
 use super::retry::Backoff;
 use super::stats::{Warner, WARN_INTERVAL};
+use super::transport::Transport;
 
 pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) sender: Sender,
+    pub(crate) transport: Transport,
     pub(crate) encoding: Encoding,
+    /// Compression asked for: a gzipped body for HTTP, compressed record batches for Kafka.
     pub(crate) gzip: bool,
+    /// Whether the worker gzips the body itself (HTTP).
+    pub(crate) gzip_body: bool,
     pub(crate) local: Endpoint,
     pub(crate) endpoint: String,
     pub(crate) schedule_delay: Duration,
@@ -143,7 +147,7 @@ impl Worker {
             count += 1;
         }
         self.encoding.end_list(body);
-        if self.gzip {
+        if self.gzip_body {
             compress(body, &mut running.compressed);
         }
         count
@@ -152,7 +156,7 @@ impl Worker {
     /// POSTs the encoded batch, retrying connection errors, 429 and 5xx with backoff, within
     /// the attempt bound and any shutdown deadline.
     fn deliver(&self, running: &Running) -> Result<(), Undelivered> {
-        let body = if self.gzip {
+        let body = if self.gzip_body {
             &running.compressed
         } else {
             &running.body
@@ -164,7 +168,7 @@ impl Worker {
                 Some(left) => left.min(self.export_timeout),
                 None => self.export_timeout,
             };
-            let (after, reason) = match self.sender.post(body, self.gzip, timeout) {
+            let (after, reason) = match self.transport.send(body, self.gzip, timeout) {
                 Outcome::Delivered => return Ok(()),
                 Outcome::Fail { reason } => {
                     self.shared.lock().last_error = Some(reason);
