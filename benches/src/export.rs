@@ -21,14 +21,17 @@ pub enum ExportStack {
     Otel,
     /// fastrace + our Zipkin JSON reporter (fastrace has no queue bound and no drop count).
     Fastrace,
+    /// traced as [`ExportStack::Traced`], its reporter publishing to a Kafka topic instead.
+    TracedKafka,
 }
 
 impl ExportStack {
     /// Every stack, in table order.
-    pub const ALL: [ExportStack; 3] = [
+    pub const ALL: [ExportStack; 4] = [
         ExportStack::Traced,
         ExportStack::Otel,
         ExportStack::Fastrace,
+        ExportStack::TracedKafka,
     ];
 
     /// The name used on the command line and as a criterion id.
@@ -37,6 +40,7 @@ impl ExportStack {
             ExportStack::Traced => "traced_http",
             ExportStack::Otel => "otel_zipkin",
             ExportStack::Fastrace => "fastrace_zipkin",
+            ExportStack::TracedKafka => "traced_kafka",
         }
     }
 
@@ -219,7 +223,8 @@ pub fn run_generator(
     rate: Option<u64>,
 ) -> GeneratorOutcome {
     match stack {
-        ExportStack::Traced => {
+        // The same reporter either way: the endpoint's scheme picks HTTP or Kafka.
+        ExportStack::Traced | ExportStack::TracedKafka => {
             let traced = stacks::TracedHttp::new(endpoint);
             let pacer = Pacer::new(run, rate);
             let generated = generate_tracing(&traced.dispatch, &pacer, stacks::traced_fns::d1);

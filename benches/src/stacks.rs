@@ -256,7 +256,7 @@ pub fn traced_counting(sampled: bool) -> (Dispatch, CountingExporter) {
 }
 
 /// Registry + TracedLayer + traced's own Zipkin reporter (default configuration) posting JSON to
-/// `endpoint`: the sampled stack as users run it.
+/// `endpoint` (or publishing it, for a `kafka://` endpoint): the sampled stack as users run it.
 pub struct TracedHttp {
     /// The subscriber to install.
     pub dispatch: Dispatch,

@@ -259,9 +259,19 @@ impl ExportRow {
 
 fn run_exports() -> Vec<ExportRow> {
     let mut rows = Vec::new();
+    // One broker for the Kafka rows, started only if they run (the test support's KafkaServer:
+    // the official jars from Maven Central, KRaft, loopback).
+    let mut kafka: Option<traced_tests::KafkaServer> = None;
     for stack in ExportStack::ALL {
         for rate in [None, Some(PACED_RATE)] {
-            match run_export(stack, rate) {
+            let topic = (stack == ExportStack::TracedKafka).then(|| {
+                let broker = kafka.get_or_insert_with(|| {
+                    eprintln!("export: starting a Kafka broker ...");
+                    traced_tests::KafkaServer::start(traced_tests::KafkaOptions::default())
+                });
+                format!("kafka://{}/zipkin", broker.bootstrap())
+            });
+            match run_export(stack, rate, topic) {
                 Ok(row) => rows.push(row),
                 Err(error) => eprintln!("export {} failed: {error}", stack.id()),
             }
@@ -270,8 +280,15 @@ fn run_exports() -> Vec<ExportRow> {
     rows
 }
 
-fn run_export(stack: ExportStack, rate: Option<u64>) -> Result<ExportRow, String> {
+/// Runs one generator child against a fresh counting sink, or against `kafka_topic` (a
+/// `kafka://` endpoint) where the broker's acknowledgements are what counts as delivered.
+fn run_export(
+    stack: ExportStack,
+    rate: Option<u64>,
+    kafka_topic: Option<String>,
+) -> Result<ExportRow, String> {
     let sink = Sink::start().map_err(|e| e.to_string())?;
+    let endpoint = kafka_topic.clone().unwrap_or_else(|| sink.url());
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let rate_arg = rate.map_or("flat".to_owned(), |rate| rate.to_string());
     eprintln!(
@@ -285,7 +302,7 @@ fn run_export(stack: ExportStack, rate: Option<u64>) -> Result<ExportRow, String
             stack.id(),
             &rate_arg,
             &EXPORT_SECS.to_string(),
-            &sink.url(),
+            &endpoint,
         ])
         .output()
         .map_err(|e| e.to_string())?;
@@ -300,6 +317,17 @@ fn run_export(stack: ExportStack, rate: Option<u64>) -> Result<ExportRow, String
                 String::from_utf8_lossy(&output.stderr)
             )
         })?;
+    if kafka_topic.is_some() {
+        // Delivered = what the broker acknowledged (the reporter's `sent`).
+        return Ok(ExportRow {
+            stack: stack.id(),
+            rate,
+            delivered: outcome.sent.unwrap_or(0),
+            outcome,
+            bad_requests: 0,
+            wire_bytes: 0,
+        });
+    }
     // The child has exited; a request still being read is all that can arrive now.
     let counts = sink.settle(Duration::from_millis(300), Duration::from_secs(5));
     Ok(ExportRow {
@@ -640,6 +668,18 @@ fn render(results: &Results) -> String {
             );
         }
         let _ = writeln!(out);
+        if results.export("traced_kafka", None).is_some() {
+            let _ = writeln!(
+                out,
+                "Export over Kafka: the same traced stack, its reporter publishing JSON batches to a \
+                 one-node KRaft broker on loopback (`kafka://`); delivered = acknowledged by the \
+                 broker.\n\n| stack | flat-out export, 1 thread, {EXPORT_SECS} s | paced {}k/s |\n|---|---|---|\n\
+                 | traced → Kafka | {} | {} |\n",
+                PACED_RATE / 1000,
+                export_cell(results.export("traced_kafka", None), true),
+                export_cell(results.export("traced_kafka", Some(PACED_RATE)), false),
+            );
+        }
     } else if !results.export.is_empty() {
         let _ = writeln!(out, "| stack | flat-out export | paced |\n|---|---|---|");
         for stack in ExportStack::ALL {
