@@ -46,6 +46,7 @@
 pub mod browser;
 mod check;
 mod http;
+mod jaeger_server;
 pub mod proto;
 pub mod raw;
 mod receiver;
@@ -56,6 +57,9 @@ pub mod tree;
 mod zipkin_server;
 
 pub use check::{check_json, check_proto, Checked};
+pub use jaeger_server::{
+    jaeger_binary, JaegerServer, JAEGER_MODULE, JAEGER_SAMPLING_STRATEGIES, JAEGER_VERSION,
+};
 pub use receiver::{unused_endpoint, Fault, Receiver, RequestRecord, SPANS_PATH};
 pub use span::{ReceivedAnnotation, ReceivedEndpoint, ReceivedSpan};
 pub use zipkin_server::{now_millis, ZipkinOptions, ZipkinServer, ZIPKIN_VERSION};
