@@ -46,6 +46,7 @@
 pub mod browser;
 mod check;
 mod http;
+mod jaeger_server;
 mod kafka_server;
 pub mod proto;
 pub mod raw;
@@ -57,6 +58,9 @@ pub mod tree;
 mod zipkin_server;
 
 pub use check::{check_json, check_proto, Checked};
+pub use jaeger_server::{
+    jaeger_binary, JaegerServer, JAEGER_MODULE, JAEGER_SAMPLING_STRATEGIES, JAEGER_VERSION,
+};
 pub use kafka_server::{KafkaOptions, KafkaServer, KAFKA_VERSION};
 pub use receiver::{unused_endpoint, Fault, Receiver, RequestRecord, SPANS_PATH};
 pub use span::{ReceivedAnnotation, ReceivedEndpoint, ReceivedSpan};

@@ -16,6 +16,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// How long resolving one artifact may take (a first download of a large jar on a slow link).
 const RESOLVE_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -280,4 +282,29 @@ pub fn java() -> String {
         _ => "java".to_owned(),
     })
     .clone()
+}
+
+/// GETs `url` (10 s at most) and parses its JSON answer; any status but 200 is an error that
+/// carries the body.
+pub(crate) fn get_json(url: &str) -> Result<Value, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|error| format!("GET {url}: {error}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|error| format!("GET {url}: reading the body: {error}"))?;
+    if status != 200 {
+        return Err(format!("GET {url}: {status} {body}"));
+    }
+    serde_json::from_str(&body).map_err(|error| format!("GET {url}: not JSON ({error}): {body}"))
 }

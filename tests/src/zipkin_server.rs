@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::servers::{self, Watched};
+use crate::servers::{self, get_json, Watched};
 
 /// The `zipkin-server` release the tests run (`io.zipkin:zipkin-server`, classifier `exec`).
 pub const ZIPKIN_VERSION: &str = "3.5.1";
@@ -156,27 +156,4 @@ pub fn now_millis() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis())
         .unwrap_or_default()
-}
-
-fn get_json(url: &str) -> Result<Value, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .map_err(|error| format!("GET {url}: {error}"))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_string()
-        .map_err(|error| format!("GET {url}: reading the body: {error}"))?;
-    if status != 200 {
-        return Err(format!("GET {url}: {status} {body}"));
-    }
-    serde_json::from_str(&body).map_err(|error| format!("GET {url}: not JSON ({error}): {body}"))
 }
