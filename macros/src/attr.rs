@@ -10,7 +10,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitStr, Token};
 
-use crate::Errors;
+use crate::errors::Errors;
 
 mod kw {
     syn::custom_keyword!(name);
@@ -212,7 +212,8 @@ fn parse_option(
     } else if input.peek(Ident::peek_any) {
         let unknown = input.call(Ident::parse_any)?;
         let mut message = format!("unknown option `{unknown}`");
-        if let Some(close) = crate::closest(&unknown.to_string(), OPTIONS.iter().copied()) {
+        if let Some(close) = crate::suggest::closest(&unknown.to_string(), OPTIONS.iter().copied())
+        {
             message.push_str(&format!("; did you mean `{close}`?"));
         }
         message.push_str(&format!("\nthe options are: {}", OPTIONS.join(", ")));
@@ -257,7 +258,7 @@ fn one_of(
         .collect::<Vec<_>>()
         .join(", ");
     let mut message = format!("`{option} = \"{value}\"` is not allowed; use one of {list}");
-    if let Some(close) = crate::closest(&value.to_lowercase(), allowed.iter().copied()) {
+    if let Some(close) = crate::suggest::closest(&value.to_lowercase(), allowed.iter().copied()) {
         message.push_str(&format!(" (did you mean \"{close}\"?)"));
     }
     Err(syn::Error::new(text.span(), message))

@@ -1,16 +1,22 @@
 //! The `#[traced]` attribute; see the `traced` crate for documentation.
 //!
-//! Parse (`attr`), check against the function (`valid`), generate (`expand`). On any error the
-//! function is emitted unchanged next to the errors, so the rest of the crate still compiles and
-//! the user sees every mistake at once, each on the token that caused it.
+//! Parse (`attr`), check against the function (`valid`), generate (`expand`: the span in
+//! `expand/span.rs`, the outcome in `expand/outcome.rs`, each shape of function in
+//! `expand/shape.rs`, questions about the user's syntax in `expand/syntax.rs`). On any error the
+//! function is emitted unchanged next to the errors (`errors`), so the rest of the crate still
+//! compiles and the user sees every mistake at once, each on the token that caused it.
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::ToTokens;
 
 mod attr;
+mod errors;
 mod expand;
+mod suggest;
 mod valid;
+
+use errors::Errors;
 
 /// Traces each call of the function as a span: a child of the current span, named after the
 /// function, with the arguments as tags and failures marked as errors.
@@ -122,79 +128,4 @@ fn fallback(item: TokenStream2, errors: Errors) -> TokenStream2 {
         error.to_compile_error().to_tokens(&mut tokens);
     }
     tokens
-}
-
-/// Errors collected over a whole expansion.
-#[derive(Default)]
-pub(crate) struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        self.0.push(error);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn into_combined(self) -> Option<syn::Error> {
-        self.0.into_iter().reduce(|mut all, next| {
-            all.combine(next);
-            all
-        })
-    }
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Edit distance where swapping two neighbours counts as one edit (`nmae` is one from `name`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut table = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        for j in 0..=b.len() {
-            table[i * width + j] = if i == 0 || j == 0 {
-                i + j
-            } else {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut best = (table[(i - 1) * width + j] + 1)
-                    .min(table[i * width + j - 1] + 1)
-                    .min(table[(i - 1) * width + j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    best = best.min(table[(i - 2) * width + j - 2] + 1);
-                }
-                best
-            };
-        }
-    }
-    table[a.len() * width + b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_only_near_names() {
-        let names = ["user_id", "password", "body"];
-        assert_eq!(closest("usr_id", names), Some("user_id"));
-        assert_eq!(closest("pasword", names), Some("password"));
-        assert_eq!(closest("zzz", names), None);
-        assert_eq!(closest("nmae", ["name", "kind"]), Some("name"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("nmae", "name"), 1);
-    }
 }

@@ -4,8 +4,8 @@ use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
-use crate::Errors;
 use crate::attr::{Options, unraw};
+use crate::errors::Errors;
 
 /// Parameter names containing one of these are recorded as `[redacted]` unless `record`ed.
 const SECRETS: &[&str] = &[
@@ -304,7 +304,9 @@ pub fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checke
 
 fn unknown_param(ident: &Ident, name: &str, option: &str, params: &[Param]) -> syn::Error {
     let mut message = format!("`{option}({name})`: this function has no parameter `{name}`");
-    if let Some(close) = crate::closest(name, params.iter().map(|param| param.name.as_str())) {
+    if let Some(close) =
+        crate::suggest::closest(name, params.iter().map(|param| param.name.as_str()))
+    {
         message.push_str(&format!("; did you mean `{close}`?"));
     } else if params.is_empty() {
         message.push_str("; it has no parameters");
