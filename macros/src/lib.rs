@@ -59,9 +59,11 @@ use errors::Errors;
 /// `Debug` is formatted, and arguments that are neither are left out. Generic arguments are
 /// recorded as far as their bounds allow. Text is cut at `traced::max_value_len()` bytes.
 ///
-/// Arguments whose name contains `password`, `passwd`, `secret`, `token`, `api_key`, `apikey`,
-/// `credential` or `auth` are recorded as `[redacted]` unless named in `record(...)`; so are
-/// `fields(...)` with such keys.
+/// Arguments and `fields(...)` whose name holds a secret are recorded as `REDACTED` unless
+/// named in `record(...)`: names that contain `password`, `passwd`, `pwd`, `secret`, `token`,
+/// `apikey`, `accesskey`, `privatekey`, `auth`, `credential`, `signature`, `session`, `cookie`
+/// or `jwt`, or are `key`, `sig`, `code`, `pass`, `otp`, `pin` or `sid`, compared without case
+/// or `_` (the rule `traced::http` applies to URLs). It is decided at compile time.
 ///
 /// # Errors
 ///

@@ -275,8 +275,12 @@ fn a_traced_call_made_while_unwinding_is_not_marked_as_failed() {
 }
 
 #[traced]
-fn login(user: &str, password: &str, api_token: String, auth_header: u32) -> bool {
-    !user.is_empty() && !password.is_empty() && !api_token.is_empty() && auth_header > 0
+fn login(user: &str, password: &str, api_token: String, auth_header: u32, session_id: u64) -> bool {
+    !user.is_empty()
+        && !password.is_empty()
+        && !api_token.is_empty()
+        && auth_header > 0
+        && session_id > 0
 }
 
 #[traced(record(user, password))]
@@ -288,14 +292,16 @@ fn login_recorded(user: &str, password: &str, session: u64) -> bool {
 fn secrets_are_redacted_unless_recorded_explicitly() {
     let capture = Capture::new();
     capture.in_scope(|| {
-        login("ann", "hunter2", "t0k".to_owned(), 1);
+        login("ann", "hunter2", "t0k".to_owned(), 1, 77);
         login_recorded("bob", "pw", 9);
     });
     let span = capture.span("login");
     assert_eq!(span.tag("user"), Some(&text("ann")));
-    assert_eq!(span.tag("password"), Some(&text("[redacted]")));
-    assert_eq!(span.tag("api_token"), Some(&text("[redacted]")));
-    assert_eq!(span.tag("auth_header"), Some(&text("[redacted]")));
+    assert_eq!(span.tag("password"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("api_token"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("auth_header"), Some(&text("REDACTED")));
+    // The same rule and marker as a URL's query (`traced::http::redact_url`).
+    assert_eq!(span.tag("session_id"), Some(&text("REDACTED")));
     let span = capture.span("login_recorded");
     assert_eq!(span.tag("password"), Some(&text("pw")));
     assert_eq!(
@@ -303,6 +309,24 @@ fn secrets_are_redacted_unless_recorded_explicitly() {
         None,
         "record(...) records only the arguments it names"
     );
+}
+
+/// Asks for the current span, so the call gets a `tracing` span rather than a frame: the
+/// redaction holds on that path too.
+#[traced(fields(cookie = ?("a", 1), page = 2u64))]
+fn login_with_span(user: &str, password: &str) -> bool {
+    tracing::Span::current().is_disabled() || !user.is_empty() && !password.is_empty()
+}
+
+#[test]
+fn secrets_are_redacted_in_tracing_spans_too() {
+    let capture = Capture::new();
+    assert!(capture.in_scope(|| login_with_span("ann", "hunter2")));
+    let span = capture.span("login_with_span");
+    assert_eq!(span.tag("user"), Some(&text("ann")));
+    assert_eq!(span.tag("password"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("cookie"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("page"), Some(&TagValue::U64(2)));
 }
 
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! synchronous body) or `Handle` (for a future) that holds the span while the call runs.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Expr, ItemFn, LitStr};
 
@@ -139,12 +139,24 @@ struct CallFields {
     names: Vec<LitStr>,
     /// `Option<&dyn Value>` expressions; `None` is recorded later, or never.
     values: Vec<TokenStream>,
+    /// `let`s the `values` borrow from.
+    value_lets: Vec<TokenStream>,
     /// Calls on a frame's recorder (`FrameTags`).
     tags: Vec<TokenStream>,
     /// Whether any field has a value at the call.
     any_value: bool,
     /// Whether a `fields(...)` entry is left empty, to be recorded through the span later.
     recorded_later: bool,
+}
+
+/// A field's value, in the two forms its span may take.
+struct Value {
+    /// An expression for a value that a tracing span's `&dyn Value` borrows from.
+    held: TokenStream,
+    /// The `&dyn Value` of `held`, given a reference to it.
+    as_value: fn(TokenStream) -> TokenStream,
+    /// The statement that records the value into a frame.
+    tag: TokenStream,
 }
 
 impl CallFields {
@@ -170,7 +182,7 @@ impl CallFields {
             fields.push_empty(LitStr::new("return", Span::call_site()));
         }
         for field in options.fields.iter().flat_map(|fields| &fields.value) {
-            fields.field(field, checked.redacted_fields.contains(&field.name));
+            fields.field(field, checked.redactable_fields.contains(&field.name));
         }
         fields
     }
@@ -188,78 +200,99 @@ impl CallFields {
         self.values.push(quote!(::core::option::Option::None));
     }
 
-    fn push_redacted(&mut self, key: LitStr) {
-        let tag = quote!(__traced_tags.text(#key, ::traced::__private::REDACTED););
-        self.push(
-            key,
-            quote!(::traced::__private::value(&::traced::__private::REDACTED)),
+    /// A value, recorded as the redaction marker instead when `redactable` and its key is
+    /// sensitive. The runtime's rule decides, in a `const` block: the choice costs nothing at
+    /// run time, and a redacted value is never evaluated.
+    fn push_value(&mut self, key: LitStr, value: Value, redactable: bool) {
+        let Value {
+            held,
+            as_value,
             tag,
-        );
+        } = value;
+        if !redactable {
+            return self.push(key, as_value(quote!(&#held)), tag);
+        }
+        let sensitive = quote!(const { ::traced::__private::redact::is_sensitive(#key) });
+        let marker = quote!(::traced::__private::redact::REDACTED);
+        let binding = format_ident!("__traced_value{}", self.names.len());
+        self.value_lets.push(quote! {
+            let #binding = if #sensitive {
+                ::core::option::Option::None
+            } else {
+                ::core::option::Option::Some(#held)
+            };
+        });
+        let borrowed = as_value(quote!(__traced_held));
+        let value = quote! {
+            match &#binding {
+                ::core::option::Option::Some(__traced_held) => #borrowed,
+                ::core::option::Option::None => ::traced::__private::value(&#marker),
+            }
+        };
+        let tag = quote! {
+            if #sensitive {
+                __traced_tags.text(#key, #marker);
+            } else {
+                #tag
+            }
+        };
+        self.push(key, value, tag);
     }
 
     /// An argument, classified by type (see `__private::Arg`).
     fn arg(&mut self, arg: &Recorded) {
         let key = LitStr::new(&arg.name, arg.ident.span());
-        if arg.redacted {
-            return self.push_redacted(key);
-        }
         let ident = &arg.ident;
         let tag = quote! {
             __traced_tags.arg(#key, (&&&&::traced::__private::Arg(&#ident)).__traced_arg());
         };
-        self.push(
-            key,
-            quote! {
-                ::traced::__private::ArgValue::as_value(
-                    &(&&&&::traced::__private::Arg(&#ident)).__traced_arg()
-                )
-            },
+        let value = Value {
+            held: quote!((&&&&::traced::__private::Arg(&#ident)).__traced_arg()),
+            as_value: |held| quote!(::traced::__private::ArgValue::as_value(#held)),
             tag,
-        );
+        };
+        self.push_value(key, value, arg.redactable);
     }
 
     /// A `fields(...)` entry.
-    fn field(&mut self, field: &Field, redacted: bool) {
+    fn field(&mut self, field: &Field, redactable: bool) {
         let key = LitStr::new(&field.name, field.span);
-        if redacted {
-            return self.push_redacted(key);
-        }
-        match &field.value {
-            FieldValue::Empty => self.push_later(key),
-            FieldValue::Value(expr) if is_empty_marker(expr) => self.push_later(key),
-            FieldValue::Value(expr) => {
-                let tag = quote_spanned! {expr.span()=>
+        let value = match &field.value {
+            // Nothing to redact: a value recorded later is recorded as given.
+            FieldValue::Empty => return self.push_later(key),
+            FieldValue::Value(expr) if is_empty_marker(expr) => return self.push_later(key),
+            FieldValue::Value(expr) => Value {
+                held: quote_spanned! {expr.span()=>
+                    (&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
+                },
+                as_value: |held| quote!(::traced::__private::ArgValue::as_value(#held)),
+                tag: quote_spanned! {expr.span()=>
                     __traced_tags.field(
                         #key,
                         (&&&&::traced::__private::Arg(&(#expr))).__traced_arg(),
                     );
-                };
-                let value = quote_spanned! {expr.span()=>
-                    ::traced::__private::ArgValue::as_value(
-                        &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
-                    )
-                };
-                self.push(key, value, tag);
-            }
-            FieldValue::Display(expr) => {
-                let tag = quote_spanned! {expr.span()=>
+                },
+            },
+            FieldValue::Display(expr) => Value {
+                held: quote_spanned! {expr.span()=>
+                    ::traced::__private::display(&(#expr))
+                },
+                as_value: |held| quote!(::traced::__private::value(#held)),
+                tag: quote_spanned! {expr.span()=>
                     __traced_tags.display(#key, &(#expr));
-                };
-                let value = quote_spanned! {expr.span()=>
-                    ::traced::__private::value(&::traced::__private::display(&(#expr)))
-                };
-                self.push(key, value, tag);
-            }
-            FieldValue::Debug(expr) => {
-                let tag = quote_spanned! {expr.span()=>
+                },
+            },
+            FieldValue::Debug(expr) => Value {
+                held: quote_spanned! {expr.span()=>
+                    ::traced::__private::debug(&(#expr))
+                },
+                as_value: |held| quote!(::traced::__private::value(#held)),
+                tag: quote_spanned! {expr.span()=>
                     __traced_tags.debug(#key, &(#expr));
-                };
-                let value = quote_spanned! {expr.span()=>
-                    ::traced::__private::value(&::traced::__private::debug(&(#expr)))
-                };
-                self.push(key, value, tag);
-            }
-        }
+                },
+            },
+        };
+        self.push_value(key, value, redactable);
     }
 
     /// A field declared without a value, for `Span::record` to fill in.
@@ -272,6 +305,7 @@ impl CallFields {
     fn tokens(&self) -> TokenStream {
         let CallFields {
             values,
+            value_lets,
             tags,
             any_value,
             ..
@@ -282,6 +316,7 @@ impl CallFields {
                 values: |__traced_values: &mut dyn ::core::ops::FnMut(
                     &::traced::__private::tracing::field::ValueSet<'_>,
                 )| {
+                    #(#value_lets)*
                     __traced_values(&__TRACED_META.fields().value_set_all(&[#(#values),*]))
                 },
                 #[allow(unused_variables)]
@@ -357,16 +392,23 @@ impl Holder {
 
 /// A future carries room for its typed arguments until its first poll (as many as a tag list
 /// holds inline, two), so that recording them does not allocate; a future shared with a
-/// synchronous part has a tracing span, which takes its fields at once.
-fn inline_args(shape: Shape, checked: &Checked) -> usize {
+/// synchronous part has a tracing span, which takes its fields at once. Redacted arguments are
+/// text, not typed: when the redaction rule decides, the count is a constant it computes.
+fn inline_args(shape: Shape, checked: &Checked) -> TokenStream {
+    const INLINE: usize = 2;
+    let recorded = &checked.recorded;
     match shape {
-        Shape::Future => checked
-            .recorded
-            .iter()
-            .filter(|arg| !arg.redacted)
-            .count()
-            .min(2),
-        Shape::Sync | Shape::SharedFuture => 0,
+        Shape::Future if recorded.iter().any(|arg| arg.redactable) => {
+            let names = recorded
+                .iter()
+                .map(|arg| LitStr::new(&arg.name, arg.ident.span()));
+            quote! {{
+                let __traced_typed = ::traced::__private::redact::count_recorded(&[#(#names),*]);
+                if __traced_typed < #INLINE { __traced_typed } else { #INLINE }
+            }}
+        }
+        Shape::Future => recorded.len().min(INLINE).to_token_stream(),
+        Shape::Sync | Shape::SharedFuture => 0usize.to_token_stream(),
     }
 }
 
