@@ -43,6 +43,7 @@
 //! For load tests, [`Receiver::start_keeping`] keeps only a sample of spans in memory while still
 //! checking and counting all of them ([`Receiver::span_count`]).
 
+pub mod alloc;
 mod check;
 mod http;
 pub mod proto;
