@@ -51,6 +51,7 @@ pub mod raw;
 mod receiver;
 pub mod schema;
 mod span;
+pub mod strategies;
 pub mod tree;
 
 pub use check::{check_json, check_proto, Checked};
