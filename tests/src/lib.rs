@@ -45,6 +45,7 @@
 
 pub mod alloc;
 mod check;
+pub mod fixtures;
 mod http;
 pub mod proto;
 pub mod raw;

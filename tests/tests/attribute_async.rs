@@ -11,10 +11,7 @@ use std::time::Duration;
 use traced::model::TagValue;
 use traced::testing::Capture;
 use traced::traced;
-
-fn text(value: &str) -> TagValue {
-    TagValue::Str(value.to_owned().into())
-}
+use traced_tests::fixtures::text;
 
 /// A current-thread runtime without timers or I/O.
 fn current_thread_runtime() -> tokio::runtime::Runtime {

@@ -7,11 +7,8 @@ use traced::layer::TracedLayer;
 use traced::model::{Kind, Remote, Sampling, SpanContext, SpanId, TagValue, TraceId};
 use traced::testing::Capture;
 use traced::traced;
+use traced_tests::fixtures::text;
 use tracing_subscriber::layer::SubscriberExt;
-
-fn text(value: &str) -> TagValue {
-    TagValue::Str(value.to_owned().into())
-}
 
 #[derive(Debug)]
 struct User {

@@ -6,10 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use traced::model::{SpanRecord, TagValue};
 use traced::testing::Capture;
 use traced::traced;
-
-fn text(value: &str) -> TagValue {
-    TagValue::Str(value.to_owned().into())
-}
+use traced_tests::fixtures::text;
 
 #[traced]
 fn add(a: u64, b: i32, scale: f32, flag: bool, wide: u128, small: i8, size: usize) -> i64 {
