@@ -105,32 +105,23 @@ fn entered_sync(
 /// An `async fn` under a runtime's entry attribute stays `async`: its span starts at first poll,
 /// which for an entry point is the call.
 pub(super) fn lazy_async(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> TokenStream {
-    let ItemFn {
-        vis, sig, block, ..
-    } = function;
+    let ItemFn { vis, sig, .. } = function;
     let Attrs { outer, inner } = attrs;
     let span_decl = span_decl(function, checked, &TokenStream::new(), Shape::Future).decl;
-    let fake_return = declared_fake_return(function);
-    let stmts = &block.stmts;
-    let record = recorder(checked);
+    let body = future_body(function, checked, quote!(__traced_handle), &[]);
     quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
             #span_decl
-            ::traced::__private::instrument(__traced_handle, async move {
-                #fake_return
-                #(#stmts)*
-            }, #record).await
+            #body.await
         }
     }
 }
 
 /// An `async fn` becomes a `fn` returning `impl Future`: the span is created at the call.
 pub(super) fn async_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> TokenStream {
-    let ItemFn {
-        vis, sig, block, ..
-    } = function;
+    let ItemFn { vis, sig, .. } = function;
     let Attrs { outer, inner } = attrs;
     let mut sig = sig.clone();
     sig.asyncness = None;
@@ -150,20 +141,34 @@ pub(super) fn async_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> T
     } else {
         (TokenStream::new(), span.value)
     };
-    let fake_return = declared_fake_return(function);
-    let stmts = &block.stmts;
-    let record = recorder(checked);
+    let body = future_body(function, checked, handle, &moves);
     quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
             #span_decl
-            ::traced::__private::instrument(#handle, async move {
-                #fake_return
-                #(#moves)*
-                #(#stmts)*
-            }, #record)
+            #body
         }
+    }
+}
+
+/// The future an `async fn`'s body becomes, in its span (`handle`): `moves` take the arguments
+/// in, then the body runs as written.
+fn future_body(
+    function: &ItemFn,
+    checked: &Checked,
+    handle: TokenStream,
+    moves: &[TokenStream],
+) -> TokenStream {
+    let fake_return = declared_fake_return(function);
+    let stmts = &function.block.stmts;
+    let record = recorder(checked);
+    quote! {
+        ::traced::__private::instrument(#handle, async move {
+            #fake_return
+            #(#moves)*
+            #(#stmts)*
+        }, #record)
     }
 }
 

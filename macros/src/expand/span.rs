@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, ItemFn, LitStr};
+use syn::{Expr, Ident, ItemFn, LitStr};
 
 use super::syntax::uses_current_span;
 use crate::attr::{Field, FieldValue, Options, unraw};
@@ -273,24 +273,8 @@ impl CallFields {
                     );
                 },
             },
-            FieldValue::Display(expr) => Value {
-                held: quote_spanned! {expr.span()=>
-                    ::traced::__private::display(&(#expr))
-                },
-                as_value: |held| quote!(::traced::__private::value(#held)),
-                tag: quote_spanned! {expr.span()=>
-                    __traced_tags.display(#key, &(#expr));
-                },
-            },
-            FieldValue::Debug(expr) => Value {
-                held: quote_spanned! {expr.span()=>
-                    ::traced::__private::debug(&(#expr))
-                },
-                as_value: |held| quote!(::traced::__private::value(#held)),
-                tag: quote_spanned! {expr.span()=>
-                    __traced_tags.debug(#key, &(#expr));
-                },
-            },
+            FieldValue::Display(expr) => formatted(&key, expr, format_ident!("display")),
+            FieldValue::Debug(expr) => formatted(&key, expr, format_ident!("debug")),
         };
         self.push_value(key, value, redactable);
     }
@@ -325,6 +309,21 @@ impl CallFields {
                 },
             }
         }
+    }
+}
+
+/// `fields(key = %expr)` (`format` is `display`) or `fields(key = ?expr)` (`debug`): the
+/// `__private` function of that name wraps it for a tracing span, the `FrameTags` method of that
+/// name records it into a frame.
+fn formatted(key: &LitStr, expr: &Expr, format: Ident) -> Value {
+    Value {
+        held: quote_spanned! {expr.span()=>
+            ::traced::__private::#format(&(#expr))
+        },
+        as_value: |held| quote!(::traced::__private::value(#held)),
+        tag: quote_spanned! {expr.span()=>
+            __traced_tags.#format(#key, &(#expr));
+        },
     }
 }
 
