@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
-use syn::{Attribute, ExprAsync, FnArg, ItemFn, Pat, PatIdent, ReturnType};
+use syn::{Attribute, ExprAsync, FnArg, ItemFn, Pat, PatIdent, ReturnType, Signature};
 
 use super::outcome::{outcome, recorder};
 use super::span::{Shape, span_decl};
@@ -89,41 +89,26 @@ fn entered_sync(
     attrs: &Attrs,
     body: TokenStream,
 ) -> TokenStream {
-    let ItemFn { vis, sig, .. } = function;
-    let Attrs { outer, inner } = attrs;
     let span_decl = span_decl(function, checked, &TokenStream::new(), Shape::Sync).decl;
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #span_decl
-            #body
-        }
-    }
+    rebuilt(function, &function.sig, attrs, quote!(#span_decl #body))
 }
 
 /// An `async fn` under a runtime's entry attribute stays `async`: its span starts at first poll,
 /// which for an entry point is the call.
 pub(super) fn lazy_async(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> TokenStream {
-    let ItemFn { vis, sig, .. } = function;
-    let Attrs { outer, inner } = attrs;
     let span_decl = span_decl(function, checked, &TokenStream::new(), Shape::Future).decl;
     let body = future_body(function, checked, quote!(__traced_handle), &[]);
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #span_decl
-            #body.await
-        }
-    }
+    rebuilt(
+        function,
+        &function.sig,
+        attrs,
+        quote!(#span_decl #body.await),
+    )
 }
 
 /// An `async fn` becomes a `fn` returning `impl Future`: the span is created at the call.
 pub(super) fn async_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> TokenStream {
-    let ItemFn { vis, sig, .. } = function;
-    let Attrs { outer, inner } = attrs;
-    let mut sig = sig.clone();
+    let mut sig = function.sig.clone();
     sig.asyncness = None;
     let output = match &sig.output {
         ReturnType::Default => quote!(()),
@@ -142,14 +127,7 @@ pub(super) fn async_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> T
         (TokenStream::new(), span.value)
     };
     let body = future_body(function, checked, handle, &moves);
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #span_decl
-            #body
-        }
-    }
+    rebuilt(function, &sig, attrs, quote!(#span_decl #body))
 }
 
 /// The future an `async fn`'s body becomes, in its span (`handle`): `moves` take the arguments
@@ -248,11 +226,7 @@ pub(super) fn future_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> 
     let fake_return =
         future_output(&function.sig.output).map(|output| fake_return(&output, Span::call_site()));
     let record = recorder(checked);
-    let ItemFn {
-        vis, sig, block, ..
-    } = function;
-    let Attrs { outer, inner } = attrs;
-    let mut block = (**block).clone();
+    let mut block = (*function.block).clone();
     rewrite_future_tail(&mut block, |future| {
         let ExprAsync {
             attrs,
@@ -273,13 +247,24 @@ pub(super) fn future_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> 
         }
     });
     let stmts = &block.stmts;
+    let body = quote! {
+        #span_decl
+        let __traced_scope = __traced_handle.enter();
+        #(#stmts)*
+    };
+    rebuilt(function, &function.sig, attrs, body)
+}
+
+/// The function again, with `sig` and `body`: its outer attributes before it, its inner ones
+/// opening the body.
+fn rebuilt(function: &ItemFn, sig: &Signature, attrs: &Attrs, body: TokenStream) -> TokenStream {
+    let vis = &function.vis;
+    let Attrs { outer, inner } = attrs;
     quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
-            #span_decl
-            let __traced_scope = __traced_handle.enter();
-            #(#stmts)*
+            #body
         }
     }
 }
