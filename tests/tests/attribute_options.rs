@@ -361,7 +361,8 @@ fn shapes<'a, T: Into<u64> + Copy + std::fmt::Debug, F, const N: usize>(
 where
     F: Fn(u64) -> u64,
 {
-    #![allow(clippy::needless_range_loop)]
+    // An explicit lifetime is one of the shapes under test; clippy sees through `#[traced]`.
+    #![allow(clippy::needless_range_loop, clippy::needless_lifetimes)]
     const OFFSET: u64 = 1;
     fn helper(value: u64) -> u64 {
         value + OFFSET

@@ -256,17 +256,17 @@ pub(super) fn future_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> 
 }
 
 /// The function again, with `sig` and `body`: its outer attributes before it, its inner ones
-/// opening the body.
+/// opening the body. The body's braces are the user's, so that the item spans the user's code
+/// from `fn` to `}` and the compiler's lints on it (`dead_code` for a function nothing calls)
+/// are reported as they would be without the attribute.
 fn rebuilt(function: &ItemFn, sig: &Signature, attrs: &Attrs, body: TokenStream) -> TokenStream {
     let vis = &function.vis;
     let Attrs { outer, inner } = attrs;
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #body
-        }
-    }
+    let mut tokens = quote!(#(#outer)* #vis #sig);
+    function.block.brace_token.surround(&mut tokens, |tokens| {
+        tokens.extend(quote!(#(#inner)* #body));
+    });
+    tokens
 }
 
 /// `fake_return` for the type an `async fn` declares, when it can be written in a `let`.
