@@ -84,6 +84,18 @@ pub const fn is_sensitive(name: &str) -> bool {
     false
 }
 
+/// `value`, or the marker when `sensitive`: how the attribute's generated code gives a tracing
+/// span a field it may have to redact (`sensitive` is a `const` block there, so the choice is
+/// made at compile time).
+#[inline(always)]
+pub fn pick(sensitive: bool, value: &dyn tracing::Value) -> &dyn tracing::Value {
+    if sensitive {
+        &REDACTED
+    } else {
+        value
+    }
+}
+
 /// How many of `names` are not sensitive: the typed arguments a future keeps inline.
 pub const fn count_recorded(names: &[&str]) -> usize {
     let mut count = 0;

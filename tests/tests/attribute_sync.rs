@@ -386,3 +386,45 @@ fn without_a_subscriber_functions_behave_the_same() {
         Some("exploded: quiet")
     );
 }
+
+/// Field values that are temporaries (a call's result, a reference to a fresh value, a sum
+/// formatted with `%`), under names that may or may not be sensitive: they compile and are
+/// recorded, or redacted, in both a frame and a tracing span.
+#[traced(fields(
+    label_len = label.len(),
+    owned = &label.to_uppercase(),
+    next = %(label.len() + 1),
+    type_name = std::any::type_name::<u8>(),
+    token_len = label.len(),
+    session = &label.to_uppercase(),
+    cookie = %(label.len() + 1),
+))]
+fn temporaries(label: &str, current: bool) -> bool {
+    current && !tracing::Span::current().is_disabled() || !label.is_empty()
+}
+
+#[traced(fields(label_len = label.len(), owned = &label.to_uppercase(), secret = %(label.len() + 1)))]
+fn temporaries_in_a_frame(label: &str) -> usize {
+    label.len()
+}
+
+#[test]
+fn field_values_may_be_temporaries() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        temporaries("abc", true);
+        temporaries_in_a_frame("abc");
+    });
+    let span = capture.span("temporaries");
+    assert_eq!(span.tag("label_len"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("owned"), Some(&text("ABC")));
+    assert_eq!(span.tag("next"), Some(&text("4")));
+    assert_eq!(span.tag("type_name"), Some(&text("u8")));
+    assert_eq!(span.tag("token_len"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("session"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("cookie"), Some(&text("REDACTED")));
+    let span = capture.span("temporaries_in_a_frame");
+    assert_eq!(span.tag("label_len"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("owned"), Some(&text("ABC")));
+    assert_eq!(span.tag("secret"), Some(&text("REDACTED")));
+}

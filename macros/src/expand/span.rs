@@ -139,8 +139,6 @@ struct CallFields {
     names: Vec<LitStr>,
     /// `Option<&dyn Value>` expressions; `None` is recorded later, or never.
     values: Vec<TokenStream>,
-    /// `let`s the `values` borrow from.
-    value_lets: Vec<TokenStream>,
     /// Calls on a frame's recorder (`FrameTags`).
     tags: Vec<TokenStream>,
     /// Whether any field has a value at the call.
@@ -151,10 +149,8 @@ struct CallFields {
 
 /// A field's value, in the two forms its span may take.
 struct Value {
-    /// An expression for a value that a tracing span's `&dyn Value` borrows from.
-    held: TokenStream,
-    /// The `&dyn Value` of `held`, given a reference to it.
-    as_value: fn(TokenStream) -> TokenStream,
+    /// The `&dyn tracing::Value` a tracing span records.
+    value: TokenStream,
     /// The statement that records the value into a frame.
     tag: TokenStream,
 }
@@ -201,37 +197,21 @@ impl CallFields {
     }
 
     /// A value, recorded as the redaction marker instead when `redactable` and its key is
-    /// sensitive. The runtime's rule decides, in a `const` block: the choice costs nothing at
-    /// run time, and a redacted value is never evaluated.
+    /// sensitive. The runtime's rule decides, in a `const` block, so the choice costs nothing at
+    /// run time. A frame records the marker without evaluating the value; for a tracing span,
+    /// `redact::pick` chooses between the marker and the value as the array of values is built
+    /// (the value expression is evaluated but never recorded), since a branch there would end
+    /// the temporaries a value borrows before the span records it.
     fn push_value(&mut self, key: LitStr, value: Value, redactable: bool) {
-        let Value {
-            held,
-            as_value,
-            tag,
-        } = value;
+        let Value { value, tag } = value;
         if !redactable {
-            return self.push(key, as_value(quote!(&#held)), tag);
+            return self.push(key, value, tag);
         }
         let sensitive = quote!(const { ::traced::__private::redact::is_sensitive(#key) });
-        let marker = quote!(::traced::__private::redact::REDACTED);
-        let binding = format_ident!("__traced_value{}", self.names.len());
-        self.value_lets.push(quote! {
-            let #binding = if #sensitive {
-                ::core::option::Option::None
-            } else {
-                ::core::option::Option::Some(#held)
-            };
-        });
-        let borrowed = as_value(quote!(__traced_held));
-        let value = quote! {
-            match &#binding {
-                ::core::option::Option::Some(__traced_held) => #borrowed,
-                ::core::option::Option::None => ::traced::__private::value(&#marker),
-            }
-        };
+        let value = quote!(::traced::__private::redact::pick(#sensitive, #value));
         let tag = quote! {
             if #sensitive {
-                __traced_tags.text(#key, #marker);
+                __traced_tags.text(#key, ::traced::__private::redact::REDACTED);
             } else {
                 #tag
             }
@@ -247,8 +227,11 @@ impl CallFields {
             __traced_tags.arg(#key, (&&&&::traced::__private::Arg(&#ident)).__traced_arg());
         };
         let value = Value {
-            held: quote!((&&&&::traced::__private::Arg(&#ident)).__traced_arg()),
-            as_value: |held| quote!(::traced::__private::ArgValue::as_value(#held)),
+            value: quote! {
+                ::traced::__private::ArgValue::as_value(
+                    &(&&&&::traced::__private::Arg(&#ident)).__traced_arg()
+                )
+            },
             tag,
         };
         self.push_value(key, value, arg.redactable);
@@ -262,10 +245,11 @@ impl CallFields {
             FieldValue::Empty => return self.push_later(key),
             FieldValue::Value(expr) if is_empty_marker(expr) => return self.push_later(key),
             FieldValue::Value(expr) => Value {
-                held: quote_spanned! {expr.span()=>
-                    (&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
+                value: quote_spanned! {expr.span()=>
+                    ::traced::__private::ArgValue::as_value(
+                        &(&&&&::traced::__private::Arg(&(#expr))).__traced_arg()
+                    )
                 },
-                as_value: |held| quote!(::traced::__private::ArgValue::as_value(#held)),
                 tag: quote_spanned! {expr.span()=>
                     __traced_tags.field(
                         #key,
@@ -289,7 +273,6 @@ impl CallFields {
     fn tokens(&self) -> TokenStream {
         let CallFields {
             values,
-            value_lets,
             tags,
             any_value,
             ..
@@ -300,7 +283,6 @@ impl CallFields {
                 values: |__traced_values: &mut dyn ::core::ops::FnMut(
                     &::traced::__private::tracing::field::ValueSet<'_>,
                 )| {
-                    #(#value_lets)*
                     __traced_values(&__TRACED_META.fields().value_set_all(&[#(#values),*]))
                 },
                 #[allow(unused_variables)]
@@ -317,10 +299,9 @@ impl CallFields {
 /// name records it into a frame.
 fn formatted(key: &LitStr, expr: &Expr, format: Ident) -> Value {
     Value {
-        held: quote_spanned! {expr.span()=>
-            ::traced::__private::#format(&(#expr))
+        value: quote_spanned! {expr.span()=>
+            ::traced::__private::value(&::traced::__private::#format(&(#expr)))
         },
-        as_value: |held| quote!(::traced::__private::value(#held)),
         tag: quote_spanned! {expr.span()=>
             __traced_tags.#format(#key, &(#expr));
         },
