@@ -76,20 +76,24 @@ use errors::Errors;
 ///
 /// | option | effect |
 /// |---|---|
-/// | `name = "..."` | the span's name (default: the function's) |
+/// | `name = "..."` / `name = CONST` / `"..."` | the span's name (default: the function's) |
 /// | `skip(a, b)` / `skip_all` | leave these / all arguments out |
 /// | `record(a, b)` | record only these arguments (also un-redacts them) |
-/// | `fields(k = expr, k = %expr, k = ?expr, k)` | extra tags: value, `Display`, `Debug`, or empty to `record` later |
+/// | `fields(k = expr, k = %expr, k = ?expr, %k, ?k, k)` | extra tags (`a.b` and `"any text"` keys too): value, `Display`, `Debug`, a variable formatted, or empty to `record` later |
 /// | `ret` / `ret(Debug)` / `ret(Display)` | the return value as tag `return` |
 /// | `err` / `err(Debug)` / `err(Display)` | how the error is formatted; a compile error if the function cannot return `Err` |
-/// | `level = "trace" \| "debug" \| "info" \| "warn" \| "error"` | the span's level (default `info`) |
-/// | `target = "..."` | the span's target (default: the module path) |
+/// | `ret(level = ..)`, `err(level = .., Debug)` | record the outcome only when that level is enabled (as `tracing::instrument` emits its event only then) |
+/// | `level = "debug"` (any case) / `2` (1 trace to 5 error) / `Level::DEBUG` | the span's level (default `info`) |
+/// | `target = "..."` / `target = CONST` | the span's target (default: the module path) |
 /// | `kind = "client" \| "server" \| "producer" \| "consumer"` | the Zipkin span kind |
 /// | `parent = expr` | a local parent (`&Span`, `Span`, `Id`, `Option<Id>`, `None` for a new trace) or a caller's context (`Remote`, `Option<Remote>`, `SpanContext`) |
 /// | `follows_from = expr` | a causal link to another span |
 ///
-/// Unknown or repeated options, names in `skip`/`record` that are not parameters, and options
-/// that contradict each other are compile errors on the offending token.
+/// The spellings are `tracing::instrument`'s, so switching is a rename; except field names
+/// computed by a const expression (`fields({NAME} = ..)`) and a list of causes in
+/// `follows_from`, which here take one name and one cause. Unknown or repeated options, names
+/// in `skip`/`record` that are not parameters, and options that contradict each other are
+/// compile errors on the offending token.
 ///
 /// With no subscriber, or the span's level disabled, a call costs one check of the callsite's
 /// cached interest; no argument is formatted.

@@ -3,14 +3,30 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 
-use crate::attr::Format;
+use crate::attr::{Format, Level};
 use crate::valid::Checked;
 
 /// Records the outcome `value` (a reference to the return value) on `target` (a
 /// `&mut Target`).
 pub(super) fn outcome(checked: &Checked, value: &TokenStream, target: &TokenStream) -> TokenStream {
+    let options = &checked.options;
     let error = error(checked, value, target);
-    let ret = ret(checked, value, target);
+    let error = at_level(
+        options
+            .err
+            .as_ref()
+            .and_then(|err| err.value.level.as_ref()),
+        error,
+    );
+    let ret = ret(checked, value, target).map(|ret| {
+        at_level(
+            options
+                .ret
+                .as_ref()
+                .and_then(|ret| ret.value.level.as_ref()),
+            ret,
+        )
+    });
     quote! {
         #[allow(unused_imports)]
         use ::traced::__private::{
@@ -40,7 +56,12 @@ pub(super) fn recorder(checked: &Checked) -> TokenStream {
 /// format, `Display` where the error has it. `err` on a function that cannot fail is a type
 /// error on the `err`.
 fn error(checked: &Checked, value: &TokenStream, target: &TokenStream) -> TokenStream {
-    match checked.options.err.as_ref().map(|err| (err.key, err.value)) {
+    match checked
+        .options
+        .err
+        .as_ref()
+        .map(|err| (err.key, err.value.format))
+    {
         Some((_, Format::Debug(format))) => {
             let value = at(format, value);
             quote_spanned! {format=>
@@ -71,7 +92,7 @@ fn error(checked: &Checked, value: &TokenStream, target: &TokenStream) -> TokenS
 /// The `return` tag, when `ret` asks for it.
 fn ret(checked: &Checked, value: &TokenStream, target: &TokenStream) -> Option<TokenStream> {
     let ret = checked.options.ret.as_ref()?;
-    let recorded = match ret.value {
+    let recorded = match ret.value.format {
         Format::Auto => quote! {
             ::traced::__private::ArgValue::as_value(
                 &(&&&&::traced::__private::Arg(#value)).__traced_arg()
@@ -85,6 +106,19 @@ fn ret(checked: &Checked, value: &TokenStream, target: &TokenStream) -> Option<T
         },
     };
     Some(quote!(::traced::__private::Target::ret(#target, #recorded);))
+}
+
+/// `record`, only when `level` (of `err(level = ..)` or `ret(level = ..)`) is enabled, as
+/// `tracing::instrument` emits its event only then.
+fn at_level(level: Option<&Level>, record: TokenStream) -> TokenStream {
+    match level {
+        Some(level) => quote! {
+            if ::traced::__private::tracing::level_enabled!(#level) {
+                #record
+            }
+        },
+        None => record,
+    }
 }
 
 /// `value`, as an expression whose span is `span`: a type error about it then points there

@@ -76,13 +76,14 @@ pub(super) fn span_decl(
     }
 }
 
-/// The span's name: `name = "..."`, else the function's.
-fn name(function: &ItemFn, options: &Options) -> LitStr {
-    options
-        .name
-        .as_ref()
-        .map(|name| name.value.clone())
-        .unwrap_or_else(|| LitStr::new(&unraw(&function.sig.ident), function.sig.ident.span()))
+/// The span's name: `name = ...`, else the function's.
+fn name(function: &ItemFn, options: &Options) -> TokenStream {
+    match &options.name {
+        Some(name) => name.value.to_token_stream(),
+        None => {
+            LitStr::new(&unraw(&function.sig.ident), function.sig.ident.span()).to_token_stream()
+        }
+    }
 }
 
 /// The span's target: `target = "..."`, else the module's path.
@@ -93,21 +94,17 @@ fn target(options: &Options) -> TokenStream {
     }
 }
 
-/// The span's `tracing::Level`.
+/// The span's `tracing::Level` (default `INFO`).
 fn level(options: &Options) -> TokenStream {
-    let level = match options.level.as_ref().map(|level| level.value.as_str()) {
-        Some("trace") => quote!(TRACE),
-        Some("debug") => quote!(DEBUG),
-        Some("warn") => quote!(WARN),
-        Some("error") => quote!(ERROR),
-        _ => quote!(INFO),
-    };
-    quote!(::traced::__private::tracing::Level::#level)
+    match &options.level {
+        Some(level) => level.value.to_token_stream(),
+        None => quote!(::traced::__private::tracing::Level::INFO),
+    }
 }
 
 /// The `static` metadata and callsite every call of the function shares.
 fn callsite(
-    name: &LitStr,
+    name: &TokenStream,
     target: &TokenStream,
     level: &TokenStream,
     names: &[LitStr],
@@ -141,6 +138,8 @@ struct CallFields {
     values: Vec<TokenStream>,
     /// Calls on a frame's recorder (`FrameTags`).
     tags: Vec<TokenStream>,
+    /// `let _ = Empty;` for each `k = Empty` field (see `field`).
+    markers: Vec<TokenStream>,
     /// Whether any field has a value at the call.
     any_value: bool,
     /// Whether a `fields(...)` entry is left empty, to be recorded through the span later.
@@ -243,7 +242,12 @@ impl CallFields {
         let value = match &field.value {
             // Nothing to redact: a value recorded later is recorded as given.
             FieldValue::Empty => return self.push_later(key),
-            FieldValue::Value(expr) if is_empty_marker(expr) => return self.push_later(key),
+            FieldValue::Value(expr) if is_empty_marker(expr) => {
+                // The path is not needed, but naming it keeps the user's import of it used.
+                self.markers
+                    .push(quote_spanned!(expr.span()=> let _ = #expr;));
+                return self.push_later(key);
+            }
             FieldValue::Value(expr) => Value {
                 value: quote_spanned! {expr.span()=>
                     ::traced::__private::ArgValue::as_value(
@@ -274,6 +278,7 @@ impl CallFields {
         let CallFields {
             values,
             tags,
+            markers,
             any_value,
             ..
         } = self;
@@ -283,6 +288,7 @@ impl CallFields {
                 values: |__traced_values: &mut dyn ::core::ops::FnMut(
                     &::traced::__private::tracing::field::ValueSet<'_>,
                 )| {
+                    #(#markers)*
                     __traced_values(&__TRACED_META.fields().value_set_all(&[#(#values),*]))
                 },
                 #[allow(unused_variables)]
