@@ -4,13 +4,14 @@
 //! so one run of the compiler shows every mistake.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitStr, Token};
 
-use crate::Errors;
+use crate::errors::Errors;
 
 mod kw {
     syn::custom_keyword!(name);
@@ -62,6 +63,52 @@ pub enum Format {
     Display(Span),
 }
 
+/// `err(...)` or `ret(...)`: the format, and the level at which the outcome is recorded
+/// (`tracing::instrument` emits its event at that level; we record the tags only when that level
+/// is enabled).
+pub struct Outcome {
+    pub format: Format,
+    pub level: Option<Level>,
+}
+
+/// A level, as `tracing::instrument` takes it: a name in any case, 1 (trace) to 5 (error), or
+/// a path to a `tracing::Level` constant.
+pub enum Level {
+    /// One of [`LEVELS`].
+    Named(&'static str),
+    /// `Level::DEBUG`, `tracing::Level::WARN`, a constant of the user's.
+    Path(syn::Path),
+}
+
+impl ToTokens for Level {
+    /// The `tracing::Level` as an expression: a name or number as our absolute path; a path
+    /// as the user wrote it, in the user's scope, as `tracing::instrument` does.
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Level::Named(name) => {
+                let name = Ident::new(&name.to_ascii_uppercase(), Span::call_site());
+                tokens.extend(quote::quote!(::traced::__private::tracing::Level::#name));
+            }
+            Level::Path(path) => path.to_tokens(tokens),
+        }
+    }
+}
+
+/// A name or target: a string literal, or a path to a `&'static str` constant.
+pub enum Text {
+    Lit(LitStr),
+    Const(syn::Path),
+}
+
+impl ToTokens for Text {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Text::Lit(text) => text.to_tokens(tokens),
+            Text::Const(path) => path.to_tokens(tokens),
+        }
+    }
+}
+
 /// One `fields(...)` entry.
 pub struct Field {
     /// The dotted name, as tracing spells it.
@@ -80,15 +127,15 @@ pub enum FieldValue {
 /// A parsed `#[traced(...)]`.
 #[derive(Default)]
 pub struct Options {
-    pub name: Option<Opt<LitStr>>,
+    pub name: Option<Opt<Text>>,
     pub skip: Option<Opt<Vec<Ident>>>,
     pub skip_all: Option<Opt<()>>,
     pub record: Option<Opt<Vec<Ident>>>,
     pub fields: Option<Opt<Vec<Field>>>,
-    pub ret: Option<Opt<Format>>,
-    pub err: Option<Opt<Format>>,
-    pub level: Option<Opt<String>>,
-    pub target: Option<Opt<LitStr>>,
+    pub ret: Option<Opt<Outcome>>,
+    pub err: Option<Opt<Outcome>>,
+    pub level: Option<Opt<Level>>,
+    pub target: Option<Opt<Text>>,
     pub kind: Option<Opt<String>>,
     pub parent: Option<Opt<Expr>>,
     pub follows_from: Option<Opt<Expr>>,
@@ -156,8 +203,18 @@ fn parse_option(
     let lookahead = input.lookahead1();
     if lookahead.peek(kw::name) {
         let key = input.parse::<kw::name>()?.span;
-        let value = string_value(input, "name", "name = \"load_user\"")?;
+        let value = text_value(input, "name", "name = \"load_user\"")?;
         set(&mut options.name, key, value, "name", errors);
+    } else if lookahead.peek(LitStr) {
+        // `#[instrument("name")]`, which tracing accepts as well as `name = "name"`.
+        let name = input.parse::<LitStr>()?;
+        set(
+            &mut options.name,
+            name.span(),
+            Text::Lit(name),
+            "name",
+            errors,
+        );
     } else if lookahead.peek(kw::skip_all) {
         let key = input.parse::<kw::skip_all>()?.span;
         set(&mut options.skip_all, key, (), "skip_all", errors);
@@ -175,19 +232,20 @@ fn parse_option(
         set(&mut options.fields, key, fields, "fields", errors);
     } else if lookahead.peek(kw::ret) {
         let key = input.parse::<kw::ret>()?.span;
-        let format = format(input, "ret")?;
-        set(&mut options.ret, key, format, "ret", errors);
+        let outcome = outcome(input, "ret")?;
+        set(&mut options.ret, key, outcome, "ret", errors);
     } else if lookahead.peek(kw::err) {
         let key = input.parse::<kw::err>()?.span;
-        let format = format(input, "err")?;
-        set(&mut options.err, key, format, "err", errors);
+        let outcome = outcome(input, "err")?;
+        set(&mut options.err, key, outcome, "err", errors);
     } else if lookahead.peek(kw::level) {
         let key = input.parse::<kw::level>()?.span;
-        let value = one_of(input, "level", LEVELS, "level = \"debug\"")?;
+        input.parse::<Token![=]>()?;
+        let value = level(input)?;
         set(&mut options.level, key, value, "level", errors);
     } else if lookahead.peek(kw::target) {
         let key = input.parse::<kw::target>()?.span;
-        let value = string_value(input, "target", "target = \"my_app::db\"")?;
+        let value = text_value(input, "target", "target = \"my_app::db\"")?;
         set(&mut options.target, key, value, "target", errors);
     } else if lookahead.peek(kw::kind) {
         let key = input.parse::<kw::kind>()?.span;
@@ -212,7 +270,8 @@ fn parse_option(
     } else if input.peek(Ident::peek_any) {
         let unknown = input.call(Ident::parse_any)?;
         let mut message = format!("unknown option `{unknown}`");
-        if let Some(close) = crate::closest(&unknown.to_string(), OPTIONS.iter().copied()) {
+        if let Some(close) = crate::suggest::closest(&unknown.to_string(), OPTIONS.iter().copied())
+        {
             message.push_str(&format!("; did you mean `{close}`?"));
         }
         message.push_str(&format!("\nthe options are: {}", OPTIONS.join(", ")));
@@ -239,6 +298,74 @@ fn string_value(input: ParseStream<'_>, option: &str, example: &str) -> syn::Res
     }
 }
 
+/// `= "text"` or `= CONSTANT` (a path to a `&'static str`).
+fn text_value(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<Text> {
+    input.parse::<Token![=]>()?;
+    match input.parse::<Expr>()? {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) => Ok(Text::Lit(text)),
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+            Ok(Text::Const(path.path))
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            format!(
+                "`{option}` takes a string literal or a constant, as in `{example}` or \
+                 `{option} = NAME`"
+            ),
+        )),
+    }
+}
+
+/// What follows `level =`: `"debug"` in any case, `2`, or `Level::DEBUG`.
+fn level(input: ParseStream<'_>) -> syn::Result<Level> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(LitStr) {
+        let text = input.parse::<LitStr>()?;
+        let value = text.value();
+        if let Some(level) = LEVELS
+            .iter()
+            .find(|level| level.eq_ignore_ascii_case(&value))
+        {
+            return Ok(Level::Named(level));
+        }
+        Err(not_allowed("level", &text, LEVELS))
+    } else if lookahead.peek(syn::LitInt) {
+        let number = input.parse::<syn::LitInt>()?;
+        match number.base10_parse::<usize>() {
+            Ok(index @ 1..=5) => Ok(Level::Named(LEVELS[index - 1])),
+            _ => Err(syn::Error::new(
+                number.span(),
+                format!(
+                    "`level = {number}` is not a level; use 1 (trace), 2 (debug), 3 (info), \
+                     4 (warn) or 5 (error), or a name such as \"debug\""
+                ),
+            )),
+        }
+    } else if lookahead.peek(Ident) || lookahead.peek(Token![::]) {
+        Ok(Level::Path(input.parse()?))
+    } else {
+        Err(lookahead.error())
+    }
+}
+
+/// The error for a string that is not one of `allowed`.
+fn not_allowed(option: &str, text: &LitStr, allowed: &[&str]) -> syn::Error {
+    let value = text.value();
+    let list = allowed
+        .iter()
+        .map(|name| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut message = format!("`{option} = \"{value}\"` is not allowed; use one of {list}");
+    if let Some(close) = crate::suggest::closest(&value.to_lowercase(), allowed.iter().copied()) {
+        message.push_str(&format!(" (did you mean \"{close}\"?)"));
+    }
+    syn::Error::new(text.span(), message)
+}
+
 /// `= "one of these"`.
 fn one_of(
     input: ParseStream<'_>,
@@ -251,16 +378,7 @@ fn one_of(
     if allowed.contains(&value.as_str()) {
         return Ok(value);
     }
-    let list = allowed
-        .iter()
-        .map(|name| format!("\"{name}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut message = format!("`{option} = \"{value}\"` is not allowed; use one of {list}");
-    if let Some(close) = crate::closest(&value.to_lowercase(), allowed.iter().copied()) {
-        message.push_str(&format!(" (did you mean \"{close}\"?)"));
-    }
-    Err(syn::Error::new(text.span(), message))
+    Err(not_allowed(option, &text, allowed))
 }
 
 /// `(a, b, self)`.
@@ -285,34 +403,68 @@ fn ident_list(input: ParseStream<'_>, key: Span, option: &str) -> syn::Result<Ve
     Ok(names.into_iter().collect())
 }
 
-/// Nothing, `(Debug)` or `(Display)`.
-fn format(input: ParseStream<'_>, option: &str) -> syn::Result<Format> {
-    if !input.peek(syn::token::Paren) {
-        return Ok(Format::Auto);
-    }
-    let parse = |content: ParseStream<'_>| {
-        let lookahead = content.lookahead1();
-        let format = if lookahead.peek(kw::Debug) {
-            Format::Debug(content.parse::<kw::Debug>()?.span)
-        } else if lookahead.peek(kw::Display) {
-            Format::Display(content.parse::<kw::Display>()?.span)
-        } else {
-            return Err(syn::Error::new(
-                content.span(),
-                format!(
-                    "`{option}` takes `Debug` or `Display`, as in `{option}(Debug)`, or nothing"
-                ),
-            ));
-        };
-        if !content.is_empty() {
-            return Err(syn::Error::new(
-                content.span(),
-                format!("`{option}` takes one of `Debug` or `Display`"),
-            ));
-        }
-        Ok(format)
+/// Nothing, or in parentheses a format (`Debug` or `Display`), a `level = ...`, or both in
+/// either order.
+fn outcome(input: ParseStream<'_>, option: &str) -> syn::Result<Outcome> {
+    let mut outcome = Outcome {
+        format: Format::Auto,
+        level: None,
     };
-    parse.parse2(group(input)?)
+    if !input.peek(syn::token::Paren) {
+        return Ok(outcome);
+    }
+    let example = format!(
+        "`{option}(Debug)`, `{option}(level = \"warn\")` or `{option}(level = \"warn\", Display)`"
+    );
+    let parse = |content: ParseStream<'_>| {
+        let mut first = true;
+        while !content.is_empty() {
+            if !first {
+                content.parse::<Token![,]>()?;
+                if content.is_empty() {
+                    break;
+                }
+            }
+            first = false;
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::level) {
+                let key = content.parse::<kw::level>()?;
+                if outcome.level.is_some() {
+                    return Err(syn::Error::new(
+                        key.span,
+                        format!("`{option}(...)` takes one `level`"),
+                    ));
+                }
+                content.parse::<Token![=]>()?;
+                outcome.level = Some(level(content)?);
+            } else if lookahead.peek(kw::Debug) || lookahead.peek(kw::Display) {
+                let (format, span) = if content.peek(kw::Debug) {
+                    let span = content.parse::<kw::Debug>()?.span;
+                    (Format::Debug(span), span)
+                } else {
+                    let span = content.parse::<kw::Display>()?.span;
+                    (Format::Display(span), span)
+                };
+                if !matches!(outcome.format, Format::Auto) {
+                    return Err(syn::Error::new(
+                        span,
+                        format!("`{option}` takes one of `Debug` or `Display`"),
+                    ));
+                }
+                outcome.format = format;
+            } else {
+                return Err(syn::Error::new(
+                    content.span(),
+                    format!(
+                        "`{option}` takes `Debug` or `Display` and a `level`, as in {example}, or nothing"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    parse.parse2(group(input)?)?;
+    Ok(outcome)
 }
 
 /// The tokens inside `( … )`, parsed separately so an error inside does not also leave the
@@ -352,19 +504,32 @@ fn parse_fields(input: ParseStream<'_>, key: Span) -> syn::Result<Vec<Field>> {
 }
 
 fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
-    let (name, span) = if input.peek(LitStr) {
+    // `%name` / `?name`: the variable (or field path) of that name, formatted.
+    let shorthand = if input.peek(Token![%]) {
+        input.parse::<Token![%]>()?;
+        Some(FieldValue::Display as fn(Expr) -> FieldValue)
+    } else if input.peek(Token![?]) {
+        input.parse::<Token![?]>()?;
+        Some(FieldValue::Debug as fn(Expr) -> FieldValue)
+    } else {
+        None
+    };
+    let mut path = Vec::new();
+    let (name, span) = if input.peek(LitStr) && shorthand.is_none() {
         let text = input.parse::<LitStr>()?;
         (text.value(), text.span())
     } else if input.peek(Ident::peek_any) {
         let first = input.call(Ident::parse_any)?;
         let mut name = unraw(&first);
         let mut span = first.span();
+        path.push(first);
         while input.peek(Token![.]) {
             input.parse::<Token![.]>()?;
             let part = input.call(Ident::parse_any)?;
             name.push('.');
             name.push_str(&unraw(&part));
             span = span.join(part.span()).unwrap_or(span);
+            path.push(part);
         }
         (name, span)
     } else {
@@ -383,11 +548,11 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
                 format!("expected `=` or `,` after the field name, as in `{FIELDS_EXAMPLE}`"),
             ));
         }
-        return Ok(Field {
-            name,
-            span,
-            value: FieldValue::Empty,
-        });
+        let value = match shorthand {
+            Some(formatted) => formatted(syn::parse2(quote::quote!(#(#path).*))?),
+            None => FieldValue::Empty,
+        };
+        return Ok(Field { name, span, value });
     }
     let eq = input.parse::<Token![=]>()?;
     let value = if input.peek(Token![%]) {
@@ -402,7 +567,10 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
             format!("expected a value after `{name} =`, as in `{FIELDS_EXAMPLE}`"),
         ));
     } else {
-        FieldValue::Value(input.parse()?)
+        match shorthand {
+            Some(formatted) => formatted(input.parse()?),
+            None => FieldValue::Value(input.parse()?),
+        }
     };
     Ok(Field { name, span, value })
 }

@@ -1,16 +1,22 @@
 //! The `#[traced]` attribute; see the `traced` crate for documentation.
 //!
-//! Parse (`attr`), check against the function (`valid`), generate (`expand`). On any error the
-//! function is emitted unchanged next to the errors, so the rest of the crate still compiles and
-//! the user sees every mistake at once, each on the token that caused it.
+//! Parse (`attr`), check against the function (`valid`), generate (`expand`: the span in
+//! `expand/span.rs`, the outcome in `expand/outcome.rs`, each shape of function in
+//! `expand/shape.rs`, questions about the user's syntax in `expand/syntax.rs`). On any error the
+//! function is emitted unchanged next to the errors (`errors`), so the rest of the crate still
+//! compiles and the user sees every mistake at once, each on the token that caused it.
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::ToTokens;
 
 mod attr;
+mod errors;
 mod expand;
+mod suggest;
 mod valid;
+
+use errors::Errors;
 
 /// Traces each call of the function as a span: a child of the current span, named after the
 /// function, with the arguments as tags and failures marked as errors.
@@ -53,9 +59,11 @@ mod valid;
 /// `Debug` is formatted, and arguments that are neither are left out. Generic arguments are
 /// recorded as far as their bounds allow. Text is cut at `traced::max_value_len()` bytes.
 ///
-/// Arguments whose name contains `password`, `passwd`, `secret`, `token`, `api_key`, `apikey`,
-/// `credential` or `auth` are recorded as `[redacted]` unless named in `record(...)`; so are
-/// `fields(...)` with such keys.
+/// Arguments and `fields(...)` whose name holds a secret are recorded as `REDACTED` unless
+/// named in `record(...)`: names that contain `password`, `passwd`, `pwd`, `secret`, `token`,
+/// `apikey`, `accesskey`, `privatekey`, `auth`, `credential`, `signature`, `session`, `cookie`
+/// or `jwt`, or are `key`, `sig`, `code`, `pass`, `otp`, `pin` or `sid`, compared without case
+/// or `_` (the rule `traced::http` applies to URLs). It is decided at compile time.
 ///
 /// # Errors
 ///
@@ -68,20 +76,24 @@ mod valid;
 ///
 /// | option | effect |
 /// |---|---|
-/// | `name = "..."` | the span's name (default: the function's) |
+/// | `name = "..."` / `name = CONST` / `"..."` | the span's name (default: the function's) |
 /// | `skip(a, b)` / `skip_all` | leave these / all arguments out |
 /// | `record(a, b)` | record only these arguments (also un-redacts them) |
-/// | `fields(k = expr, k = %expr, k = ?expr, k)` | extra tags: value, `Display`, `Debug`, or empty to `record` later |
+/// | `fields(k = expr, k = %expr, k = ?expr, %k, ?k, k)` | extra tags (`a.b` and `"any text"` keys too): value, `Display`, `Debug`, a variable formatted, or empty to `record` later |
 /// | `ret` / `ret(Debug)` / `ret(Display)` | the return value as tag `return` |
 /// | `err` / `err(Debug)` / `err(Display)` | how the error is formatted; a compile error if the function cannot return `Err` |
-/// | `level = "trace" \| "debug" \| "info" \| "warn" \| "error"` | the span's level (default `info`) |
-/// | `target = "..."` | the span's target (default: the module path) |
+/// | `ret(level = ..)`, `err(level = .., Debug)` | record the outcome only when that level is enabled (as `tracing::instrument` emits its event only then) |
+/// | `level = "debug"` (any case) / `2` (1 trace to 5 error) / `Level::DEBUG` | the span's level (default `info`) |
+/// | `target = "..."` / `target = CONST` | the span's target (default: the module path) |
 /// | `kind = "client" \| "server" \| "producer" \| "consumer"` | the Zipkin span kind |
 /// | `parent = expr` | a local parent (`&Span`, `Span`, `Id`, `Option<Id>`, `None` for a new trace) or a caller's context (`Remote`, `Option<Remote>`, `SpanContext`) |
 /// | `follows_from = expr` | a causal link to another span |
 ///
-/// Unknown or repeated options, names in `skip`/`record` that are not parameters, and options
-/// that contradict each other are compile errors on the offending token.
+/// The spellings are `tracing::instrument`'s, so switching is a rename; except field names
+/// computed by a const expression (`fields({NAME} = ..)`) and a list of causes in
+/// `follows_from`, which here take one name and one cause. Unknown or repeated options, names
+/// in `skip`/`record` that are not parameters, and options that contradict each other are
+/// compile errors on the offending token.
 ///
 /// With no subscriber, or the span's level disabled, a call costs one check of the callsite's
 /// cached interest; no argument is formatted.
@@ -122,79 +134,4 @@ fn fallback(item: TokenStream2, errors: Errors) -> TokenStream2 {
         error.to_compile_error().to_tokens(&mut tokens);
     }
     tokens
-}
-
-/// Errors collected over a whole expansion.
-#[derive(Default)]
-pub(crate) struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        self.0.push(error);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn into_combined(self) -> Option<syn::Error> {
-        self.0.into_iter().reduce(|mut all, next| {
-            all.combine(next);
-            all
-        })
-    }
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Edit distance where swapping two neighbours counts as one edit (`nmae` is one from `name`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut table = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        for j in 0..=b.len() {
-            table[i * width + j] = if i == 0 || j == 0 {
-                i + j
-            } else {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut best = (table[(i - 1) * width + j] + 1)
-                    .min(table[i * width + j - 1] + 1)
-                    .min(table[(i - 1) * width + j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    best = best.min(table[(i - 2) * width + j - 2] + 1);
-                }
-                best
-            };
-        }
-    }
-    table[a.len() * width + b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_only_near_names() {
-        let names = ["user_id", "password", "body"];
-        assert_eq!(closest("usr_id", names), Some("user_id"));
-        assert_eq!(closest("pasword", names), Some("password"));
-        assert_eq!(closest("zzz", names), None);
-        assert_eq!(closest("nmae", ["name", "kind"]), Some("name"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("nmae", "name"), 1);
-    }
 }

@@ -4,31 +4,14 @@ use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
-use crate::Errors;
 use crate::attr::{Options, unraw};
-
-/// Parameter names containing one of these are recorded as `[redacted]` unless `record`ed.
-const SECRETS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "credential",
-    "auth",
-];
+use crate::errors::Errors;
 
 /// Tags the span sets itself.
 const RESERVED: &[&str] = &["error", "error.type", "return", "otel.kind"];
 
 /// `tracing`'s limit on the fields of one callsite.
 const MAX_FIELDS: usize = 32;
-
-pub fn is_secret(name: &str) -> bool {
-    let name = name.to_lowercase();
-    SECRETS.iter().any(|secret| name.contains(secret))
-}
 
 /// The function, or `None` (with an error saying why) when the attribute is on something else.
 pub fn function(item: TokenStream, errors: &mut Errors) -> Option<ItemFn> {
@@ -107,15 +90,19 @@ pub struct Param {
 pub struct Recorded {
     pub ident: Ident,
     pub name: String,
-    pub redacted: bool,
+    /// Whether it is recorded as the redaction marker if its name is sensitive: unless it is
+    /// named in `record(...)`. The rule itself is the runtime's (`traced::__private::redact`),
+    /// which the generated code evaluates at compile time.
+    pub redactable: bool,
 }
 
 /// The options, checked, and what they mean for this function.
 pub struct Checked {
     pub options: Options,
     pub recorded: Vec<Recorded>,
-    /// Field keys recorded as `[redacted]`.
-    pub redacted_fields: Vec<String>,
+    /// Field keys recorded as the redaction marker if they are sensitive: those not named in
+    /// `record(...)`.
+    pub redactable_fields: Vec<String>,
 }
 
 /// Every name a parameter binds, `self` included, in order.
@@ -267,7 +254,7 @@ pub fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checke
         // A field of the same name replaces the argument.
         .filter(|param| !field_keys.contains(&param.name))
         .map(|param| Recorded {
-            redacted: record_list.is_none() && is_secret(&param.name),
+            redactable: record_list.is_none(),
             ident: param.ident,
             name: param.name,
         })
@@ -286,25 +273,26 @@ pub fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checke
             ),
         ));
     }
-    let redacted_fields = field_keys
+    let redactable_fields = field_keys
         .into_iter()
         .filter(|key| {
-            is_secret(key)
-                && !record_list
-                    .as_ref()
-                    .is_some_and(|names| names.contains(key))
+            !record_list
+                .as_ref()
+                .is_some_and(|names| names.contains(key))
         })
         .collect();
     Checked {
         options,
         recorded,
-        redacted_fields,
+        redactable_fields,
     }
 }
 
 fn unknown_param(ident: &Ident, name: &str, option: &str, params: &[Param]) -> syn::Error {
     let mut message = format!("`{option}({name})`: this function has no parameter `{name}`");
-    if let Some(close) = crate::closest(name, params.iter().map(|param| param.name.as_str())) {
+    if let Some(close) =
+        crate::suggest::closest(name, params.iter().map(|param| param.name.as_str()))
+    {
         message.push_str(&format!("; did you mean `{close}`?"));
     } else if params.is_empty() {
         message.push_str("; it has no parameters");

@@ -34,8 +34,8 @@ use crate::frame::{Begun, Frame, Opening};
 use crate::layer::{Scalar, SpanState};
 use crate::model::{Remote, SpanContext};
 
-/// What replaces the value of a secret.
-pub const REDACTED: &str = "[redacted]";
+/// The rule for secrets, which the attribute evaluates at compile time.
+pub use crate::redact;
 
 /// A value to record, borrowed for the classification.
 pub struct Arg<'a, T>(pub &'a T);

@@ -27,6 +27,8 @@ pub mod model;
 #[cfg(feature = "opentelemetry")]
 pub mod otel_export;
 pub mod propagation;
+#[doc(hidden)]
+pub mod redact;
 pub mod report;
 pub mod sample;
 pub mod setup;

@@ -43,8 +43,10 @@
 //! For load tests, [`Receiver::start_keeping`] keeps only a sample of spans in memory while still
 //! checking and counting all of them ([`Receiver::span_count`]).
 
+pub mod alloc;
 pub mod browser;
 mod check;
+pub mod fixtures;
 mod http;
 mod jaeger_server;
 mod kafka_server;
@@ -54,6 +56,7 @@ mod receiver;
 pub mod schema;
 pub mod servers;
 mod span;
+pub mod strategies;
 pub mod tree;
 mod zipkin_server;
 

@@ -7,8 +7,6 @@
 //! `#[traced]` calls take the fast path as `traced::init` sets it up; spans made by hand
 //! (`tracing::info_span!`) are registry spans, whose extension map boxes our state.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,61 +18,14 @@ use traced::export::Exporter;
 use traced::model::{Sampling, SpanRecord, TraceId};
 use traced::sample::Sampler;
 use traced::TracedLayer;
-
-struct CountingAlloc;
-
-thread_local! {
-    // Const-initialised and without a destructor, so reading it never allocates.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    // `try_with`: allocations during thread teardown must not panic.
-    let _ = COUNTING.try_with(|counting| {
-        if counting.get() {
-            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; counting only touches
-// const-initialised thread-locals, which do not allocate.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`; `ptr` and `layout` come from our caller unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use traced_tests::alloc::CountingAlloc;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// Allocations made by this thread while running `body`.
 fn allocations_in(body: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    COUNTING.with(|counting| counting.set(true));
-    body();
-    COUNTING.with(|counting| counting.set(false));
-    ALLOCATIONS.with(Cell::get) - before
+    traced_tests::alloc::allocations_in(body).count
 }
 
 /// Counts exported spans (so a test cannot pass by exporting nothing) and drops them.
@@ -311,11 +262,11 @@ fn traced_functions_in_an_unsampled_trace_do_not_allocate() {
 #[test]
 fn the_counter_sees_allocations() {
     // Guards the other tests: a counter that never counts would make them pass vacuously.
-    let allocations = allocations_in(|| {
+    let counted = traced_tests::alloc::allocations_in(|| {
         black_box(Box::new(7u64));
         black_box(vec![1u8; 64]);
     });
-    assert_eq!(allocations, 2);
+    assert_eq!((counted.count, counted.bytes), (2, 8 + 64));
 }
 
 #[traced::traced]

@@ -11,10 +11,7 @@ use std::time::Duration;
 use traced::model::TagValue;
 use traced::testing::Capture;
 use traced::traced;
-
-fn text(value: &str) -> TagValue {
-    TagValue::Str(value.to_owned().into())
-}
+use traced_tests::fixtures::text;
 
 /// A current-thread runtime without timers or I/O.
 fn current_thread_runtime() -> tokio::runtime::Runtime {
@@ -155,12 +152,12 @@ struct Store {
 
 impl Store {
     #[traced]
-    async fn get<'a>(&'a self, key: &str, mut retries: u8) -> &'a str {
+    async fn get<'a>(&'a self, item: &str, mut retries: u8) -> &'a str {
         while retries > 0 {
             retries -= 1;
             tokio::task::yield_now().await;
         }
-        if key.is_empty() {
+        if item.is_empty() {
             ""
         } else {
             &self.prefix
@@ -188,7 +185,7 @@ fn async_methods_keep_borrows_and_patterns() {
     assert_eq!(consumed, "p3");
     drop(runtime);
     let get = capture.span("get");
-    assert_eq!(get.tag("key"), Some(&text("k")));
+    assert_eq!(get.tag("item"), Some(&text("k")));
     assert_eq!(get.tag("retries"), Some(&TagValue::U64(2)));
     assert_eq!(get.tag("self"), None);
     let consume = capture.span("consume");
@@ -440,7 +437,7 @@ struct Session {
 }
 
 impl Session {
-    #[traced(fields(session = self.id))]
+    #[traced(fields(owner = self.id))]
     async fn boxed(self: Box<Self>, step: u8) -> u64 {
         tokio::task::yield_now().await;
         self.id + u64::from(step)
@@ -490,10 +487,7 @@ fn async_generics_receivers_and_argument_lifetimes() {
         None,
         "`impl Into<u64>` allows no formatting"
     );
-    assert_eq!(
-        capture.span("boxed").tag("session"),
-        Some(&TagValue::U64(1))
-    );
+    assert_eq!(capture.span("boxed").tag("owner"), Some(&TagValue::U64(1)));
     assert_eq!(capture.span("advance").tag("by"), Some(&TagValue::U64(5)));
     assert_eq!(capture.span("shared").error(), None);
 }
@@ -659,4 +653,40 @@ fn async_arguments_are_tags_in_order_whatever_their_kind_and_whenever_the_future
             .all(|span| span.parent_id == Some(outer.id)),
         "every future is a child of the span it was called in"
     );
+}
+
+#[traced]
+async fn sign_in(id: u64, password: &str, session_id: u64, tries: u8) -> bool {
+    tokio::task::yield_now().await;
+    id > 0 && !password.is_empty() && session_id > 0 && tries > 0
+}
+
+#[traced(fields(api_key = %"k-1", region = "eu"))]
+async fn call_partner(token: String) -> usize {
+    tokio::task::yield_now().await;
+    token.len()
+}
+
+#[test]
+fn futures_redact_secrets_as_synchronous_calls_do() {
+    let capture = Capture::new();
+    let (signed_in, length) = capture.in_scope(|| {
+        let runtime = current_thread_runtime();
+        (
+            runtime.block_on(sign_in(7, "hunter2", 99, 3)),
+            runtime.block_on(call_partner("t0k".to_owned())),
+        )
+    });
+    assert!(signed_in);
+    assert_eq!(length, 3);
+    // Two typed arguments kept inline beside the redacted ones, which are text.
+    let span = capture.span("sign_in");
+    assert_eq!(span.tag("id"), Some(&TagValue::U64(7)));
+    assert_eq!(span.tag("password"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("session_id"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("tries"), Some(&TagValue::U64(3)));
+    let span = capture.span("call_partner");
+    assert_eq!(span.tag("token"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("api_key"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("region"), Some(&text("eu")));
 }

@@ -9,14 +9,11 @@ use std::sync::Arc;
 use traced::model::{SpanRecord, TagValue};
 use traced::testing::Capture;
 use traced::{traced, TracedLayer};
+use traced_tests::fixtures::text;
 use tracing::span::{Attributes, Id};
 use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
-
-fn text(value: &str) -> TagValue {
-    TagValue::Str(value.to_owned().into())
-}
 
 #[traced]
 fn handle(order: u64) -> Result<u64, String> {

@@ -6,10 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use traced::model::{SpanRecord, TagValue};
 use traced::testing::Capture;
 use traced::traced;
-
-fn text(value: &str) -> TagValue {
-    TagValue::Str(value.to_owned().into())
-}
+use traced_tests::fixtures::text;
 
 #[traced]
 fn add(a: u64, b: i32, scale: f32, flag: bool, wide: u128, small: i8, size: usize) -> i64 {
@@ -275,8 +272,12 @@ fn a_traced_call_made_while_unwinding_is_not_marked_as_failed() {
 }
 
 #[traced]
-fn login(user: &str, password: &str, api_token: String, auth_header: u32) -> bool {
-    !user.is_empty() && !password.is_empty() && !api_token.is_empty() && auth_header > 0
+fn login(user: &str, password: &str, api_token: String, auth_header: u32, session_id: u64) -> bool {
+    !user.is_empty()
+        && !password.is_empty()
+        && !api_token.is_empty()
+        && auth_header > 0
+        && session_id > 0
 }
 
 #[traced(record(user, password))]
@@ -288,14 +289,16 @@ fn login_recorded(user: &str, password: &str, session: u64) -> bool {
 fn secrets_are_redacted_unless_recorded_explicitly() {
     let capture = Capture::new();
     capture.in_scope(|| {
-        login("ann", "hunter2", "t0k".to_owned(), 1);
+        login("ann", "hunter2", "t0k".to_owned(), 1, 77);
         login_recorded("bob", "pw", 9);
     });
     let span = capture.span("login");
     assert_eq!(span.tag("user"), Some(&text("ann")));
-    assert_eq!(span.tag("password"), Some(&text("[redacted]")));
-    assert_eq!(span.tag("api_token"), Some(&text("[redacted]")));
-    assert_eq!(span.tag("auth_header"), Some(&text("[redacted]")));
+    assert_eq!(span.tag("password"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("api_token"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("auth_header"), Some(&text("REDACTED")));
+    // The same rule and marker as a URL's query (`traced::http::redact_url`).
+    assert_eq!(span.tag("session_id"), Some(&text("REDACTED")));
     let span = capture.span("login_recorded");
     assert_eq!(span.tag("password"), Some(&text("pw")));
     assert_eq!(
@@ -303,6 +306,24 @@ fn secrets_are_redacted_unless_recorded_explicitly() {
         None,
         "record(...) records only the arguments it names"
     );
+}
+
+/// Asks for the current span, so the call gets a `tracing` span rather than a frame: the
+/// redaction holds on that path too.
+#[traced(fields(cookie = ?("a", 1), page = 2u64))]
+fn login_with_span(user: &str, password: &str) -> bool {
+    tracing::Span::current().is_disabled() || !user.is_empty() && !password.is_empty()
+}
+
+#[test]
+fn secrets_are_redacted_in_tracing_spans_too() {
+    let capture = Capture::new();
+    assert!(capture.in_scope(|| login_with_span("ann", "hunter2")));
+    let span = capture.span("login_with_span");
+    assert_eq!(span.tag("user"), Some(&text("ann")));
+    assert_eq!(span.tag("password"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("cookie"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("page"), Some(&TagValue::U64(2)));
 }
 
 #[derive(Debug)]
@@ -364,4 +385,46 @@ fn without_a_subscriber_functions_behave_the_same() {
         payload.downcast_ref::<String>().map(String::as_str),
         Some("exploded: quiet")
     );
+}
+
+/// Field values that are temporaries (a call's result, a reference to a fresh value, a sum
+/// formatted with `%`), under names that may or may not be sensitive: they compile and are
+/// recorded, or redacted, in both a frame and a tracing span.
+#[traced(fields(
+    label_len = label.len(),
+    owned = &label.to_uppercase(),
+    next = %(label.len() + 1),
+    type_name = std::any::type_name::<u8>(),
+    token_len = label.len(),
+    session = &label.to_uppercase(),
+    cookie = %(label.len() + 1),
+))]
+fn temporaries(label: &str, current: bool) -> bool {
+    current && !tracing::Span::current().is_disabled() || !label.is_empty()
+}
+
+#[traced(fields(label_len = label.len(), owned = &label.to_uppercase(), secret = %(label.len() + 1)))]
+fn temporaries_in_a_frame(label: &str) -> usize {
+    label.len()
+}
+
+#[test]
+fn field_values_may_be_temporaries() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        temporaries("abc", true);
+        temporaries_in_a_frame("abc");
+    });
+    let span = capture.span("temporaries");
+    assert_eq!(span.tag("label_len"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("owned"), Some(&text("ABC")));
+    assert_eq!(span.tag("next"), Some(&text("4")));
+    assert_eq!(span.tag("type_name"), Some(&text("u8")));
+    assert_eq!(span.tag("token_len"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("session"), Some(&text("REDACTED")));
+    assert_eq!(span.tag("cookie"), Some(&text("REDACTED")));
+    let span = capture.span("temporaries_in_a_frame");
+    assert_eq!(span.tag("label_len"), Some(&TagValue::U64(3)));
+    assert_eq!(span.tag("owned"), Some(&text("ABC")));
+    assert_eq!(span.tag("secret"), Some(&text("REDACTED")));
 }

@@ -4,13 +4,9 @@
 
 mod shop_support;
 
-use shop_support::{describe, Reported};
+use shop_support::{describe, names, Reported};
 use traced_examples::chain;
-use traced_tests::{tree, ReceivedSpan};
-
-fn names<'a>(spans: impl IntoIterator<Item = &'a ReceivedSpan>) -> Vec<&'a str> {
-    spans.into_iter().map(ReceivedSpan::name_or_empty).collect()
-}
+use traced_tests::tree;
 
 #[test]
 fn one_request_is_one_trace_across_demo_and_service1() {

@@ -373,3 +373,49 @@ fn through_the_layer_concurrent_traces_each_print_whole() {
         assert!(trace.contains("error: went wrong reason=test"), "{trace}");
     }
 }
+
+/// The whole waterfall of a small two-service trace, character for character: fixed ids,
+/// timestamps and durations, so any change to the layout shows here as a diff.
+#[test]
+fn golden_rendering_of_a_two_service_trace() {
+    let mut root = span(1, None, "GET /available", 0, 4_620);
+    root.kind = Some(Kind::Server);
+    root.tags = vec![
+        ("http.method".into(), TagValue::Str("GET".into())),
+        ("http.route".into(), TagValue::Str("/available".into())),
+        ("http.status_code".into(), TagValue::U64(200)),
+    ]
+    .into();
+    root.service_name = Some(Arc::from("catalog"));
+    let mut query = span(2, Some(1), "list_items", 100, 479);
+    query.kind = Some(Kind::Client);
+    query.tags = vec![("db.system".into(), TagValue::Str("sqlite".into()))].into();
+    query.service_name = Some(Arc::from("catalog"));
+    let mut call = span(3, Some(1), "GET", 700, 3_830);
+    call.kind = Some(Kind::Client);
+    call.tags = vec![("http.status_code".into(), TagValue::U64(503))].into();
+    call.service_name = Some(Arc::from("catalog"));
+    let mut served = span(4, Some(3), "GET /stocks", 2_900, 1_060);
+    served.kind = Some(Kind::Server);
+    served.tags = vec![
+        ("error".into(), TagValue::Str("database is locked".into())),
+        ("retries".into(), TagValue::I64(-1)),
+    ]
+    .into();
+    served.annotations = vec![Annotation {
+        timestamp_us: 1_000_000 + 3_400,
+        value: "lock wait".to_owned(),
+    }];
+    served.service_name = Some(Arc::from("inventory"));
+    // In closing order, as the layer exports them.
+    let text = render_trace(&[query, served, call, root], &plain());
+    let expected = "\
+── trace 5f3c8e0d2a9b41c7e3f6a8b9c0d1e2f3 · 4 spans · 4.62ms · 1 error ──
+catalog    GET /available  [████████████████████████████████████████] 4.62ms  server  http.method=GET http.route=/available http.status_code=200
+catalog      list_items    [██████                                  ]  479µs  client  db.system=sqlite
+catalog      GET           [      ██████████████████████████████████] 3.83ms  client  http.status_code=503
+inventory      GET /stocks [                         ██████████     ] 1.06ms  server  error: database is locked  retries=-1
+                 · +500µs lock wait
+";
+    assert_eq!(text, expected, "\n{text}");
+}

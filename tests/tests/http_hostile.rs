@@ -18,6 +18,7 @@ use traced::http::{SpanModel, TraceLayer};
 use traced::model::{Kind, Remote, SpanId, TagValue};
 use traced::propagation::{Format, Propagator};
 use traced::testing::Capture;
+use traced_tests::strategies::near_valid;
 
 /// The propagation headers, plus two that the server layer reads or passes through.
 fn names() -> Vec<&'static str> {
@@ -32,9 +33,8 @@ fn names() -> Vec<&'static str> {
 fn value() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         4 => prop::collection::vec(any::<u8>(), 0..80),
-        // Shapes close to valid, so some cases carry a real context.
-        4 => "([0-9a-f]{16}|[0-9a-f]{32})-[0-9a-f]{16}(-[01d])?(-[0-9a-f]{16})?".prop_map(String::into_bytes),
-        2 => "00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]".prop_map(String::into_bytes),
+        // Valid and almost valid values of every format, so some cases carry a real context.
+        6 => near_valid().prop_map(String::into_bytes),
         2 => "[0-9a-fA-F]{0,34}".prop_map(String::into_bytes),
         1 => (8 * 1024 - 4..8 * 1024 + 64usize).prop_map(|len| vec![b'a'; len]),
         1 => "\\[?[0-9a-z:.]{0,20}\\]?(:[0-9]{0,7})?".prop_map(String::into_bytes),

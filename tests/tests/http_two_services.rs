@@ -15,6 +15,7 @@ use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
 use traced::model::{Kind, SpanId, SpanRecord, TagValue, TraceId};
 use traced::propagation::Propagator;
 use traced::testing::Capture;
+use traced_tests::fixtures::tag_u64;
 use tracing::Instrument;
 
 /// Names of the spans one `GET /orders/{id}` produces, as `(service, name)`.
@@ -188,14 +189,6 @@ fn text<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a str> {
     span.tag(key).and_then(TagValue::as_str)
 }
 
-fn number(span: &SpanRecord, key: &str) -> Option<u64> {
-    match span.tag(key)? {
-        TagValue::U64(value) => Some(*value),
-        TagValue::I64(value) => u64::try_from(*value).ok(),
-        other => other.as_str().and_then(|text| text.parse().ok()),
-    }
-}
-
 fn service(span: &SpanRecord) -> Option<&str> {
     span.service_name.as_deref()
 }
@@ -309,7 +302,7 @@ fn spans_carry_http_tags_and_endpoints() {
     assert_eq!(text(front, "http.method"), Some("GET"));
     assert_eq!(text(front, "http.route"), Some("/orders/{id}"));
     assert_eq!(text(front, "http.target"), Some("/orders/abc?page=2"));
-    assert_eq!(number(front, "http.status_code"), Some(200));
+    assert_eq!(tag_u64(front, "http.status_code"), Some(200));
     assert_eq!(front.error(), None);
     // The test's own client connected from loopback.
     let caller = front
@@ -318,13 +311,13 @@ fn spans_carry_http_tags_and_endpoints() {
         .expect("the caller's address");
     assert_eq!(caller.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
     assert!(caller.port.is_some_and(|port| port != *front_port));
-    assert_eq!(number(front, "server.port"), Some(u64::from(*front_port)));
+    assert_eq!(tag_u64(front, "server.port"), Some(u64::from(*front_port)));
 
     assert_eq!(text(client, "http.method"), Some("GET"));
     let url = text(client, "http.url").expect("http.url");
-    let back_port = number(client, "server.port").expect("server.port") as u16;
+    let back_port = tag_u64(client, "server.port").expect("server.port") as u16;
     assert_eq!(url, format!("http://127.0.0.1:{back_port}/stock/abc"));
-    assert_eq!(number(client, "http.status_code"), Some(200));
+    assert_eq!(tag_u64(client, "http.status_code"), Some(200));
     let server = client
         .remote_endpoint
         .as_ref()
@@ -335,7 +328,7 @@ fn spans_carry_http_tags_and_endpoints() {
 
     assert_eq!(text(back, "http.route"), Some("/stock/{id}"));
     assert_eq!(text(back, "http.target"), Some("/stock/abc"));
-    assert_eq!(number(back, "http.status_code"), Some(200));
+    assert_eq!(tag_u64(back, "http.status_code"), Some(200));
     let caller = back.remote_endpoint.as_ref().expect("front's address");
     assert_eq!(caller.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
 }
@@ -372,20 +365,20 @@ fn server_errors_and_panics_are_marked_on_every_side() {
     };
 
     let back_failed = by_target("/stock/fail");
-    assert_eq!(number(back_failed, "http.status_code"), Some(503));
+    assert_eq!(tag_u64(back_failed, "http.status_code"), Some(503));
     assert_eq!(back_failed.error(), Some("503"));
     let client_failed = spans
         .iter()
         .find(|span| span.kind == Some(Kind::Client) && Some(span.id) == back_failed.parent_id)
         .expect("the client span of the failed call");
-    assert_eq!(number(client_failed, "http.status_code"), Some(503));
+    assert_eq!(tag_u64(client_failed, "http.status_code"), Some(503));
     assert_eq!(client_failed.error(), Some("503"));
     let front_failed = by_target("/orders/fail");
     assert_eq!(front_failed.error(), Some("502"));
 
     let back_panicked = by_target("/stock/panic");
     assert_eq!(back_panicked.error(), Some("stock table is corrupt"));
-    assert_eq!(number(back_panicked, "http.status_code"), Some(500));
+    assert_eq!(tag_u64(back_panicked, "http.status_code"), Some(500));
     let client_panicked = spans
         .iter()
         .find(|span| span.kind == Some(Kind::Client) && Some(span.id) == back_panicked.parent_id)
@@ -665,7 +658,7 @@ fn the_reqwest_middleware_traces_like_send_traced() {
     assert_eq!(back.parent_id, Some(client.id));
     assert_eq!(back.trace_id, front.trace_id);
     assert_eq!(client.kind, Some(Kind::Client));
-    assert_eq!(number(client, "http.status_code"), Some(200));
+    assert_eq!(tag_u64(client, "http.status_code"), Some(200));
     let server = client.remote_endpoint.as_ref().expect("remote endpoint");
     assert_eq!(server.service_name.as_deref(), Some("back"));
 }

@@ -8,6 +8,7 @@ use traced::model::{Kind, SpanRecord, TagValue};
 use traced::testing::Capture;
 use traced_examples::shop::db::Db;
 use traced_examples::shop::{self, Config, DataDir, Shop};
+use traced_tests::fixtures::tag_u64;
 
 /// One request and the status it must get.
 struct Case {
@@ -223,14 +224,6 @@ fn root_server_span(capture: &Capture, path: &str) -> Option<SpanRecord> {
     }
 }
 
-fn number(span: &SpanRecord, key: &str) -> Option<u64> {
-    match span.tag(key)? {
-        TagValue::U64(value) => Some(*value),
-        TagValue::I64(value) => u64::try_from(*value).ok(),
-        other => other.as_str()?.parse().ok(),
-    }
-}
-
 #[test]
 fn bad_input_is_a_4xx_json_error_with_an_error_tag() {
     let capture = Capture::new();
@@ -300,7 +293,7 @@ fn bad_input_is_a_4xx_json_error_with_an_error_tag() {
                     if span.service_name.as_deref() != Some(case.service) {
                         problems.push(format!("span of service {:?}", span.service_name));
                     }
-                    if number(&span, "http.status_code") != Some(u64::from(case.status)) {
+                    if tag_u64(&span, "http.status_code") != Some(u64::from(case.status)) {
                         problems.push(format!("span status {:?}", span.tag("http.status_code")));
                     }
                     let tagged = span.error().filter(|error| !error.is_empty());
@@ -357,7 +350,7 @@ fn a_database_failure_is_a_500_with_the_cause_on_the_database_span() {
     );
     let server = capture.span("GET /stocks");
     assert!(server.error().is_some(), "{server:#?}");
-    assert_eq!(number(&server, "http.status_code"), Some(500));
+    assert_eq!(tag_u64(&server, "http.status_code"), Some(500));
     let query = capture.span("list_stocks");
     assert_eq!(query.parent_id, Some(server.id));
     assert!(

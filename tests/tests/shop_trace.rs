@@ -6,7 +6,7 @@ mod shop_support;
 
 use std::collections::BTreeMap;
 
-use shop_support::{describe, Reported, PROCESS_SERVICE};
+use shop_support::{describe, names, Reported, PROCESS_SERVICE};
 use traced_examples::shop::{self, scenario, Config, DataDir};
 use traced_tests::tree::{self, TraceTree};
 use traced_tests::ReceivedSpan;
@@ -49,10 +49,6 @@ fn play() -> Played {
         bodies: answers.into_iter().map(|answer| answer.body).collect(),
         traces: trees,
     }
-}
-
-fn names<'a>(spans: impl IntoIterator<Item = &'a ReceivedSpan>) -> Vec<&'a str> {
-    spans.into_iter().map(ReceivedSpan::name_or_empty).collect()
 }
 
 /// Checks the span's kind, its service and the service at its other end.

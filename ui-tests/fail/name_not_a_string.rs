@@ -1,9 +1,9 @@
 use traced::traced;
 
-#[traced(name = load_user)]
+#[traced(name = 42)]
 fn load() {}
 
-#[traced(name = 42, target = crate_name)]
+#[traced(name = "save", target = 7)]
 fn save() {}
 
 fn main() {

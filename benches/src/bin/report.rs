@@ -10,14 +10,11 @@
 //! `valgrind --tool=callgrind` or `perf`. `sink [secs]` serves a counting sink and prints its
 //! URL, for running `export-child <stack> <flat|rate> <secs> <url>` by hand.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -26,51 +23,7 @@ use traced_benches::export::{ExportStack, GeneratorOutcome};
 use traced_benches::sink::Sink;
 use traced_benches::stacks::{self, Parent};
 use traced_benches::suite::{self, SCENARIOS, STACKS};
-
-/// Counts allocations made by one thread while enabled; costs one relaxed load otherwise.
-struct CountingAlloc;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNT_THIS_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation(size: usize) {
-    if COUNTING.load(Ordering::Relaxed) && COUNT_THIS_THREAD.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        ALLOCATED_BYTES.fetch_add(size as u64, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; counting touches only
-// atomics and a const-initialised thread-local, neither of which allocates.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation(layout.size());
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation(new_size);
-        // SAFETY: as for `alloc`; `ptr` and `layout` come from our caller unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use traced_tests::alloc::{allocations_in, CountingAlloc};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -382,21 +335,12 @@ fn measure_allocations() -> Vec<AllocRow> {
             for _ in 0..1_000 {
                 call();
             }
-            COUNT_THIS_THREAD.with(|flag| flag.set(true));
-            let before = (
-                ALLOCATIONS.load(Ordering::Relaxed),
-                ALLOCATED_BYTES.load(Ordering::Relaxed),
-            );
-            COUNTING.store(true, Ordering::Relaxed);
-            for _ in 0..SPANS {
-                call();
-            }
-            COUNTING.store(false, Ordering::Relaxed);
-            COUNT_THIS_THREAD.with(|flag| flag.set(false));
-            (
-                ALLOCATIONS.load(Ordering::Relaxed) - before.0,
-                ALLOCATED_BYTES.load(Ordering::Relaxed) - before.1,
-            )
+            let counted = allocations_in(|| {
+                for _ in 0..SPANS {
+                    call();
+                }
+            });
+            (counted.count, counted.bytes)
         });
         rows.push(AllocRow {
             label,

@@ -10,6 +10,11 @@ use traced_tests::{ReceivedSpan, Receiver};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
+/// The spans' names, in order.
+pub fn names<'a>(spans: impl IntoIterator<Item = &'a ReceivedSpan>) -> Vec<&'a str> {
+    spans.into_iter().map(ReceivedSpan::name_or_empty).collect()
+}
+
 /// The service name spans get when nothing names theirs: no span of the examples may carry it.
 pub const PROCESS_SERVICE: &str = "example-test-process";
 
