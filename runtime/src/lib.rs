@@ -29,21 +29,27 @@ pub mod otel_export;
 pub mod propagation;
 pub mod report;
 pub mod sample;
+pub mod semconv;
 pub mod setup;
 #[cfg(all(unix, feature = "signal"))]
 pub mod signal;
 pub mod testing;
 pub mod value;
 
+mod annotation;
 mod clock;
 mod frame;
 mod ids;
+mod lookup;
 mod panic;
+mod pipeline;
+mod remote_parent;
+mod state;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use layer::{current_context, with_remote_parent, TracedLayer};
+pub use layer::{current_context, TracedLayer};
 pub use setup::{
     builder, init, layer, shutdown, stats, try_init, Builder, InitError, TracingGuard,
 };

@@ -113,7 +113,7 @@ proptest! {
         prop_assert_eq!(span.tag("http.status_code"), Some(&TagValue::U64(200)));
 
         // The layer continues a caller exactly when the propagator finds one.
-        match Propagator::default().extract_from(&headers) {
+        match Propagator::default().extract(&headers) {
             Some(Remote::Context(caller)) => {
                 prop_assert_eq!(span.trace_id, caller.trace_id);
                 if shared {

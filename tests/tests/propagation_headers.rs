@@ -32,16 +32,16 @@ fn serve(
 ) -> (SpanRecord, HeaderMap) {
     let dispatch = capture.dispatch_with_sampler(ParentBased::new(AlwaysOn));
     let outgoing = tracing::dispatcher::with_default(&dispatch, || {
-        propagator.in_span_from(
-            incoming,
-            || tracing::info_span!("server", otel.kind = "server"),
-            || {
+        propagator
+            .continue_trace(incoming, || {
+                tracing::info_span!("server", otel.kind = "server")
+            })
+            .in_scope(|| {
                 let mut outgoing = HeaderMap::new();
                 let context = traced::current_context().expect("the server span is current");
-                propagator.inject_into(&context, &mut outgoing);
+                propagator.inject(&context, &mut outgoing);
                 outgoing
-            },
-        )
+            })
     });
     let server = capture
         .spans()
@@ -348,7 +348,7 @@ fn injection_formats_follow_configuration() {
     for (otel_propagators, expected) in cases {
         let propagator = Propagator::from_otel_propagators(otel_propagators).unwrap();
         let mut map = HeaderMap::new();
-        propagator.inject_into(&context, &mut map);
+        propagator.inject(&context, &mut map);
         let mut sent: Vec<(String, String)> = map
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
@@ -363,7 +363,7 @@ fn injection_formats_follow_configuration() {
         if !expected.is_empty() {
             assert_eq!(
                 Propagator::default()
-                    .extract_from(&map)
+                    .extract(&map)
                     .unwrap()
                     .context()
                     .unwrap()
@@ -407,8 +407,14 @@ fn repeated_headers_keep_the_first_and_many_repeats_are_harmless() {
         "traceparent",
         HeaderValue::from_str(&format!("00-{TRACE_128}-{SPAN}-01")).unwrap(),
     );
-    let incoming = Propagator::trace_context().extract_incoming(&w3c).unwrap();
-    assert_eq!(incoming.trace_state, None);
+    let propagator = Propagator::trace_context();
+    let context = *propagator.extract(&w3c).unwrap().context().unwrap();
+    let mut sent = HeaderMap::new();
+    propagator
+        .continue_trace(&w3c, tracing::Span::none)
+        .in_scope(|| propagator.inject(&context, &mut sent));
+    assert!(sent.get("traceparent").is_some());
+    assert!(sent.get("tracestate").is_none(), "no state is kept");
 }
 
 #[test]
@@ -452,16 +458,14 @@ fn async_handlers_continue_the_trace_across_awaits() {
         .unwrap();
     let incoming = headers(&[("b3", format!("{TRACE_64}-{SPAN}-1").as_bytes())]);
     let outgoing = capture.in_scope(|| {
-        runtime.block_on(propagation::continue_trace(
-            propagation::extract(&incoming),
-            || tracing::info_span!("handler"),
-            async {
-                tokio::task::yield_now().await;
-                let mut outgoing = HeaderMap::new();
-                tracing::info_span!("client").in_scope(|| propagation::inject(&mut outgoing));
-                outgoing
-            },
-        ))
+        let continuation =
+            propagation::global().continue_trace(&incoming, || tracing::info_span!("handler"));
+        runtime.block_on(continuation.instrument(async {
+            tokio::task::yield_now().await;
+            let mut outgoing = HeaderMap::new();
+            tracing::info_span!("client").in_scope(|| propagation::inject(&mut outgoing));
+            outgoing
+        }))
     });
     let handler = capture.span("handler");
     let client = capture.span("client");

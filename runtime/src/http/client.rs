@@ -85,8 +85,8 @@ impl ClientTrace {
         if let Some(context) = context {
             let headers = request.headers_mut();
             match &self.propagator {
-                Some(propagator) => propagator.inject_into(&context, headers),
-                None => crate::propagation::global().inject_into(&context, headers),
+                Some(propagator) => propagator.inject(&context, headers),
+                None => crate::propagation::global().inject(&context, headers),
             }
         }
         let result = send(request).instrument(span.clone()).await;

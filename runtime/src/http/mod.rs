@@ -53,10 +53,9 @@
 //! assert_eq!(capture.span("consume").parent_id, Some(SpanId(0xe457b5a2e4d86bd1)));
 //! ```
 //!
-//! Without the attribute, [`crate::propagation::in_span_from`] runs a closure and
-//! [`crate::propagation::continue_trace_from`] a future in a span that continues the headers'
-//! trace (keeping a W3C `tracestate` for the calls made inside); [`crate::with_remote_parent`]
-//! with `true` makes the span join the caller's (the shared-span model):
+//! Without the attribute, [`Propagator::continue_trace`](crate::propagation::Propagator::continue_trace)
+//! makes a `tracing` span that continues the headers' trace, and runs a closure or a future in
+//! it (keeping a W3C `tracestate` for the calls made inside):
 //!
 //! ```
 //! use traced::testing::Capture;
@@ -64,11 +63,9 @@
 //! let headers = vec![("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")];
 //! let capture = Capture::new();
 //! capture.in_scope(|| {
-//!     traced::propagation::in_span_from(
-//!         &headers,
-//!         || tracing::info_span!(parent: None, "consume"),
-//!         || { /* handle the message */ },
-//!     )
+//!     traced::propagation::global()
+//!         .continue_trace(&headers, || tracing::info_span!(parent: None, "consume"))
+//!         .in_scope(|| { /* handle the message */ })
 //! });
 //! assert_eq!(capture.span("consume").trace_id.to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
 //! ```

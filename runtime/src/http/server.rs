@@ -269,7 +269,11 @@ impl<S> TraceService<S> {
                 let shared = config.model == SpanModel::Shared;
                 // A root, so the caller's context wins over whatever span is current here (a
                 // local parent would otherwise take precedence).
-                crate::with_remote_parent(remote, shared, || server_span!(parent: None,))
+                crate::remote_parent::with_remote_parent(
+                    remote,
+                    shared,
+                    || server_span!(parent: None,),
+                )
             }
             // No caller: nest under the current span, if any (a service called in-process).
             None => server_span!(),

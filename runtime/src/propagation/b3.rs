@@ -2,7 +2,7 @@
 //! <https://github.com/openzipkin/b3-propagation> defines them.
 
 use super::carrier::{Carrier, CarrierMut};
-use super::read;
+use super::format::read;
 use crate::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 
 /// The single header.

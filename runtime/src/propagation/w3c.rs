@@ -5,7 +5,8 @@ use std::fmt;
 
 use super::b3::lower_hex;
 use super::carrier::{Carrier, CarrierMut};
-use super::{read, MAX_HEADER_LEN};
+use super::format::read;
+use super::MAX_HEADER_LEN;
 use crate::model::{Sampling, SpanContext, SpanId, TraceId};
 
 pub(crate) const TRACEPARENT: &str = "traceparent";
