@@ -100,7 +100,7 @@ pub fn init_tracing() -> ExampleTracing {
     let zipkin = wants_zipkin && config.exporters().contains(&ExporterKind::Zipkin);
     let endpoint = config.zipkin_endpoint.clone();
     let builder = if wants_zipkin {
-        builder.with_exporter(ExporterKind::Console)
+        builder.exporter(ExporterKind::Console)
     } else {
         builder.exporters([ExporterKind::Console])
     };

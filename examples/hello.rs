@@ -71,14 +71,14 @@ fn price(item: &str, count: u32) -> u64 {
     unit * u64::from(count)
 }
 
-pub fn main() {
+pub(crate) fn main() {
     // The waterfall always; Zipkin only when asked for (`OTEL_EXPORTER_ZIPKIN_ENDPOINT` or
     // `OTEL_TRACES_EXPORTER`), so a run without a collector never waits on the network.
     let builder = traced::builder().shutdown_timeout(Duration::from_secs(3));
     let config = builder.config();
     let asked = config.zipkin_endpoint_set || config.traces_exporter.is_some();
     let builder = if asked {
-        builder.with_exporter(ExporterKind::Console)
+        builder.exporter(ExporterKind::Console)
     } else {
         builder.exporters([ExporterKind::Console])
     };

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
-use traced::http::{ClientTrace, SendTraced, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::traced;
 
 use super::api::{self, ApiError, JsonBody};
@@ -98,7 +98,7 @@ pub fn router(db: Db, inventory_url: String) -> Router {
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::wrong_method)
         .with_state(catalog)
-        .layer(TraceLayer::new().service_name(SERVICE))
+        .layer(ServerLayer::new().service_name(SERVICE))
 }
 
 async fn add_item(

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use traced::http::{ClientTrace, SendTraced, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::traced;
 
 use super::api::{self, ApiError, JsonBody};
@@ -73,7 +73,7 @@ pub fn router(db: Db, catalog_url: String) -> Router {
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::wrong_method)
         .with_state(inventory)
-        .layer(TraceLayer::new().service_name(SERVICE))
+        .layer(ServerLayer::new().service_name(SERVICE))
 }
 
 async fn fill(

@@ -30,7 +30,7 @@ mod kw {
 }
 
 /// Every option, in the order the docs list them; used for "did you mean".
-pub const OPTIONS: &[&str] = &[
+pub(crate) const OPTIONS: &[&str] = &[
     "name",
     "skip",
     "skip_all",
@@ -45,32 +45,32 @@ pub const OPTIONS: &[&str] = &[
     "follows_from",
 ];
 
-pub const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
-pub const KINDS: &[&str] = &["client", "server", "producer", "consumer"];
+pub(crate) const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
+pub(crate) const KINDS: &[&str] = &["client", "server", "producer", "consumer"];
 
 /// An option's value, with the span of the option's keyword for error messages.
-pub struct Opt<T> {
+pub(crate) struct Opt<T> {
     pub key: Span,
     pub value: T,
 }
 
 /// How an error or return value is formatted.
 #[derive(Clone, Copy)]
-pub enum Format {
+pub(crate) enum Format {
     Auto,
     Debug(Span),
     Display(Span),
 }
 
 /// One `fields(...)` entry.
-pub struct Field {
+pub(crate) struct Field {
     /// The dotted name, as tracing spells it.
     pub name: String,
     pub span: Span,
     pub value: FieldValue,
 }
 
-pub enum FieldValue {
+pub(crate) enum FieldValue {
     Empty,
     Value(Expr),
     Display(Expr),
@@ -79,7 +79,7 @@ pub enum FieldValue {
 
 /// A parsed `#[traced(...)]`.
 #[derive(Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub name: Option<Opt<LitStr>>,
     pub skip: Option<Opt<Vec<Ident>>>,
     pub skip_all: Option<Opt<()>>,
@@ -112,7 +112,7 @@ fn set<T>(slot: &mut Option<Opt<T>>, key: Span, value: T, option: &str, errors: 
 }
 
 /// Parses the attribute's arguments, collecting every error.
-pub fn parse(args: TokenStream, errors: &mut Errors) -> Options {
+pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
     let parser = |input: ParseStream<'_>| {
         while !input.is_empty() {
@@ -408,7 +408,7 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
 }
 
 /// The name a parameter or field is recorded under: `r#type` is `type`.
-pub fn unraw(ident: &Ident) -> String {
+pub(crate) fn unraw(ident: &Ident) -> String {
     let text = ident.to_string();
     text.strip_prefix("r#").map(str::to_owned).unwrap_or(text)
 }

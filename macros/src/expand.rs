@@ -26,7 +26,7 @@ use syn::{
 use crate::attr::{FieldValue, Format, unraw};
 use crate::valid::{Checked, return_span};
 
-pub fn function(function: ItemFn, checked: Checked) -> TokenStream {
+pub(crate) fn function(function: ItemFn, checked: Checked) -> TokenStream {
     let (inner, outer): (Vec<Attribute>, Vec<Attribute>) = function
         .attrs
         .iter()

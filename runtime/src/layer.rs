@@ -73,16 +73,16 @@ impl TracedLayer {
     /// ```
     /// use traced::testing::Capture;
     ///
-    /// let layer = traced::TracedLayer::new(Capture::new()).with_fast_path(true);
+    /// let layer = traced::TracedLayer::new(Capture::new()).fast_path(true);
     /// # drop(layer);
     /// ```
-    pub fn with_fast_path(mut self, enabled: bool) -> TracedLayer {
+    pub fn fast_path(mut self, enabled: bool) -> TracedLayer {
         self.fast_path = enabled;
         self
     }
 
     /// Replaces the sampler that decides new traces.
-    pub fn with_sampler(mut self, sampler: impl Sampler) -> TracedLayer {
+    pub fn sampler(mut self, sampler: impl Sampler) -> TracedLayer {
         self.core = Arc::new(self.core.with_sampler(Box::new(sampler)));
         self
     }

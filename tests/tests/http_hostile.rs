@@ -14,7 +14,7 @@ use axum::Router;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use proptest::prelude::*;
 use tower::ServiceExt;
-use traced::http::{SpanModel, TraceLayer};
+use traced::http::{ServerLayer, SpanModel};
 use traced::model::{Kind, Remote, SpanId, TagValue};
 use traced::propagation::{Format, Propagator};
 use traced::testing::Capture;
@@ -72,7 +72,7 @@ fn app(model: SpanModel) -> Router {
     Router::new()
         .route("/", axum::routing::any(|| async { "ok" }))
         .route("/{*rest}", axum::routing::any(|| async { "ok" }))
-        .layer(TraceLayer::new().span_model(model).service_name("fuzzed"))
+        .layer(ServerLayer::new().span_model(model).service_name("fuzzed"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -137,7 +137,7 @@ fn a_custom_propagator_decides_what_is_read() {
     let w3c_only = Propagator::new([Format::TraceContext], [Format::TraceContext]);
     let app = Router::new()
         .route("/", get(|| async { "ok" }))
-        .layer(TraceLayer::new().propagator(w3c_only));
+        .layer(ServerLayer::new().propagator(w3c_only));
     let request = Request::get("/")
         .header("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")
         .header(
@@ -160,7 +160,7 @@ async fn boom() -> &'static str {
 fn a_panic_is_tagged_and_resumed_when_asked() {
     let app = Router::new()
         .route("/", get(boom))
-        .layer(TraceLayer::new().catch_panics(false));
+        .layer(ServerLayer::new().catch_panics(false));
     let request = Request::get("/").body(Body::empty()).expect("a request");
     let capture = Capture::new();
     let outcome = capture.in_scope(|| {
@@ -176,7 +176,9 @@ fn a_panic_is_tagged_and_resumed_when_asked() {
 
 #[test]
 fn a_panic_is_answered_with_500_by_default() {
-    let app = Router::new().route("/", get(boom)).layer(TraceLayer::new());
+    let app = Router::new()
+        .route("/", get(boom))
+        .layer(ServerLayer::new());
     let request = Request::get("/").body(Body::empty()).expect("a request");
     let capture = Capture::new();
     let response = capture.in_scope(|| runtime().block_on(app.oneshot(request)));
@@ -191,7 +193,7 @@ fn a_panic_is_answered_with_500_by_default() {
 fn unmatched_paths_are_named_after_the_path_without_a_route() {
     let app = Router::new()
         .route("/known", get(|| async { "ok" }))
-        .layer(TraceLayer::new());
+        .layer(ServerLayer::new());
     let request = Request::get("/unknown?token=t0p")
         .body(Body::empty())
         .expect("a request");
@@ -215,7 +217,7 @@ fn unmatched_paths_are_named_after_the_path_without_a_route() {
 fn without_connect_info_the_host_port_is_the_local_port() {
     let app = Router::new()
         .route("/", get(|| async { "ok" }))
-        .layer(TraceLayer::new());
+        .layer(ServerLayer::new());
     let request = Request::get("/")
         .header("host", "shop.example:8080")
         .body(Body::empty())
@@ -231,7 +233,7 @@ fn without_connect_info_the_host_port_is_the_local_port() {
 fn a_callers_context_wins_over_a_current_local_span() {
     let app = Router::new()
         .route("/", get(|| async { "ok" }))
-        .layer(TraceLayer::new());
+        .layer(ServerLayer::new());
     let with_context = Request::get("/")
         .header("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")
         .body(Body::empty())
@@ -270,7 +272,7 @@ fn any_tower_service_over_http_types_is_traced() {
     let echo = tower::service_fn(|request: Request<String>| async move {
         Ok::<_, std::convert::Infallible>(http::Response::new(request.into_body()))
     });
-    let service = TraceLayer::new().service_name("plain").layer(echo);
+    let service = ServerLayer::new().service_name("plain").layer(echo);
     let request = Request::put("/notes/1?password=hunter2&v=2")
         .body("note".to_owned())
         .expect("a request");

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::model::{Kind, SpanId, SpanRecord, TagValue, TraceId};
 use traced::propagation::Propagator;
 use traced::testing::Capture;
@@ -123,7 +123,7 @@ async fn start(model: SpanModel) -> SocketAddr {
         Router::new()
             .route("/stock/{id}", get(stock))
             .route("/headers", get(echo_w3c))
-            .layer(TraceLayer::new().service_name("back").span_model(model)),
+            .layer(ServerLayer::new().service_name("back").span_model(model)),
     )
     .await;
     let front = Front {
@@ -140,7 +140,7 @@ async fn start(model: SpanModel) -> SocketAddr {
             .route("/middleware/{id}", get(order_via_middleware))
             .route("/w3c", get(relay_w3c))
             .with_state(front)
-            .layer(TraceLayer::new().service_name("front")),
+            .layer(ServerLayer::new().service_name("front")),
     )
     .await
 }

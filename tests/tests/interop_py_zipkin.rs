@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use axum::extract::Path as RoutePath;
 use axum::routing::get;
 use axum::Router;
-use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::propagation::Propagator;
 use traced::report::{ReporterConfig, ZipkinReporter};
 use traced::TracedLayer;
@@ -252,7 +252,7 @@ impl RustSide {
         let app = Router::new()
             .route("/inventory/{item}", get(reserve))
             .layer(
-                TraceLayer::new()
+                ServerLayer::new()
                     .service_name("rust-inventory")
                     .span_model(model),
             );

@@ -224,7 +224,7 @@ proptest! {
                 }
             }
             // Every format together, read in the default order, gives back the B3 single view.
-            let all = Propagator::default().with_inject(Format::ALL);
+            let all = Propagator::new(Format::ALL, Format::ALL);
             let mut map = HeaderMap::new();
             all.inject(&context, &mut map);
             let back = all.extract(&map).and_then(|remote| remote.context().copied());

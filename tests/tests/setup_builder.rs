@@ -71,7 +71,7 @@ fn build_layer_composes_with_your_own_subscriber_and_its_guard_flushes() {
     let (layer, guard) = Builder::from_vars([("OTEL_TRACES_SAMPLER", "always_off")])
         .exporters([])
         .sampler_config(SamplerConfig::AlwaysOn)
-        .with_custom_exporter(capture.clone())
+        .custom_exporter(capture.clone())
         .build_layer()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -263,7 +263,7 @@ fn the_configured_sampler_decides_through_the_installed_layer() {
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
         ("OTEL_TRACES_SAMPLER_ARG", "0"),
     ])
-    .with_custom_exporter(capture.clone())
+    .custom_exporter(capture.clone())
     .build_layer()
     .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);

@@ -230,6 +230,9 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Projected by hand, not with pin-project-lite: the future is dropped in place inside
+        // its span's scope (see `Drop`), which needs it in a `ManuallyDrop`, and projecting
+        // through a `ManuallyDrop` is unsafe either way.
         // SAFETY: `future` is structurally pinned: it is never moved out of `self` and is dropped
         // in place by `Drop`. The other fields are not pinned and are only used through `&mut`.
         let this = unsafe { self.get_unchecked_mut() };
@@ -379,18 +382,21 @@ impl<F, R, const N: usize> Drop for Instrumented<F, R, N> {
             HandleKind::Frame(mut frame) => {
                 {
                     let _scope = FrameScope::enter(&mut frame);
-                    // SAFETY: as above.
+                    // SAFETY: this arm is the only drop of `future` (the handle was taken out, so
+                    // no other arm runs), in place, and `self` is never used again.
                     unsafe { ManuallyDrop::drop(&mut self.future) };
                 }
                 crate::frame::finish(&mut frame);
             }
             HandleKind::Span(span) => {
                 let _entered = span.enter();
-                // SAFETY: as above.
+                // SAFETY: this arm is the only drop of `future`, in place, inside its span, and
+                // `self` is never used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
             }
             HandleKind::Off => {
-                // SAFETY: as above.
+                // SAFETY: this arm is the only drop of `future`, in place, and `self` is never
+                // used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
             }
         }

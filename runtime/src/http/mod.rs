@@ -3,7 +3,7 @@
 //!
 //! | side | feature | what you add |
 //! |---|---|---|
-//! | server | `axum` (or `tower` for any `http` service) | `.layer(traced::http::TraceLayer::new())` |
+//! | server | `axum` (or `tower` for any `http` service) | `.layer(traced::http::ServerLayer::new())` |
 //! | client | `reqwest` | `request.send_traced().await` (`traced::http::SendTraced`) |
 //! | client | `reqwest-middleware` | `ClientBuilder::new(client).with(traced::http::ClientTrace::new())` |
 //! | any other client | — | [`crate::propagation::inject`] into its `HeaderMap` |
@@ -73,7 +73,7 @@
 #[cfg(feature = "tower")]
 mod server;
 #[cfg(feature = "tower")]
-pub use server::{TraceFuture, TraceLayer, TraceService};
+pub use server::{ServerFuture, ServerLayer, ServerService};
 
 #[cfg(feature = "reqwest")]
 mod client;

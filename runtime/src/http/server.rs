@@ -18,7 +18,8 @@ use crate::propagation::{Incoming, Propagator};
 /// The tracing target of the spans this layer opens: filter on it to turn them off.
 const TARGET: &str = "traced::http";
 
-/// A `tower::Layer` that opens a SERVER span for every request.
+/// A `tower::Layer` that opens a SERVER span for every request (named so it sits beside
+/// tower-http's `TraceLayer` without a clash).
 ///
 /// Per request it extracts the caller's trace context from the headers (a malformed or missing
 /// context starts a new trace; the request itself is never refused), opens a span named
@@ -34,7 +35,7 @@ const TARGET: &str = "traced::http";
 /// A 5xx answer sets the `error` tag to the status code. A handler that panics sets the `error`
 /// tag to the panic message and, by default, is answered with an empty `500 Internal Server
 /// Error` — the connection and the server keep going, as with tower-http's `CatchPanic`. With
-/// [`TraceLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
+/// [`ServerLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {
@@ -42,11 +43,11 @@ const TARGET: &str = "traced::http";
 ///
 /// let app: Router = Router::new()
 ///     .route("/items/{id}", get(|| async { "item" }))
-///     .layer(traced::http::TraceLayer::new().service_name("catalog"));
+///     .layer(traced::http::ServerLayer::new().service_name("catalog"));
 /// # }
 /// ```
 #[derive(Clone, Default)]
-pub struct TraceLayer {
+pub struct ServerLayer {
     config: Arc<Config>,
 }
 
@@ -58,9 +59,9 @@ struct Config {
     resume_panics: bool,
 }
 
-impl fmt::Debug for TraceLayer {
+impl fmt::Debug for ServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceLayer")
+        f.debug_struct("ServerLayer")
             .field("model", &self.config.model)
             .field("service_name", &self.config.service_name)
             .field("catch_panics", &!self.config.resume_panics)
@@ -68,14 +69,14 @@ impl fmt::Debug for TraceLayer {
     }
 }
 
-impl TraceLayer {
+impl ServerLayer {
     /// A layer with child server spans, the global propagator, the process's service name, and
     /// panics answered with 500.
-    pub fn new() -> TraceLayer {
-        TraceLayer::default()
+    pub fn new() -> ServerLayer {
+        ServerLayer::default()
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut Config)) -> TraceLayer {
+    fn edit(mut self, change: impl FnOnce(&mut Config)) -> ServerLayer {
         // Builders run before the layer is cloned into services, so this never copies.
         match Arc::get_mut(&mut self.config) {
             Some(config) => change(config),
@@ -97,10 +98,10 @@ impl TraceLayer {
     /// default) or joins it ([`SpanModel::Shared`]).
     ///
     /// ```
-    /// use traced::http::{SpanModel, TraceLayer};
-    /// let layer = TraceLayer::new().span_model(SpanModel::Shared);
+    /// use traced::http::{SpanModel, ServerLayer};
+    /// let layer = ServerLayer::new().span_model(SpanModel::Shared);
     /// ```
-    pub fn span_model(self, model: SpanModel) -> TraceLayer {
+    pub fn span_model(self, model: SpanModel) -> ServerLayer {
         self.edit(|config| config.model = model)
     }
 
@@ -108,9 +109,9 @@ impl TraceLayer {
     /// serves as several services.
     ///
     /// ```
-    /// let layer = traced::http::TraceLayer::new().service_name("inventory");
+    /// let layer = traced::http::ServerLayer::new().service_name("inventory");
     /// ```
-    pub fn service_name(self, name: &str) -> TraceLayer {
+    pub fn service_name(self, name: &str) -> ServerLayer {
         let name = Box::from(name);
         self.edit(|config| config.service_name = Some(name))
     }
@@ -119,9 +120,9 @@ impl TraceLayer {
     ///
     /// ```
     /// use traced::propagation::Propagator;
-    /// let layer = traced::http::TraceLayer::new().propagator(Propagator::default());
+    /// let layer = traced::http::ServerLayer::new().propagator(Propagator::default());
     /// ```
-    pub fn propagator(self, propagator: Propagator) -> TraceLayer {
+    pub fn propagator(self, propagator: Propagator) -> ServerLayer {
         self.edit(|config| config.propagator = Some(propagator))
     }
 
@@ -129,53 +130,53 @@ impl TraceLayer {
     /// continues to unwind once the span is tagged (`false`).
     ///
     /// ```
-    /// let layer = traced::http::TraceLayer::new().catch_panics(false);
+    /// let layer = traced::http::ServerLayer::new().catch_panics(false);
     /// ```
-    pub fn catch_panics(self, catch: bool) -> TraceLayer {
+    pub fn catch_panics(self, catch: bool) -> ServerLayer {
         self.edit(|config| config.resume_panics = !catch)
     }
 }
 
-impl<S> tower_layer::Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
+impl<S> tower_layer::Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
 
-    fn layer(&self, inner: S) -> TraceService<S> {
-        TraceService {
+    fn layer(&self, inner: S) -> ServerService<S> {
+        ServerService {
             inner,
             config: self.config.clone(),
         }
     }
 }
 
-/// The service [`TraceLayer`] wraps around yours.
+/// The service [`ServerLayer`] wraps around yours.
 #[derive(Clone)]
-pub struct TraceService<S> {
+pub struct ServerService<S> {
     inner: S,
     config: Arc<Config>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for TraceService<S> {
+impl<S: fmt::Debug> fmt::Debug for ServerService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceService")
+        f.debug_struct("ServerService")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for TraceService<S>
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for ServerService<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = TraceFuture<S::Future>;
+    type Future = ServerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> TraceFuture<S::Future> {
+    fn call(&mut self, request: Request<ReqBody>) -> ServerFuture<S::Future> {
         // When nothing would be recorded, skip the parsing and formatting entirely; panics are
         // still handled the same way, so behaviour never depends on the log filter.
         let (span, trace_state) = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
@@ -196,7 +197,7 @@ where
             None => call(),
         };
         match called {
-            Ok(future) => TraceFuture {
+            Ok(future) => ServerFuture {
                 inner: Some(future),
                 span,
                 trace_state,
@@ -212,7 +213,7 @@ where
                 }
                 // The service panicked before it even returned a future: the 500 is all that
                 // is left to give.
-                TraceFuture {
+                ServerFuture {
                     inner: None,
                     span,
                     trace_state: None,
@@ -223,7 +224,7 @@ where
     }
 }
 
-impl<S> TraceService<S> {
+impl<S> ServerService<S> {
     /// The server span, and the caller's W3C `tracestate` to keep for calls made while handling
     /// the request.
     fn open_span<B>(&self, request: &Request<B>) -> (Span, Option<Incoming>) {
@@ -358,9 +359,9 @@ fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceService`]: runs the handler inside the server span and
+    /// The response future of [`ServerService`]: runs the handler inside the server span and
     /// records the outcome.
-    pub struct TraceFuture<F> {
+    pub struct ServerFuture<F> {
         #[pin]
         inner: Option<F>,
         // Taken when the response is ready, so the span is reported before the answer is sent.
@@ -371,7 +372,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, ResBody, E> Future for TraceFuture<F>
+impl<F, ResBody, E> Future for ServerFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     ResBody: Default,

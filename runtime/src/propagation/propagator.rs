@@ -27,7 +27,7 @@ pub(crate) struct Incoming {
 /// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
 /// use traced::propagation::{Format, Propagator};
 ///
-/// let propagator = Propagator::default().with_inject([Format::B3Multi, Format::TraceContext]);
+/// let propagator = Propagator::new(Format::ALL, [Format::B3Multi, Format::TraceContext]);
 /// let context = SpanContext { trace_id: TraceId(1 << 70), span_id: SpanId(2), parent_id: None, sampling: Sampling::Deny };
 /// let mut headers = http::HeaderMap::new();
 /// propagator.inject(&context, &mut headers);
@@ -87,27 +87,12 @@ impl Propagator {
 
     /// Reads every format, writes the `X-B3-*` headers.
     pub fn b3_multi() -> Propagator {
-        Propagator::default().with_inject([Format::B3Multi])
+        Propagator::new(Format::ALL, [Format::B3Multi])
     }
 
     /// Reads every format, writes `traceparent` (and `tracestate` when there is one).
     pub fn trace_context() -> Propagator {
-        Propagator::default().with_inject([Format::TraceContext])
-    }
-
-    /// Replaces the formats written.
-    pub fn with_inject(mut self, inject: impl IntoIterator<Item = Format>) -> Propagator {
-        self.inject = dedup(inject);
-        self
-    }
-
-    /// Replaces the formats read and their order.
-    pub fn with_extract_order(
-        mut self,
-        extract_order: impl IntoIterator<Item = Format>,
-    ) -> Propagator {
-        self.extract_order = dedup(extract_order);
-        self
+        Propagator::new(Format::ALL, [Format::TraceContext])
     }
 
     /// The formats read, in order.

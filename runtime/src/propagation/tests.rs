@@ -583,8 +583,7 @@ fn extraction_order_is_b3_then_multi_then_traceparent_and_configurable() {
         remote(TRACE_128, PARENT, None, Sampling::Deny)
     );
 
-    let w3c_first =
-        Propagator::default().with_extract_order([Format::TraceContext, Format::B3Single]);
+    let w3c_first = Propagator::new([Format::TraceContext, Format::B3Single], [Format::B3Single]);
     assert_eq!(
         w3c_first.extract(&all),
         remote(TRACE_128, PARENT, None, Sampling::Deny)
@@ -763,7 +762,7 @@ fn injection_replaces_stale_headers_of_a_forwarded_request() {
         ("tracestate", "stale=1"),
     ]);
     let ours = context(TRACE_64, SPAN, None, Sampling::Debug);
-    let propagator = Propagator::default().with_inject(Format::ALL);
+    let propagator = Propagator::new(Format::ALL, Format::ALL);
     propagator.inject(&ours, &mut map);
     assert_eq!(map["b3"], format!("{TRACE_64}-{SPAN}-d").as_str());
     assert_eq!(map["x-b3-traceid"], TRACE_64);
@@ -801,7 +800,7 @@ fn w3c_injection_maps_sampling_to_the_sampled_flag() {
 
 #[test]
 fn invalid_contexts_inject_nothing() {
-    let propagator = Propagator::default().with_inject(Format::ALL);
+    let propagator = Propagator::new(Format::ALL, Format::ALL);
     for sampling in [
         Sampling::Defer,
         Sampling::Deny,

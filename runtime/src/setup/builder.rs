@@ -148,7 +148,7 @@ impl Builder {
     }
 
     /// Adds one exporter to those configured (e.g. the console next to Zipkin).
-    pub fn with_exporter(mut self, kind: ExporterKind) -> Builder {
+    pub fn exporter(mut self, kind: ExporterKind) -> Builder {
         let mut list = self.config.exporters();
         if !list.contains(&kind) {
             list.push(kind);
@@ -160,11 +160,11 @@ impl Builder {
     /// Adds the `file` exporter, writing Zipkin v2 JSON to `path`.
     pub fn file(mut self, path: impl Into<PathBuf>) -> Builder {
         self.config.file_path = path.into();
-        self.with_exporter(ExporterKind::File)
+        self.exporter(ExporterKind::File)
     }
 
     /// Adds an exporter of your own (an in-memory capture, another backend).
-    pub fn with_custom_exporter(mut self, exporter: impl Exporter) -> Builder {
+    pub fn custom_exporter(mut self, exporter: impl Exporter) -> Builder {
         self.custom_exporters.push(Arc::new(exporter));
         self
     }
@@ -254,7 +254,7 @@ impl Builder {
 
     /// Another layer on the same subscriber, e.g. `tracing_subscriber::fmt::layer()`.
     /// `RUST_LOG` filters it too.
-    pub fn with_layer(mut self, layer: impl Layer<Registry> + Send + Sync + 'static) -> Builder {
+    pub fn layer(mut self, layer: impl Layer<Registry> + Send + Sync + 'static) -> Builder {
         self.layers.push(Box::new(layer));
         self
     }
@@ -314,7 +314,7 @@ impl Builder {
             propagator,
         } = self.build_parts()?;
         // With no other layer, nobody but us would see `#[traced]` calls as tracing spans.
-        let layer = layer.with_fast_path(only_consumer);
+        let layer = layer.fast_path(only_consumer);
         let subscriber = tracing_subscriber::registry()
             .with(layers)
             .with(filter)
@@ -384,7 +384,7 @@ impl Builder {
             report: Mutex::new(ShutdownReport::default()),
         });
         Ok(Parts {
-            layer: TracedLayer::new(exporter).with_sampler(sampler),
+            layer: TracedLayer::new(exporter).sampler(sampler),
             guard: TracingGuard {
                 installed: Some(installed),
             },

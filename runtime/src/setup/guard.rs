@@ -13,6 +13,7 @@ use crate::report::{Stats, ZipkinReporter};
 
 /// What a shutdown achieved.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
 pub struct ShutdownReport {
     /// Spans that could not be delivered: dropped by the reporter or still unsent at the
     /// deadline, plus spans the file exporter could not write.

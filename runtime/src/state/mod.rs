@@ -132,7 +132,7 @@ impl SpanState {
     /// Moves what was recorded into this stand-in (events, an error) to the span it stood in
     /// for. An error the span already has is kept, as for an ERROR event on the span itself.
     pub(crate) fn give_back(&mut self, span: &mut SpanState) {
-        for (key, value) in self.tags.drain(..) {
+        for (key, value) in self.tags.drain() {
             if key != "error" || !span.has_tag("error") {
                 span.set_tag(key, value);
             }
@@ -182,7 +182,7 @@ impl SpanState {
 
     /// Moves `from`'s tags into this state's.
     pub(crate) fn take_tags(&mut self, from: &mut SpanState) {
-        for (key, value) in from.tags.drain(..) {
+        for (key, value) in from.tags.drain() {
             self.set_tag(key, value);
         }
     }
@@ -218,18 +218,19 @@ impl SpanState {
     /// values held in registers, there is nothing to copy.
     #[inline]
     pub(crate) fn push_scalar(&mut self, key: &'static str, value: Scalar) {
-        let len = self.tags.len();
-        if len == self.tags.capacity() {
-            self.push_tag(key, value.into());
+        let tags = self.tags.storage();
+        let len = tags.len();
+        if len == tags.capacity() {
+            tags.push((Cow::Borrowed(key), value.into()));
             return;
         }
         // SAFETY: `len < capacity`, so the slot at `len` is allocated and unused; it is fully
         // written (both fields) before the length covers it, and nothing reads it before.
         unsafe {
-            let slot = self.tags.as_mut_ptr().add(len);
+            let slot = tags.as_mut_ptr().add(len);
             std::ptr::addr_of_mut!((*slot).0).write(Cow::Borrowed(key));
             std::ptr::addr_of_mut!((*slot).1).write(value.into());
-            self.tags.set_len(len + 1);
+            tags.set_len(len + 1);
         }
     }
 
