@@ -195,7 +195,12 @@ const LIST_ITEMS: &str = "SELECT id, name, price FROM items ORDER BY id";
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = INSERT_ITEM)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "INSERT",
+        db.query.text = INSERT_ITEM,
+    )
 )]
 async fn insert_item(db: &Db, name: &str, price: f64) -> Result<i64, DbError> {
     let name = name.to_owned();
@@ -209,7 +214,12 @@ async fn insert_item(db: &Db, name: &str, price: f64) -> Result<i64, DbError> {
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = FIND_ITEM)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "SELECT",
+        db.query.text = FIND_ITEM,
+    )
 )]
 async fn find_item(db: &Db, id: i64) -> Result<Option<Item>, DbError> {
     db.run(move |connection| {
@@ -229,7 +239,12 @@ async fn find_item(db: &Db, id: i64) -> Result<Option<Item>, DbError> {
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = LIST_ITEMS)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "SELECT",
+        db.query.text = LIST_ITEMS,
+    )
 )]
 async fn list_items(db: &Db) -> Result<Vec<Item>, DbError> {
     db.run(|connection| {

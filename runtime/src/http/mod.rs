@@ -10,13 +10,17 @@
 //!
 //! # What is recorded, and what never is
 //!
-//! Server spans are named `{METHOD} {route}` and carry `http.method`, `http.route`,
-//! `http.target`, `http.status_code`, and the client's address as the remote endpoint. Client
-//! spans are named `{METHOD}` and carry `http.method`, `http.url`, `http.status_code`, and the
-//! server's host and port as the remote endpoint. A 5xx answer, a connection error and a handler
-//! panic set the `error` tag.
+//! Spans follow OpenTelemetry's stable HTTP conventions (the names are in [`crate::semconv`];
+//! the older `http.method`, `http.url`, `http.target` and `http.status_code` are not emitted).
+//! Server spans are named `{METHOD} {route}` (`{METHOD}` when no route template is known) and
+//! carry `http.request.method`, `http.route`, `url.path`, `url.query`, `server.address`,
+//! `server.port`, `user_agent.original`, `http.response.status_code`, and the client's address
+//! (`client.address`, `client.port`) as the remote endpoint. Client spans are named `{METHOD}`
+//! and carry `http.request.method`, `url.full`, `url.scheme`, `http.response.status_code`, and
+//! the server's host and port (`server.address`, `server.port`) as the remote endpoint. A 5xx
+//! answer, a connection error and a handler panic set the `error` and `error.type` tags.
 //!
-//! No header is ever recorded, so `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
+//! No header but `User-Agent` is ever recorded, so `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
 //! `Proxy-Authorization` and their kind cannot leak. URLs are recorded without their userinfo
 //! (`user:password@`) and fragment, and the values of sensitive query parameters (see
 //! [`is_sensitive_key`]) are replaced by `REDACTED`:

@@ -14,6 +14,7 @@ use tracing::Span;
 
 use super::{redact_target, SpanModel};
 use crate::propagation::{Incoming, Propagator};
+use crate::semconv;
 
 /// The tracing target of the spans this layer opens: filter on it to turn them off.
 const TARGET: &str = "traced::http";
@@ -24,17 +25,20 @@ const TARGET: &str = "traced::http";
 /// Per request it extracts the caller's trace context from the headers (a malformed or missing
 /// context starts a new trace; the request itself is never refused), opens a span named
 /// `{METHOD} {route}` — the route template from axum's `MatchedPath` when the layer is added
-/// with `Router::layer`, else the path — and makes it current while the handler runs, so
-/// `#[traced]` functions and outgoing client calls nest under it.
+/// with `Router::layer`; `{METHOD}` alone without one — and makes it current while the handler
+/// runs, so `#[traced]` functions and outgoing client calls nest under it.
 ///
-/// Tags: `http.method`, `http.route`, `http.target` (path and query, sensitive query values
-/// redacted), `http.status_code`, `server.port` (from the `Host`), and the client's address and
-/// port as the remote endpoint when axum's `ConnectInfo<SocketAddr>` is there
-/// (`into_make_service_with_connect_info`). Headers are never recorded.
+/// Tags, by OpenTelemetry's stable HTTP conventions ([`crate::semconv`]):
+/// `http.request.method`, `http.route`, `url.path`, `url.query` (sensitive values redacted),
+/// `url.scheme` (when the request URI has one), `server.address` and `server.port` (from the
+/// URI or `Host`), `user_agent.original`, `http.response.status_code`, and `client.address` /
+/// `client.port` — the remote endpoint — when axum's `ConnectInfo<SocketAddr>` is there
+/// (`into_make_service_with_connect_info`). No other header is recorded.
 ///
-/// A 5xx answer sets the `error` tag to the status code. A handler that panics sets the `error`
-/// tag to the panic message and, by default, is answered with an empty `500 Internal Server
-/// Error` — the connection and the server keep going, as with tower-http's `CatchPanic`. With
+/// A 5xx answer sets the `error` and `error.type` tags to the status code. A handler that
+/// panics sets `error` to the panic message (and `error.type` to `panic`) and, by default, is
+/// answered with an empty `500 Internal Server Error` — the connection and the server keep
+/// going, as with tower-http's `CatchPanic`. With
 /// [`ServerLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
 ///
 /// ```
@@ -236,8 +240,22 @@ impl<S> ServerService<S> {
             .path_and_query()
             .map_or("/", |target| target.as_str());
         let path = request.uri().path();
-        let name = format!("{method} {}", route.unwrap_or(path));
+        // `{method} {route}`; without a route template, `{method}` alone: a raw path would make
+        // one span name per URL.
+        let name = match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
         let target = redact_target(path_and_query);
+        let query = target
+            .split_once('?')
+            .map(|(_, query)| query)
+            .filter(|query| !query.is_empty());
+        let user_agent = request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(crate::value::cap_str);
         let incoming = match &config.propagator {
             Some(propagator) => propagator.extract_incoming(request.headers()),
             None => crate::propagation::global().extract_incoming(request.headers()),
@@ -252,16 +270,19 @@ impl<S> ServerService<S> {
                     otel.name = name.as_str(),
                     otel.kind = "server",
                     service.name = Empty,
-                    http.method = method,
-                    http.route = route,
-                    http.target = target.as_str(),
-                    // Before the client's: the layer files a lone server port as the local
-                    // port, and a client port recorded later as the remote endpoint's.
-                    server.port = Empty,
-                    client.address = Empty,
-                    client.port = Empty,
-                    http.status_code = Empty,
-                    error = Empty,
+                    { semconv::HTTP_REQUEST_METHOD } = method,
+                    { semconv::HTTP_ROUTE } = route,
+                    { semconv::URL_PATH } = path,
+                    { semconv::URL_QUERY } = query,
+                    { semconv::URL_SCHEME } = request.uri().scheme_str(),
+                    { semconv::SERVER_ADDRESS } = Empty,
+                    { semconv::SERVER_PORT } = Empty,
+                    { semconv::CLIENT_ADDRESS } = Empty,
+                    { semconv::CLIENT_PORT } = Empty,
+                    { semconv::USER_AGENT_ORIGINAL } = user_agent.as_deref(),
+                    { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+                    { semconv::ERROR } = Empty,
+                    { semconv::ERROR_TYPE } = Empty,
                 )
             };
         }
@@ -282,8 +303,11 @@ impl<S> ServerService<S> {
         if let Some(name) = &config.service_name {
             span.record("service.name", &**name);
         }
-        if let Some(port) = server_port(request) {
-            span.record("server.port", port);
+        if let Some(authority) = authority(request) {
+            span.record(semconv::SERVER_ADDRESS, authority.host());
+            if let Some(port) = authority.port_u16() {
+                span.record(semconv::SERVER_PORT, port);
+            }
         }
         record_client(&span, request);
         let trace_state = incoming.filter(|incoming| incoming.trace_state.is_some());
@@ -317,29 +341,33 @@ fn record_client<B>(span: &Span, request: &Request<B>) {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
     if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        span.record("client.address", tracing::field::display(address.ip()));
-        span.record("client.port", address.port());
+        span.record(
+            semconv::CLIENT_ADDRESS,
+            tracing::field::display(address.ip()),
+        );
+        span.record(semconv::CLIENT_PORT, address.port());
     }
 }
 
 #[cfg(not(feature = "axum"))]
 fn record_client<B>(_span: &Span, _request: &Request<B>) {}
 
-/// The port the client addressed: the URI's authority (HTTP/2, absolute form), else `Host`.
-fn server_port<B>(request: &Request<B>) -> Option<u16> {
-    if let Some(port) = request.uri().port_u16() {
-        return Some(port);
+/// The host and port the client addressed: the URI's authority (HTTP/2, absolute form), else
+/// `Host`.
+fn authority<B>(request: &Request<B>) -> Option<http::uri::Authority> {
+    if let Some(authority) = request.uri().authority() {
+        return Some(authority.clone());
     }
     let host = request.headers().get(http::header::HOST)?;
-    // Parsed, not sliced: a hostile Host header must come out as "no port", never a panic.
-    let authority = http::uri::Authority::try_from(host.as_bytes()).ok()?;
-    authority.port_u16()
+    // Parsed, not sliced: a hostile Host header must come out as "no authority", never a panic.
+    http::uri::Authority::try_from(host.as_bytes()).ok()
 }
 
 fn record_status(span: &Span, status: StatusCode) {
-    span.record("http.status_code", status.as_u16());
+    span.record(semconv::HTTP_RESPONSE_STATUS_CODE, status.as_u16());
     if status.is_server_error() {
-        span.record("error", status.as_str());
+        span.record(semconv::ERROR, status.as_str());
+        span.record(semconv::ERROR_TYPE, status.as_str());
     }
 }
 
@@ -351,9 +379,10 @@ fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
     } else {
         "panic".to_owned()
     };
-    span.record("error", message);
+    span.record(semconv::ERROR, message);
+    span.record(semconv::ERROR_TYPE, "panic");
     span.record(
-        "http.status_code",
+        semconv::HTTP_RESPONSE_STATUS_CODE,
         StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
     );
 }
@@ -399,7 +428,8 @@ where
                         Ok(response) => record_status(&span, response.status()),
                         // The service gave up without an answer; hyper closes the connection.
                         Err(_) => {
-                            span.record("error", "service error");
+                            span.record(semconv::ERROR, "service error");
+                            span.record(semconv::ERROR_TYPE, std::any::type_name::<E>());
                         }
                     }
                 }
