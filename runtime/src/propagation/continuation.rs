@@ -10,9 +10,21 @@ use std::task::{Context, Poll};
 
 use tracing::instrument::{Instrument, Instrumented};
 
-use super::propagator::Incoming;
+use super::format::Format;
 use super::w3c::TraceState;
-use crate::model::TraceId;
+use crate::model::{Remote, TraceId};
+
+/// What an incoming request carried, with the W3C vendor data that goes with it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Incoming {
+    /// The caller's context or sampling decision.
+    pub(crate) remote: Remote,
+    /// The format it came in.
+    pub(crate) format: Format,
+    /// `tracestate`, when the context came as a valid `traceparent` and the state had valid
+    /// members.
+    pub(crate) trace_state: Option<TraceState>,
+}
 
 type ScopedState = Option<(TraceId, Arc<TraceState>)>;
 

@@ -5,15 +5,8 @@ use std::str::FromStr;
 
 use super::carrier::{Carrier, CarrierMut};
 use super::w3c::TraceState;
-use super::{b3, w3c, MAX_HEADER_LEN};
+use super::{b3, w3c};
 use crate::model::{Remote, SpanContext};
-
-/// The first value of `name`, if it is text of a sane length and not empty.
-pub(super) fn read<'a, C: Carrier + ?Sized>(carrier: &'a C, name: &str) -> Option<&'a str> {
-    carrier
-        .get(name)
-        .filter(|value| !value.is_empty() && value.len() < MAX_HEADER_LEN)
-}
 
 /// A propagation format, named as `OTEL_PROPAGATORS` names it.
 ///
@@ -73,7 +66,7 @@ impl Format {
     /// ```
     pub fn extract<C: Carrier + ?Sized>(self, carrier: &C) -> Option<Remote> {
         match self {
-            Format::B3Single => read(carrier, b3::B3).and_then(b3::parse_single),
+            Format::B3Single => super::carrier::read(carrier, b3::B3).and_then(b3::parse_single),
             Format::B3Multi => b3::extract_multi(carrier),
             Format::TraceContext => w3c::extract_traceparent(carrier).map(Remote::Context),
         }

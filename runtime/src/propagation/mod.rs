@@ -59,11 +59,11 @@ mod propagator;
 mod w3c;
 
 pub use carrier::{Carrier, CarrierMut};
+#[cfg(any(feature = "tower", feature = "opentelemetry"))]
+pub(crate) use continuation::Incoming;
 pub use continuation::{Continuation, Continued};
 pub use format::{Format, PropagationError};
 pub use global::{extract, global, inject, set_global};
-#[cfg(any(feature = "tower", feature = "opentelemetry"))]
-pub(crate) use propagator::Incoming;
 pub use propagator::Propagator;
 pub use w3c::{TraceState, MAX_TRACE_STATE_MEMBERS};
 

@@ -1,22 +1,10 @@
 //! The composite propagator: which formats to read, in which order, and which to write.
 
 use super::carrier::{Carrier, CarrierMut};
-use super::continuation::{Continuation, TRACE_STATE};
+use super::continuation::{Continuation, Incoming, TRACE_STATE};
 use super::format::{Format, PropagationError};
 use super::w3c::{self, TraceState};
 use crate::model::{Remote, SpanContext};
-
-/// What an incoming request carried, with the W3C vendor data that goes with it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) struct Incoming {
-    /// The caller's context or sampling decision.
-    pub(crate) remote: Remote,
-    /// The format it came in.
-    pub(crate) format: Format,
-    /// `tracestate`, when the context came as a valid `traceparent` and the state had valid
-    /// members.
-    pub(crate) trace_state: Option<TraceState>,
-}
 
 /// A composite propagator: which formats to read, in which order, and which to write.
 ///
