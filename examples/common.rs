@@ -97,7 +97,7 @@ pub fn init_tracing() -> ExampleTracing {
     // A collector that is down must not hold the example up for long at exit.
     let builder = traced::builder()
         .shutdown_timeout(Duration::from_secs(2))
-        .with_exporter(ExporterKind::Console);
+        .exporter(ExporterKind::Console);
     let config = builder.config();
     let zipkin = config.exporters().contains(&ExporterKind::Zipkin);
     let endpoint = config.zipkin_endpoint.clone();

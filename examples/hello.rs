@@ -71,13 +71,13 @@ fn price(item: &str, count: u32) -> u64 {
     unit * u64::from(count)
 }
 
-pub fn main() {
+pub(crate) fn main() {
     // The waterfall always; Zipkin only when asked for (`OTEL_EXPORTER_ZIPKIN_ENDPOINT` or
     // `OTEL_TRACES_EXPORTER`, the library's default), so a run without a collector never waits
     // on the network.
     let builder = traced::builder()
         .shutdown_timeout(Duration::from_secs(3))
-        .with_exporter(ExporterKind::Console);
+        .exporter(ExporterKind::Console);
     let zipkin = builder.config().exporters().contains(&ExporterKind::Zipkin);
     let guard = builder.init();
 

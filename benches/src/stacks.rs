@@ -247,9 +247,9 @@ impl Sampler for AlwaysOff {
 pub fn traced_counting(sampled: bool) -> (Dispatch, CountingExporter) {
     let exporter = CountingExporter::default();
     // As `traced::init` sets it up when our layer is the only one consuming spans.
-    let mut layer = traced::TracedLayer::new(exporter.clone()).with_fast_path(true);
+    let mut layer = traced::TracedLayer::new(exporter.clone()).fast_path(true);
     if !sampled {
-        layer = layer.with_sampler(AlwaysOff);
+        layer = layer.sampler(AlwaysOff);
     }
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     (dispatch, exporter)
@@ -283,7 +283,7 @@ impl TracedHttp {
             ZipkinReporter::start(config).expect("the reporter starts with a valid loopback URL");
         let dispatch = Dispatch::new(
             tracing_subscriber::registry()
-                .with(traced::TracedLayer::new(reporter.clone()).with_fast_path(true)),
+                .with(traced::TracedLayer::new(reporter.clone()).fast_path(true)),
         );
         TracedHttp { dispatch, reporter }
     }

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
-use traced::http::{ClientTrace, SendTraced, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::traced;
 
 use crate::common::Served;
@@ -57,7 +57,7 @@ pub fn demo_router(service1_url: String) -> Router {
     Router::new()
         .route("/", get(index))
         .with_state(demo)
-        .layer(TraceLayer::new().service_name(DEMO))
+        .layer(ServerLayer::new().service_name(DEMO))
 }
 
 async fn index(State(demo): State<Demo>) -> (StatusCode, String) {
@@ -83,7 +83,7 @@ async fn index(State(demo): State<Demo>) -> (StatusCode, String) {
 pub fn service1_router() -> Router {
     Router::new()
         .route("/api", get(api))
-        .layer(TraceLayer::new().service_name(SERVICE1))
+        .layer(ServerLayer::new().service_name(SERVICE1))
 }
 
 async fn api() -> &'static str {

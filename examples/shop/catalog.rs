@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
-use traced::http::{ClientTrace, SendTraced, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::traced;
 
 use super::api::{self, ApiError, JsonBody};
@@ -98,7 +98,7 @@ pub fn router(db: Db, inventory_url: String) -> Router {
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::wrong_method)
         .with_state(catalog)
-        .layer(TraceLayer::new().service_name(SERVICE))
+        .layer(ServerLayer::new().service_name(SERVICE))
 }
 
 async fn add_item(
@@ -195,7 +195,12 @@ const LIST_ITEMS: &str = "SELECT id, name, price FROM items ORDER BY id";
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = INSERT_ITEM)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "INSERT",
+        db.query.text = INSERT_ITEM,
+    )
 )]
 async fn insert_item(db: &Db, name: &str, price: f64) -> Result<i64, DbError> {
     let name = name.to_owned();
@@ -209,7 +214,12 @@ async fn insert_item(db: &Db, name: &str, price: f64) -> Result<i64, DbError> {
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = FIND_ITEM)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "SELECT",
+        db.query.text = FIND_ITEM,
+    )
 )]
 async fn find_item(db: &Db, id: i64) -> Result<Option<Item>, DbError> {
     db.run(move |connection| {
@@ -229,7 +239,12 @@ async fn find_item(db: &Db, id: i64) -> Result<Option<Item>, DbError> {
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = LIST_ITEMS)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "SELECT",
+        db.query.text = LIST_ITEMS,
+    )
 )]
 async fn list_items(db: &Db) -> Result<Vec<Item>, DbError> {
     db.run(|connection| {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use traced::http::{ClientTrace, SendTraced, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::traced;
 
 use super::api::{self, ApiError, JsonBody};
@@ -73,7 +73,7 @@ pub fn router(db: Db, catalog_url: String) -> Router {
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::wrong_method)
         .with_state(inventory)
-        .layer(TraceLayer::new().service_name(SERVICE))
+        .layer(ServerLayer::new().service_name(SERVICE))
 }
 
 async fn fill(
@@ -132,7 +132,12 @@ const LIST_STOCKS: &str = "SELECT product_id, stock FROM stocks ORDER BY product
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = ADD_STOCK)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "INSERT",
+        db.query.text = ADD_STOCK,
+    )
 )]
 async fn add_stock(db: &Db, product_id: i64, stock: i64) -> Result<i64, DbError> {
     db.run(move |connection| connection.query_row(ADD_STOCK, (product_id, stock), |row| row.get(0)))
@@ -142,7 +147,12 @@ async fn add_stock(db: &Db, product_id: i64, stock: i64) -> Result<i64, DbError>
 #[traced(
     kind = "client",
     skip(db),
-    fields(db.system = "sqlite", peer.service = DB_SERVICE, db.statement = LIST_STOCKS)
+    fields(
+        db.system.name = "sqlite",
+        peer.service = DB_SERVICE,
+        db.operation.name = "SELECT",
+        db.query.text = LIST_STOCKS,
+    )
 )]
 async fn list_stocks(db: &Db) -> Result<Vec<Stock>, DbError> {
     db.run(|connection| {

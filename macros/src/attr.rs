@@ -31,7 +31,7 @@ mod kw {
 }
 
 /// Every option, in the order the docs list them; used for "did you mean".
-pub const OPTIONS: &[&str] = &[
+pub(crate) const OPTIONS: &[&str] = &[
     "name",
     "skip",
     "skip_all",
@@ -46,18 +46,18 @@ pub const OPTIONS: &[&str] = &[
     "follows_from",
 ];
 
-pub const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
-pub const KINDS: &[&str] = &["client", "server", "producer", "consumer"];
+pub(crate) const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
+pub(crate) const KINDS: &[&str] = &["client", "server", "producer", "consumer"];
 
 /// An option's value, with the span of the option's keyword for error messages.
-pub struct Opt<T> {
+pub(crate) struct Opt<T> {
     pub key: Span,
     pub value: T,
 }
 
 /// How an error or return value is formatted.
 #[derive(Clone, Copy)]
-pub enum Format {
+pub(crate) enum Format {
     Auto,
     Debug(Span),
     Display(Span),
@@ -66,14 +66,14 @@ pub enum Format {
 /// `err(...)` or `ret(...)`: the format, and the level at which the outcome is recorded
 /// (`tracing::instrument` emits its event at that level; we record the tags only when that level
 /// is enabled).
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub format: Format,
     pub level: Option<Level>,
 }
 
 /// A level, as `tracing::instrument` takes it: a name in any case, 1 (trace) to 5 (error), or
 /// a path to a `tracing::Level` constant.
-pub enum Level {
+pub(crate) enum Level {
     /// One of [`LEVELS`].
     Named(&'static str),
     /// `Level::DEBUG`, `tracing::Level::WARN`, a constant of the user's.
@@ -95,7 +95,7 @@ impl ToTokens for Level {
 }
 
 /// A name or target: a string literal, or a path to a `&'static str` constant.
-pub enum Text {
+pub(crate) enum Text {
     Lit(LitStr),
     Const(syn::Path),
 }
@@ -110,14 +110,14 @@ impl ToTokens for Text {
 }
 
 /// One `fields(...)` entry.
-pub struct Field {
+pub(crate) struct Field {
     /// The dotted name, as tracing spells it.
     pub name: String,
     pub span: Span,
     pub value: FieldValue,
 }
 
-pub enum FieldValue {
+pub(crate) enum FieldValue {
     Empty,
     Value(Expr),
     Display(Expr),
@@ -126,7 +126,7 @@ pub enum FieldValue {
 
 /// A parsed `#[traced(...)]`.
 #[derive(Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub name: Option<Opt<Text>>,
     pub skip: Option<Opt<Vec<Ident>>>,
     pub skip_all: Option<Opt<()>>,
@@ -159,7 +159,7 @@ fn set<T>(slot: &mut Option<Opt<T>>, key: Span, value: T, option: &str, errors: 
 }
 
 /// Parses the attribute's arguments, collecting every error.
-pub fn parse(args: TokenStream, errors: &mut Errors) -> Options {
+pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
     let parser = |input: ParseStream<'_>| {
         while !input.is_empty() {
@@ -576,7 +576,7 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
 }
 
 /// The name a parameter or field is recorded under: `r#type` is `type`.
-pub fn unraw(ident: &Ident) -> String {
+pub(crate) fn unraw(ident: &Ident) -> String {
     let text = ident.to_string();
     text.strip_prefix("r#").map(str::to_owned).unwrap_or(text)
 }

@@ -14,7 +14,7 @@ const RESERVED: &[&str] = &["error", "error.type", "return", "otel.kind"];
 const MAX_FIELDS: usize = 32;
 
 /// The function, or `None` (with an error saying why) when the attribute is on something else.
-pub fn function(item: TokenStream, errors: &mut Errors) -> Option<ItemFn> {
+pub(crate) fn function(item: TokenStream, errors: &mut Errors) -> Option<ItemFn> {
     if let Ok(function) = syn::parse2::<ItemFn>(item.clone()) {
         if let Some(constness) = &function.sig.constness {
             errors.push(syn::Error::new(
@@ -81,13 +81,13 @@ pub fn function(item: TokenStream, errors: &mut Errors) -> Option<ItemFn> {
 }
 
 /// A parameter the span may record, by the name it is bound to.
-pub struct Param {
+pub(crate) struct Param {
     pub ident: Ident,
     pub name: String,
 }
 
 /// An argument the span records.
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub ident: Ident,
     pub name: String,
     /// Whether it is recorded as the redaction marker if its name is sensitive: unless it is
@@ -97,7 +97,7 @@ pub struct Recorded {
 }
 
 /// The options, checked, and what they mean for this function.
-pub struct Checked {
+pub(crate) struct Checked {
     pub options: Options,
     pub recorded: Vec<Recorded>,
     /// Field keys recorded as the redaction marker if they are sensitive: those not named in
@@ -106,7 +106,7 @@ pub struct Checked {
 }
 
 /// Every name a parameter binds, `self` included, in order.
-pub fn params(function: &ItemFn) -> Vec<Param> {
+pub(crate) fn params(function: &ItemFn) -> Vec<Param> {
     let mut params = Vec::new();
     for input in &function.sig.inputs {
         match input {
@@ -122,7 +122,7 @@ pub fn params(function: &ItemFn) -> Vec<Param> {
     params
 }
 
-pub fn is_cfg(attr: &syn::Attribute) -> bool {
+pub(crate) fn is_cfg(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr")
 }
 
@@ -151,7 +151,7 @@ fn bound_names(pat: &Pat, out: &mut Vec<Param>) {
     }
 }
 
-pub fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checked {
+pub(crate) fn check(function: &ItemFn, options: Options, errors: &mut Errors) -> Checked {
     let params = params(function);
     let field_keys: Vec<String> = options
         .fields
@@ -307,7 +307,7 @@ fn unknown_param(ident: &Ident, name: &str, option: &str, params: &[Param]) -> s
 }
 
 /// The span of the function's return type, or of its name when it has none.
-pub fn return_span(function: &ItemFn) -> Span {
+pub(crate) fn return_span(function: &ItemFn) -> Span {
     match &function.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => function.sig.ident.span(),

@@ -124,6 +124,7 @@ impl SamplerConfig {
 
 /// Everything the environment configures. Fields left `None` take the reporter's defaults.
 #[derive(Clone, PartialEq, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// `OTEL_SERVICE_NAME`, else `service.name` from the resource attributes, else the
     /// executable's name.

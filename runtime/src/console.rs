@@ -24,10 +24,12 @@ use crate::model::{SpanId, SpanRecord, TraceId};
 ///
 /// ```
 /// use traced::console::RenderOptions;
-/// let options = RenderOptions { color: false, ..RenderOptions::new("checkout") };
+/// let mut options = RenderOptions::new("checkout");
+/// options.max_events = 3;
 /// assert_eq!(options.bar_width, 40);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RenderOptions {
     /// ANSI colours (error spans in red).
     pub color: bool,
@@ -344,14 +346,7 @@ fn bar_columns(span: &SpanRecord, start: u64, total: u64, width: usize) -> (usiz
 }
 
 /// `812µs`, `3.14ms`, `12.4ms`, `2.50s`: three significant digits.
-///
-/// ```
-/// use traced::console::human_duration;
-/// assert_eq!(human_duration(812), "812µs");
-/// assert_eq!(human_duration(3_140), "3.14ms");
-/// assert_eq!(human_duration(2_500_000), "2.50s");
-/// ```
-pub fn human_duration(micros: u64) -> String {
+pub(crate) fn human_duration(micros: u64) -> String {
     fn three_digits(value: f64, unit: &str) -> String {
         if value < 10.0 {
             format!("{value:.2}{unit}")
@@ -607,5 +602,27 @@ impl Exporter for ConsoleExporter {
             self.print(&spans);
         }
         FlushOutcome::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+
+    #[test]
+    fn human_durations() {
+        let cases = [
+            (1, "1µs"),
+            (999, "999µs"),
+            (1_000, "1.00ms"),
+            (12_345, "12.3ms"),
+            (123_456, "123ms"),
+            (1_500_000, "1.50s"),
+            (75_000_000, "75.0s"),
+            (7_200_000_000, "7200s"),
+        ];
+        for (micros, text) in cases {
+            assert_eq!(human_duration(micros), text);
+        }
     }
 }

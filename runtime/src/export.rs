@@ -39,6 +39,7 @@ pub trait Exporter: Send + Sync + 'static {
 
 /// What a flush achieved.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
 pub struct FlushOutcome {
     /// Spans still queued or in flight when the deadline passed, or that failed for good.
     pub unsent: u64,

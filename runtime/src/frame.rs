@@ -23,8 +23,10 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 use tracing_core::{Dispatch, Metadata};
 
 use crate::clock::Timestamp;
-use crate::layer::{Core, Inherited, Scalar, SpanState};
+use crate::lookup::parent_of;
 use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
+use crate::pipeline::{child_context, start_time, Core};
+use crate::state::{Inherited, Scalar, SpanState};
 
 /// A `#[traced]` call's span: on the stack while the call runs, in its future between polls.
 pub(crate) struct Frame {
@@ -285,13 +287,13 @@ fn open_under_innermost() -> Option<Opening> {
             }
             let cached = local.core.try_borrow().ok()?;
             let core = cached.as_ref().filter(|core| core.id == top.core)?;
-            let context = crate::layer::child_context(top.state.context);
+            let context = child_context(top.state.context);
             if context.sampling.is_sampled() {
                 core.exporter.span_started(context.trace_id);
             }
             Some(Opening {
                 context,
-                start: crate::layer::start_time(context),
+                start: start_time(context),
                 local_root: false,
                 service: top.state.service.clone(),
                 core: core.id,
@@ -304,12 +306,10 @@ fn open_under_innermost() -> Option<Opening> {
 fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Opening {
     let parent = innermost().or_else(|| {
         let current = dispatch.current_span();
-        current
-            .id()
-            .and_then(|id| crate::layer::parent_of(dispatch, id))
+        current.id().and_then(|id| parent_of(dispatch, id))
     });
     let (context, local_root, service) = match parent {
-        Some((parent, service)) => (crate::layer::child_context(parent), false, service),
+        Some((parent, service)) => (child_context(parent), false, service),
         None => (core.root_context(), true, None),
     };
     if context.sampling.is_sampled() {
@@ -318,7 +318,7 @@ fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Opening {
     remember(core);
     Opening {
         context,
-        start: crate::layer::start_time(context),
+        start: start_time(context),
         local_root,
         service,
         core: core.id,

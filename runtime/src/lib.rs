@@ -31,23 +31,33 @@ pub mod propagation;
 pub mod redact;
 pub mod report;
 pub mod sample;
+pub mod semconv;
 pub mod setup;
 #[cfg(all(unix, feature = "signal"))]
 pub mod signal;
 pub mod testing;
-pub mod value;
 
+mod annotation;
 mod clock;
 mod frame;
 mod ids;
+mod lookup;
 mod panic;
+mod pipeline;
+mod remote_parent;
+mod state;
+mod value;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use layer::{current_context, with_remote_parent, TracedLayer};
+pub use layer::{current_context, TracedLayer};
+// The types the root functions return, at the root too.
+pub use model::SpanContext;
+pub use report::Stats;
 pub use setup::{
-    builder, init, layer, shutdown, stats, try_init, Builder, InitError, TracingGuard,
+    builder, init, layer, shutdown, stats, try_init, Builder, InitError, ShutdownReport,
+    TracingGuard,
 };
 pub use traced_macros::traced;
 pub use value::{max_value_len, set_max_value_len};

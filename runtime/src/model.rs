@@ -9,6 +9,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 /// A trace id: 128 bits, or 64 bits when a caller sent a 64-bit id (then the high half is zero).
 ///
 /// ```
@@ -310,13 +312,111 @@ pub type Tag = (Cow<'static, str>, TagValue);
 /// carries the inline room, and a bigger record costs more to queue and encode than a third
 /// inline tag saves (benches/PROFILE.md).
 ///
+/// It reads as a slice of [`Tag`]s (`iter`, `len`, indexing, ...) and grows with
+/// [`Tags::push`].
+///
 /// ```
 /// use traced::model::{TagValue, Tags};
 /// let mut tags = Tags::new();
 /// tags.push(("attempt".into(), TagValue::U64(2)));
-/// assert!(!tags.spilled());
+/// assert_eq!(tags.len(), 1);
+/// assert_eq!(tags[0].1, TagValue::U64(2));
 /// ```
-pub type Tags = smallvec::SmallVec<[Tag; 2]>;
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct Tags(SmallVec<[Tag; 2]>);
+
+impl Tags {
+    /// No tags.
+    #[inline]
+    pub fn new() -> Tags {
+        Tags(SmallVec::new())
+    }
+
+    /// Adds a tag at the end.
+    #[inline]
+    pub fn push(&mut self, tag: Tag) {
+        self.0.push(tag);
+    }
+
+    /// Makes room for `additional` more tags.
+    #[inline]
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
+    }
+
+    /// Removes every tag, keeping the room.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Whether the tags outgrew their inline room (and live on the heap).
+    #[inline]
+    pub(crate) fn spilled(&self) -> bool {
+        self.0.spilled()
+    }
+
+    /// How many tags fit without growing.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// Takes every tag out, in order.
+    #[inline]
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Tag> + '_ {
+        self.0.drain(..)
+    }
+
+    /// The storage itself, for writing a tag in place (`SpanState::push_scalar`).
+    #[inline(always)]
+    pub(crate) fn storage(&mut self) -> &mut SmallVec<[Tag; 2]> {
+        &mut self.0
+    }
+}
+
+impl std::ops::Deref for Tags {
+    type Target = [Tag];
+
+    #[inline]
+    fn deref(&self) -> &[Tag] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tags {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Tag] {
+        &mut self.0
+    }
+}
+
+impl From<Vec<Tag>> for Tags {
+    fn from(tags: Vec<Tag>) -> Tags {
+        Tags(SmallVec::from_vec(tags))
+    }
+}
+
+impl FromIterator<Tag> for Tags {
+    fn from_iter<I: IntoIterator<Item = Tag>>(tags: I) -> Tags {
+        Tags(tags.into_iter().collect())
+    }
+}
+
+impl Extend<Tag> for Tags {
+    fn extend<I: IntoIterator<Item = Tag>>(&mut self, tags: I) {
+        self.0.extend(tags);
+    }
+}
+
+impl<'a> IntoIterator for &'a Tags {
+    type Item = &'a Tag;
+    type IntoIter = std::slice::Iter<'a, Tag>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
 
 /// A timed event inside a span.
 #[derive(Clone, PartialEq, Eq, Debug)]

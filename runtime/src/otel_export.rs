@@ -7,9 +7,9 @@
 //! processors expect; use the SDK's batch processor so that wait stays off your threads. The conversion follows OpenTelemetry's Zipkin mapping: kind `INTERNAL` has no Zipkin
 //! kind; attributes become tags (typed until encoded); events become annotations (name, then
 //! `key=value` attributes); an error status sets the `error` tag to its description and
-//! `otel.status_code`; `peer.service`, `server.address` / `net.peer.name`,
-//! `network.peer.address` / `net.peer.ip` and `server.port` / `net.peer.port` make the remote
-//! endpoint; the resource's `service.name` names the local endpoint.
+//! `otel.status_code`; the peer attributes make the remote endpoint (and a SERVER span's
+//! `server.port` its local port) by the same rule as for `tracing` spans, in
+//! [`crate::semconv`]; the resource's `service.name` names the local endpoint.
 //!
 //! ```no_run
 //! use opentelemetry::trace::{Tracer, TracerProvider as _};
@@ -30,7 +30,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,8 +41,9 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
 use crate::export::Exporter;
-use crate::model::{Annotation, Endpoint, Kind, SpanId, SpanRecord, TagValue, TraceId};
+use crate::model::{Annotation, Kind, SpanId, SpanRecord, TagValue, TraceId};
 use crate::report::{ReportError, ReporterConfig, ZipkinReporter};
+use crate::semconv::PeerFields;
 
 /// How long `force_flush` waits for the collector.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -182,10 +182,10 @@ pub fn span_record(span: SpanData, service_name: Option<&Arc<str>>) -> SpanRecor
         local_root: parent == 0 || span.parent_span_is_remote,
         ..SpanRecord::default()
     };
-    let mut peer = Peer::default();
+    let mut peer = PeerFields::default();
     record.tags.reserve(span.attributes.len() + 3);
     for KeyValue { key, value, .. } in span.attributes {
-        peer.note(key.as_str(), &value);
+        note_peer(&mut peer, key.as_str(), &value);
         record.tags.push((key_text(key), tag_value(value)));
     }
     if span.dropped_attributes_count > 0 {
@@ -244,7 +244,7 @@ pub fn span_record(span: SpanData, service_name: Option<&Arc<str>>) -> SpanRecor
             }
         })
         .collect();
-    record.remote_endpoint = peer.endpoint();
+    (record.local_port, record.remote_endpoint) = peer.resolve(record.kind);
     record
 }
 
@@ -268,55 +268,15 @@ fn tag_value(value: Value) -> TagValue {
     }
 }
 
-/// The peer attributes, in OpenTelemetry's current and older names.
-#[derive(Default)]
-struct Peer {
-    service: Option<String>,
-    host: Option<String>,
-    address: Option<IpAddr>,
-    port: Option<u16>,
-}
-
-impl Peer {
-    fn note(&mut self, key: &str, value: &Value) {
-        match key {
-            "peer.service" => self.service = Some(value.as_str().into_owned()),
-            "server.address" | "net.peer.name" => {
-                let text = value.as_str();
-                match text.parse::<IpAddr>() {
-                    Ok(address) => self.address = Some(address),
-                    Err(_) => self.host = Some(text.into_owned()),
-                }
-            }
-            "network.peer.address" | "net.peer.ip" | "client.address" => {
-                self.address = value.as_str().parse().ok().or(self.address);
-            }
-            "server.port" | "net.peer.port" | "network.peer.port" => {
-                self.port = match value {
-                    Value::I64(port) => u16::try_from(*port).ok(),
-                    other => other.as_str().parse().ok(),
-                }
-                .filter(|port| *port != 0);
-            }
-            _ => {}
-        }
-    }
-
-    fn endpoint(self) -> Option<Endpoint> {
-        let mut endpoint = Endpoint {
-            service_name: self
-                .service
-                .or(self.host)
-                .map(|name| Arc::from(name.to_lowercase())),
-            port: self.port,
-            ..Endpoint::default()
-        };
-        match self.address {
-            Some(IpAddr::V4(ip)) => endpoint.ipv4 = Some(ip),
-            Some(IpAddr::V6(ip)) => endpoint.ipv6 = Some(ip),
-            None => {}
-        }
-        (!endpoint.is_empty()).then_some(endpoint)
+/// Notes an attribute that describes the remote endpoint, by the rule the layer follows too
+/// ([`crate::semconv`]).
+fn note_peer(peer: &mut PeerFields, key: &str, value: &Value) {
+    let Some(field) = crate::semconv::peer_field(key) else {
+        return;
+    };
+    match value {
+        Value::I64(number) => peer.integer(field, i128::from(*number)),
+        other => peer.text(field, &other.as_str()),
     }
 }
 
@@ -397,6 +357,58 @@ mod tests {
         assert_eq!(remote.service_name.as_deref(), Some("inventory"));
         assert_eq!(remote.ipv4, Some(std::net::Ipv4Addr::new(10, 0, 0, 9)));
         assert_eq!(remote.port, Some(8443));
+    }
+
+    /// The same attributes give the same endpoints whether they come as OpenTelemetry
+    /// attributes or as `tracing` fields: one rule, in `crate::semconv`.
+    #[test]
+    fn the_same_attributes_give_the_same_endpoints_as_the_layer() {
+        let capture = crate::testing::Capture::new();
+        capture.in_scope(|| {
+            tracing::info_span!(
+                "server",
+                otel.kind = "server",
+                server.address = "shop.internal",
+                server.port = 8080i64,
+                client.address = "10.0.0.7",
+                client.port = 51234i64,
+            )
+            .in_scope(|| {});
+            tracing::info_span!(
+                "client",
+                otel.kind = "client",
+                peer.service = "Inventory",
+                server.address = "10.0.0.9",
+                server.port = 8443i64,
+                client.address = "10.0.0.7",
+            )
+            .in_scope(|| {});
+        });
+        let mut server = data();
+        server.span_kind = SpanKind::Server;
+        server.attributes = vec![
+            KeyValue::new("server.address", "shop.internal"),
+            KeyValue::new("server.port", 8080i64),
+            KeyValue::new("client.address", "10.0.0.7"),
+            KeyValue::new("client.port", 51234i64),
+        ];
+        let mut client = data();
+        client
+            .attributes
+            .push(KeyValue::new("client.address", "10.0.0.7"));
+        for (name, data) in [("server", server), ("client", client)] {
+            let layer = capture.span(name);
+            let exported = span_record(data, None);
+            assert!(layer.remote_endpoint.is_some(), "{name}");
+            assert_eq!(exported.remote_endpoint, layer.remote_endpoint, "{name}");
+            assert_eq!(exported.local_port, layer.local_port, "{name}");
+        }
+        let server = capture.span("server");
+        assert_eq!(server.local_port, Some(8080));
+        assert_eq!(
+            server.remote_endpoint.unwrap().ipv4,
+            Some(std::net::Ipv4Addr::new(10, 0, 0, 7))
+        );
     }
 
     #[test]

@@ -51,8 +51,7 @@ impl Capture {
                     dispatch: Arc::default(),
                 };
                 Dispatch::new(
-                    tracing_subscriber::registry()
-                        .with(TracedLayer::new(store).with_fast_path(true)),
+                    tracing_subscriber::registry().with(TracedLayer::new(store).fast_path(true)),
                 )
             })
             .clone()
@@ -60,7 +59,7 @@ impl Capture {
 
     /// A new subscriber reporting into this capture, with `sampler` deciding new traces.
     pub fn dispatch_with_sampler(&self, sampler: impl Sampler) -> Dispatch {
-        self.dispatch_with_layer(|layer| layer.with_sampler(sampler))
+        self.dispatch_with_layer(|layer| layer.sampler(sampler))
     }
 
     /// A new subscriber reporting into this capture through a layer that `configure` adjusts
@@ -72,7 +71,7 @@ impl Capture {
     /// use traced::testing::Capture;
     ///
     /// let capture = Capture::new();
-    /// let dispatch = capture.dispatch_with_layer(|layer| layer.with_sampler(AlwaysOff));
+    /// let dispatch = capture.dispatch_with_layer(|layer| layer.sampler(AlwaysOff));
     /// tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("dropped").in_scope(|| {}));
     /// assert!(capture.spans().is_empty());
     /// ```
@@ -84,7 +83,7 @@ impl Capture {
             spans: Arc::clone(&self.spans),
             dispatch: Arc::default(),
         })
-        .with_fast_path(true);
+        .fast_path(true);
         Dispatch::new(tracing_subscriber::registry().with(configure(layer)))
     }
 

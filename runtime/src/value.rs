@@ -7,7 +7,7 @@ use std::fmt::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What a cut value ends with.
-pub const ELLIPSIS: char = '…';
+pub(crate) const ELLIPSIS: char = '…';
 
 static MAX_VALUE_LEN: AtomicUsize = AtomicUsize::new(256);
 
@@ -32,14 +32,7 @@ pub fn set_max_value_len(bytes: usize) {
 }
 
 /// Cuts `text` to the cap on a char boundary, marking the cut.
-///
-/// ```
-/// let long = "é".repeat(1000);
-/// let cut = traced::value::cap_str(&long);
-/// assert!(cut.len() <= traced::max_value_len() + '…'.len_utf8());
-/// assert!(cut.ends_with('…'));
-/// ```
-pub fn cap_str(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn cap_str(text: &str) -> std::borrow::Cow<'_, str> {
     let cap = max_value_len();
     if text.len() <= cap {
         return std::borrow::Cow::Borrowed(text);
@@ -55,12 +48,12 @@ pub fn cap_str(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Formats `value` with `Debug`, stopping at the cap.
-pub fn capped_debug(value: &dyn fmt::Debug) -> String {
+pub(crate) fn capped_debug(value: &dyn fmt::Debug) -> String {
     capped(|writer| write!(writer, "{value:?}"))
 }
 
 /// Formats `value` with `Display`, stopping at the cap.
-pub fn capped_display(value: &dyn fmt::Display) -> String {
+pub(crate) fn capped_display(value: &dyn fmt::Display) -> String {
     capped(|writer| write!(writer, "{value}"))
 }
 
@@ -131,5 +124,17 @@ mod tests {
         let text = capped_display(&"ü".repeat(300));
         assert!(text.ends_with(ELLIPSIS));
         assert!(text.len() <= max_value_len() + ELLIPSIS.len_utf8());
+    }
+
+    #[test]
+    fn text_is_cut_on_a_char_boundary_and_marked() {
+        let long = "é".repeat(1000);
+        let cut = cap_str(&long);
+        assert!(cut.len() <= max_value_len() + ELLIPSIS.len_utf8());
+        assert!(cut.ends_with(ELLIPSIS));
+        assert!(matches!(
+            cap_str("short"),
+            std::borrow::Cow::Borrowed("short")
+        ));
     }
 }

@@ -27,7 +27,9 @@ pub struct CountingAlloc;
 /// bytes (the new size of a `realloc`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Allocations {
+    /// Allocations made (`alloc`, `alloc_zeroed`, `realloc`).
     pub count: u64,
+    /// Bytes asked for by those allocations.
     pub bytes: u64,
 }
 

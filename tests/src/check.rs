@@ -23,7 +23,7 @@ pub type Checked = (Vec<ReceivedSpan>, Vec<String>);
 
 /// The loaded API definitions; see [`check_json`] and [`check_proto`].
 #[derive(Debug)]
-pub struct Checker {
+pub(crate) struct Checker {
     schema: Schema,
     proto: ProtoCodec,
 }
@@ -31,7 +31,7 @@ pub struct Checker {
 static GLOBAL: OnceLock<Result<Checker, String>> = OnceLock::new();
 
 /// The definitions from [`Schema::api_dir`], loaded once per process.
-pub fn global() -> Result<&'static Checker, String> {
+pub(crate) fn global() -> Result<&'static Checker, String> {
     GLOBAL
         .get_or_init(|| {
             Ok(Checker {
@@ -71,7 +71,7 @@ pub fn check_proto(body: &[u8]) -> Result<Checked, String> {
 
 impl Checker {
     /// See [`check_json`].
-    pub fn json(&self, body: &[u8]) -> Result<Checked, String> {
+    pub(crate) fn json(&self, body: &[u8]) -> Result<Checked, String> {
         let value: Value =
             serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
         let list = value.as_array().ok_or_else(|| {
@@ -97,7 +97,7 @@ impl Checker {
     }
 
     /// See [`check_proto`].
-    pub fn proto(&self, body: &[u8]) -> Result<Checked, String> {
+    pub(crate) fn proto(&self, body: &[u8]) -> Result<Checked, String> {
         let decoded = self.proto.decode(body)?;
         let mut spans = Vec::with_capacity(decoded.len());
         let mut violations = Vec::new();

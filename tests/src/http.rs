@@ -33,7 +33,7 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -41,7 +41,7 @@ impl Request {
     }
 
     /// Whether the client asked to keep the connection open after this exchange.
-    pub fn keep_alive(&self) -> bool {
+    pub(crate) fn keep_alive(&self) -> bool {
         let connection = self.header("connection").map(str::to_ascii_lowercase);
         let has = |token: &str| {
             connection
@@ -89,7 +89,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(
+    pub(crate) fn new(
         stream: TcpStream,
         stop: Arc<AtomicBool>,
         bytes_per_sec: Option<usize>,
@@ -107,7 +107,7 @@ impl Conn {
         })
     }
 
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
 
@@ -146,7 +146,7 @@ impl Conn {
     }
 
     /// Reads and discards everything until the peer closes or the receiver stops.
-    pub fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         self.buf.clear();
         while let Ok(true) = self.fill() {
             self.buf.clear();
@@ -156,7 +156,7 @@ impl Conn {
     /// Closes after an error answer without resetting: discarding what the client is still
     /// sending for a moment, so the answer is read before the close (a close with unread data
     /// makes the kernel send a reset, which can destroy the answer in flight).
-    pub fn lingering_close(&mut self) {
+    pub(crate) fn lingering_close(&mut self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
         let until = std::time::Instant::now() + Duration::from_secs(2);
         self.buf.clear();
@@ -169,7 +169,7 @@ impl Conn {
     }
 
     /// Reads one whole request. `send_continue` answers `Expect: 100-continue` before the body.
-    pub fn read_request(&mut self, send_continue: bool) -> Result<Request, ReadError> {
+    pub(crate) fn read_request(&mut self, send_continue: bool) -> Result<Request, ReadError> {
         // Tolerate the empty lines RFC 9112 §2.2 allows before a request line.
         let head_end = loop {
             while self.buf.starts_with(b"\r\n") {

@@ -76,7 +76,7 @@ fn measure_with(
     let exporter = CountingExporter::default();
     let mut layer = layer(exporter.clone());
     if !sampled {
-        layer = layer.with_sampler(AlwaysOff);
+        layer = layer.sampler(AlwaysOff);
     }
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     let allocations = tracing::dispatcher::with_default(&dispatch, || {
@@ -157,7 +157,7 @@ fn traced_with_two_integers(a: u64, b: u64) -> u64 {
 /// of spans, and a `#[traced]` call as the parent.
 fn measure_traced(sampled: bool, make_span: impl Fn(u64)) -> (u64, u64) {
     measure_with(
-        |exporter| TracedLayer::new(exporter).with_fast_path(true),
+        |exporter| TracedLayer::new(exporter).fast_path(true),
         sampled,
         |body| traced_parent(body),
         make_span,
@@ -225,7 +225,7 @@ fn traced_with_integer_fields_and_a_kind(id: u64) -> Result<u64, std::convert::I
 fn traced_functions_under_a_hand_written_parent_do_not_allocate() {
     // The first frame under a registry span reads the parent's ids from the registry.
     let (allocations, exported) = measure_with(
-        |exporter| TracedLayer::new(exporter).with_fast_path(true),
+        |exporter| TracedLayer::new(exporter).fast_path(true),
         true,
         |body| {
             let parent = tracing::info_span!("parent");

@@ -60,7 +60,7 @@ fn picture(spans: &[SpanRecord]) -> Vec<(String, Option<String>, String, Vec<Str
 
 fn run(fast_path: bool) -> Vec<SpanRecord> {
     let capture = Capture::new();
-    let dispatch = capture.dispatch_with_layer(|layer| layer.with_fast_path(fast_path));
+    let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
     tracing::dispatcher::with_default(&dispatch, || {
         assert_eq!(handle(4), Ok(81));
         assert_eq!(handle(0), Err("no order zero".to_owned()));
@@ -157,7 +157,7 @@ fn calls_on_the_fast_path_create_no_tracing_span() {
     let dispatch = tracing::Dispatch::new(
         tracing_subscriber::registry()
             .with(created.clone())
-            .with(TracedLayer::new(capture.clone()).with_fast_path(true)),
+            .with(TracedLayer::new(capture.clone()).fast_path(true)),
     );
     tracing::dispatcher::with_default(&dispatch, || handle(4)).unwrap();
     assert_eq!(

@@ -377,6 +377,7 @@ where
 /// `pointer` must be valid to read.
 #[traced]
 unsafe fn read(pointer: *const u32) -> u32 {
+    // SAFETY: the caller guarantees `pointer` is valid to read.
     unsafe { *pointer }
 }
 
@@ -411,6 +412,7 @@ fn other_shapes() {
             (3 + 7 + 1 + 1) * 2 + 2
         );
         let value = 7;
+        // SAFETY: `&value` points at a live `u32`.
         assert_eq!(unsafe { read(&value) }, 7);
         assert_eq!(exported(1), 2);
         let (line, reported) = (line!(), caller_location());

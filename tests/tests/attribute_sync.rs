@@ -166,10 +166,10 @@ fn with_anyhow(fail: bool) -> anyhow::Result<u8> {
 
 mod shadowed {
     /// A local `Result` with one parameter, shadowing the prelude's.
-    pub type Result<T> = std::result::Result<T, String>;
+    pub(crate) type Result<T> = std::result::Result<T, String>;
 
     #[traced::traced]
-    pub fn parse(input: &str) -> Result<u32> {
+    pub(crate) fn parse(input: &str) -> Result<u32> {
         input.parse::<u32>().map_err(|error| error.to_string())
     }
 }

@@ -50,8 +50,8 @@ fn setup(fast_path: bool) -> Setup {
     let created = CountSpans::default();
     let accept = Arc::new(AtomicBool::new(false));
     let layer = TracedLayer::new(capture.clone())
-        .with_sampler(Switch(accept.clone()))
-        .with_fast_path(fast_path);
+        .sampler(Switch(accept.clone()))
+        .fast_path(fast_path);
     let dispatch = tracing::Dispatch::new(
         tracing_subscriber::registry()
             .with(created.clone())

@@ -11,9 +11,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::model::{Kind, SpanId, SpanRecord, TagValue, TraceId};
 use traced::propagation::Propagator;
+use traced::semconv;
 use traced::testing::Capture;
 use traced_tests::fixtures::tag_u64;
 use tracing::Instrument;
@@ -124,7 +125,7 @@ async fn start(model: SpanModel) -> SocketAddr {
         Router::new()
             .route("/stock/{id}", get(stock))
             .route("/headers", get(echo_w3c))
-            .layer(TraceLayer::new().service_name("back").span_model(model)),
+            .layer(ServerLayer::new().service_name("back").span_model(model)),
     )
     .await;
     let front = Front {
@@ -141,7 +142,7 @@ async fn start(model: SpanModel) -> SocketAddr {
             .route("/middleware/{id}", get(order_via_middleware))
             .route("/w3c", get(relay_w3c))
             .with_state(front)
-            .layer(TraceLayer::new().service_name("front")),
+            .layer(ServerLayer::new().service_name("front")),
     )
     .await
 }
@@ -299,10 +300,20 @@ fn spans_carry_http_tags_and_endpoints() {
         ..
     } = &call;
 
-    assert_eq!(text(front, "http.method"), Some("GET"));
-    assert_eq!(text(front, "http.route"), Some("/orders/{id}"));
-    assert_eq!(text(front, "http.target"), Some("/orders/abc?page=2"));
-    assert_eq!(tag_u64(front, "http.status_code"), Some(200));
+    assert_eq!(text(front, semconv::HTTP_REQUEST_METHOD), Some("GET"));
+    assert_eq!(text(front, semconv::HTTP_ROUTE), Some("/orders/{id}"));
+    assert_eq!(text(front, semconv::URL_PATH), Some("/orders/abc"));
+    assert_eq!(text(front, semconv::URL_QUERY), Some("page=2"));
+    assert_eq!(
+        tag_u64(front, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(200)
+    );
+    assert_eq!(text(front, semconv::SERVER_ADDRESS), Some("127.0.0.1"));
+    assert_eq!(
+        text(front, "http.method"),
+        None,
+        "the old names are not emitted"
+    );
     assert_eq!(front.error(), None);
     // The test's own client connected from loopback.
     let caller = front
@@ -311,13 +322,20 @@ fn spans_carry_http_tags_and_endpoints() {
         .expect("the caller's address");
     assert_eq!(caller.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
     assert!(caller.port.is_some_and(|port| port != *front_port));
-    assert_eq!(tag_u64(front, "server.port"), Some(u64::from(*front_port)));
+    assert_eq!(
+        tag_u64(front, semconv::SERVER_PORT),
+        Some(u64::from(*front_port))
+    );
 
-    assert_eq!(text(client, "http.method"), Some("GET"));
-    let url = text(client, "http.url").expect("http.url");
-    let back_port = tag_u64(client, "server.port").expect("server.port") as u16;
+    assert_eq!(text(client, semconv::HTTP_REQUEST_METHOD), Some("GET"));
+    let url = text(client, semconv::URL_FULL).expect("url.full");
+    let back_port = tag_u64(client, semconv::SERVER_PORT).expect("server.port") as u16;
     assert_eq!(url, format!("http://127.0.0.1:{back_port}/stock/abc"));
-    assert_eq!(tag_u64(client, "http.status_code"), Some(200));
+    assert_eq!(text(client, semconv::URL_SCHEME), Some("http"));
+    assert_eq!(
+        tag_u64(client, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(200)
+    );
     let server = client
         .remote_endpoint
         .as_ref()
@@ -326,9 +344,10 @@ fn spans_carry_http_tags_and_endpoints() {
     assert_eq!(server.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
     assert_eq!(server.port, Some(back_port));
 
-    assert_eq!(text(back, "http.route"), Some("/stock/{id}"));
-    assert_eq!(text(back, "http.target"), Some("/stock/abc"));
-    assert_eq!(tag_u64(back, "http.status_code"), Some(200));
+    assert_eq!(text(back, semconv::HTTP_ROUTE), Some("/stock/{id}"));
+    assert_eq!(text(back, semconv::URL_PATH), Some("/stock/abc"));
+    assert_eq!(text(back, semconv::URL_QUERY), None);
+    assert_eq!(tag_u64(back, semconv::HTTP_RESPONSE_STATUS_CODE), Some(200));
     let caller = back.remote_endpoint.as_ref().expect("front's address");
     assert_eq!(caller.ipv4, Some(std::net::Ipv4Addr::LOCALHOST));
 }
@@ -360,25 +379,36 @@ fn server_errors_and_panics_are_marked_on_every_side() {
     let by_target = |target: &str| -> &SpanRecord {
         spans
             .iter()
-            .find(|span| text(span, "http.target") == Some(target))
+            .find(|span| text(span, semconv::URL_PATH) == Some(target))
             .unwrap_or_else(|| panic!("no span for {target}: {spans:#?}"))
     };
 
     let back_failed = by_target("/stock/fail");
-    assert_eq!(tag_u64(back_failed, "http.status_code"), Some(503));
+    assert_eq!(
+        tag_u64(back_failed, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(503)
+    );
     assert_eq!(back_failed.error(), Some("503"));
+    assert_eq!(text(back_failed, semconv::ERROR_TYPE), Some("503"));
     let client_failed = spans
         .iter()
         .find(|span| span.kind == Some(Kind::Client) && Some(span.id) == back_failed.parent_id)
         .expect("the client span of the failed call");
-    assert_eq!(tag_u64(client_failed, "http.status_code"), Some(503));
+    assert_eq!(
+        tag_u64(client_failed, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(503)
+    );
     assert_eq!(client_failed.error(), Some("503"));
     let front_failed = by_target("/orders/fail");
     assert_eq!(front_failed.error(), Some("502"));
 
     let back_panicked = by_target("/stock/panic");
     assert_eq!(back_panicked.error(), Some("stock table is corrupt"));
-    assert_eq!(tag_u64(back_panicked, "http.status_code"), Some(500));
+    assert_eq!(
+        tag_u64(back_panicked, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(500)
+    );
+    assert_eq!(text(back_panicked, semconv::ERROR_TYPE), Some("panic"));
     let client_panicked = spans
         .iter()
         .find(|span| span.kind == Some(Kind::Client) && Some(span.id) == back_panicked.parent_id)
@@ -411,10 +441,14 @@ fn connection_errors_are_marked_without_the_url() {
     assert!(error.starts_with("connect error"), "{error}");
     assert!(!error.contains("pw") && !error.contains("tok"), "{error}");
     assert_eq!(
-        text(&span, "http.url"),
+        text(&span, semconv::URL_FULL),
         Some(format!("http://{closed}/x?token=REDACTED").as_str())
     );
-    assert_eq!(span.tag("http.status_code"), None);
+    assert_eq!(span.tag(semconv::HTTP_RESPONSE_STATUS_CODE), None);
+    assert_eq!(
+        text(&span, semconv::ERROR_TYPE),
+        Some(std::any::type_name::<reqwest::Error>())
+    );
 }
 
 #[test]
@@ -453,12 +487,13 @@ fn secrets_in_headers_and_urls_are_never_recorded() {
         }
     }
     let front = named(&spans, "GET /secrets");
+    assert_eq!(text(front, semconv::URL_PATH), Some("/secrets"));
     assert_eq!(
-        text(front, "http.target"),
-        Some("/secrets?access_token=REDACTED&page=1")
+        text(front, semconv::URL_QUERY),
+        Some("access_token=REDACTED&page=1")
     );
     let client = named(&spans, "GET");
-    let url = text(client, "http.url").expect("http.url");
+    let url = text(client, semconv::URL_FULL).expect("url.full");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert!(url.ends_with("/stock/7?api_key=REDACTED&page=2"), "{url}");
 }
@@ -556,7 +591,7 @@ fn hostile_propagation_headers_get_a_200_and_a_fresh_trace() {
         let target = format!("/orders/{}", name.replace(' ', "-"));
         let front = spans
             .iter()
-            .find(|span| text(span, "http.target") == Some(target.as_str()))
+            .find(|span| text(span, semconv::URL_PATH) == Some(target.as_str()))
             .unwrap_or_else(|| panic!("{name}: no server span"));
         assert_eq!(front.parent_id, None, "{name}: continued a bogus context");
         assert!(!front.shared, "{name}");
@@ -658,7 +693,10 @@ fn the_reqwest_middleware_traces_like_send_traced() {
     assert_eq!(back.parent_id, Some(client.id));
     assert_eq!(back.trace_id, front.trace_id);
     assert_eq!(client.kind, Some(Kind::Client));
-    assert_eq!(tag_u64(client, "http.status_code"), Some(200));
+    assert_eq!(
+        tag_u64(client, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(200)
+    );
     let server = client.remote_endpoint.as_ref().expect("remote endpoint");
     assert_eq!(server.service_name.as_deref(), Some("back"));
 }

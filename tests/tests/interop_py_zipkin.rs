@@ -29,9 +29,10 @@ use axum::extract::Path as RoutePath;
 use axum::routing::get;
 use axum::Router;
 use py_support::{py_client, PyServer};
-use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::propagation::Propagator;
 use traced::report::{ReporterConfig, ZipkinReporter};
+use traced::semconv;
 use traced::TracedLayer;
 use traced_tests::{tree, ReceivedSpan, Receiver};
 use tracing::{Dispatch, Instrument};
@@ -85,7 +86,7 @@ impl RustSide {
         let app = Router::new()
             .route("/inventory/{item}", get(reserve))
             .layer(
-                TraceLayer::new()
+                ServerLayer::new()
                     .service_name("rust-inventory")
                     .span_model(model),
             );
@@ -200,7 +201,7 @@ fn py_zipkin_client_calls_a_rust_service() {
         assert_eq!(server.kind.as_deref(), Some("SERVER"));
         assert_eq!(server.service(), Some("rust-inventory"));
         assert_eq!(server.tag("http.route"), Some("/inventory/{item}"));
-        assert_eq!(server.tag("http.status_code"), Some("200"));
+        assert_eq!(server.tag(semconv::HTTP_RESPONSE_STATUS_CODE), Some("200"));
         assert_eq!(server.shared, joins, "{headers}");
         if joins && call.sent_span_id == call.client {
             // Classic Zipkin RPC: the server reports py_zipkin's CLIENT span id, one node.
@@ -300,7 +301,7 @@ fn rust_client_calls_a_py_zipkin_service() {
         assert_eq!(client.service(), Some("rust-front"));
         assert_eq!(client.remote_service(), Some("py-server"));
         assert_eq!(
-            client.tag("http.status_code"),
+            client.tag(semconv::HTTP_RESPONSE_STATUS_CODE),
             Some(status.to_string().as_str())
         );
 

@@ -253,7 +253,7 @@ fn jaeger_shows_the_available_trace_across_both_services() {
         );
     }
     assert_eq!(tag(stocks, "http.route"), "/stocks");
-    assert_eq!(tag(list_stocks, "db.system"), "sqlite");
+    assert_eq!(tag(list_stocks, "db.system.name"), "sqlite");
 
     // Time nests: the inventory's server span lies within the catalog's call to it.
     let start = |span: &Value| span["startTime"].as_u64().expect("a start time");

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use live_support::{Reporting, Sink};
 use py_support::{py_client, PyServer};
-use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced_tests::{now_millis, tree, ReceivedSpan, ZipkinServer};
 use tracing::Instrument;
 
@@ -52,7 +52,7 @@ fn py_zipkin_and_our_services_share_traces_in_a_real_zipkin() {
     // py_zipkin client → our service (shared span model, as py_zipkin servers use).
     let address = reporting.block_on(async {
         let app = Router::new().route("/inventory", get(reserve)).layer(
-            TraceLayer::new()
+            ServerLayer::new()
                 .service_name("rust-inventory")
                 .span_model(SpanModel::Shared),
         );

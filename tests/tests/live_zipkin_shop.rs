@@ -197,7 +197,7 @@ fn zipkin_shows_the_shop_as_a_user_would_see_it() {
         (Some("CLIENT"), Some("inventory-db"))
     );
     assert_eq!(stocks["tags"]["http.route"], "/stocks");
-    assert_eq!(query_stocks["tags"]["db.system"], "sqlite");
+    assert_eq!(query_stocks["tags"]["db.system.name"], "sqlite");
     // Time nests: the inventory's server span lies within the catalog's call to it.
     let start = |span: &Value| span["timestamp"].as_u64().expect("a timestamp");
     let end = |span: &Value| start(span) + span["duration"].as_u64().expect("a duration");

@@ -18,7 +18,7 @@ use axum::Router;
 use live_support::{Reporting, Sink};
 use serde_json::{json, Value};
 use traced::encode::Encoding;
-use traced::http::{ClientTrace, SendTraced, SpanModel, TraceLayer};
+use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::traced;
 use traced_tests::{now_millis, ReceivedSpan, Receiver, ZipkinServer};
 use tracing::Instrument;
@@ -144,7 +144,7 @@ async fn work() -> &'static str {
 /// Serves `/work` as `back` in the shared span model.
 async fn serve_back() -> SocketAddr {
     let app = Router::new().route("/work", get(work)).layer(
-        TraceLayer::new()
+        ServerLayer::new()
             .service_name("back")
             .span_model(SpanModel::Shared),
     );

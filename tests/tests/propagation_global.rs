@@ -28,7 +28,7 @@ fn the_global_propagator_decides_what_extract_and_inject_do() {
 
     assert_eq!(*propagation::global(), Propagator::default());
     let mut map = HeaderMap::new();
-    propagation::inject_context(&context, &mut map);
+    propagation::global().inject(&context, &mut map);
     assert_eq!(names(&map), ["b3"]);
     assert_eq!(propagation::extract(&b3), Some(Remote::Context(context)));
 
@@ -52,7 +52,7 @@ fn the_global_propagator_decides_what_extract_and_inject_do() {
 
     propagation::set_global(Propagator::from_otel_propagators("b3multi, tracecontext").unwrap());
     let mut map = HeaderMap::new();
-    propagation::inject_context(&context, &mut map);
+    propagation::global().inject(&context, &mut map);
     assert_eq!(
         names(&map),
         ["traceparent", "x-b3-sampled", "x-b3-spanid", "x-b3-traceid"]

@@ -2,7 +2,7 @@
 //! restarts) the trace, and headers out on the next call.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use traced::model::{Remote, Sampling, SpanContext, SpanRecord};
+use traced::model::{Remote, Sampling, SpanContext, SpanId, SpanRecord, TraceId};
 use traced::propagation::{self, Propagator, MAX_HEADER_LEN};
 use traced::sample::{AlwaysOn, ParentBased};
 use traced::testing::Capture;
@@ -32,16 +32,16 @@ fn serve(
 ) -> (SpanRecord, HeaderMap) {
     let dispatch = capture.dispatch_with_sampler(ParentBased::new(AlwaysOn));
     let outgoing = tracing::dispatcher::with_default(&dispatch, || {
-        propagator.in_span_from(
-            incoming,
-            || tracing::info_span!("server", otel.kind = "server"),
-            || {
+        propagator
+            .continue_trace(incoming, || {
+                tracing::info_span!("server", otel.kind = "server")
+            })
+            .in_scope(|| {
                 let mut outgoing = HeaderMap::new();
                 let context = traced::current_context().expect("the server span is current");
-                propagator.inject_into(&context, &mut outgoing);
+                propagator.inject(&context, &mut outgoing);
                 outgoing
-            },
-        )
+            })
     });
     let server = capture
         .spans()
@@ -307,6 +307,85 @@ fn a_sampling_only_header_starts_a_trace_under_that_decision() {
 }
 
 #[test]
+fn injection_formats_follow_configuration() {
+    let context = SpanContext {
+        trace_id: TraceId(u128::from_str_radix(TRACE_64, 16).unwrap()),
+        span_id: SpanId(u64::from_str_radix(SPAN, 16).unwrap()),
+        parent_id: Some(SpanId(u64::from_str_radix(PARENT, 16).unwrap())),
+        sampling: Sampling::Accept,
+    };
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("", vec![("b3", format!("{TRACE_64}-{SPAN}-1-{PARENT}"))]),
+        ("b3", vec![("b3", format!("{TRACE_64}-{SPAN}-1-{PARENT}"))]),
+        (
+            "b3multi",
+            vec![
+                ("x-b3-traceid", TRACE_64.to_owned()),
+                ("x-b3-spanid", SPAN.to_owned()),
+                ("x-b3-parentspanid", PARENT.to_owned()),
+                ("x-b3-sampled", "1".to_owned()),
+            ],
+        ),
+        (
+            "tracecontext",
+            vec![(
+                "traceparent",
+                format!("00-0000000000000000{TRACE_64}-{SPAN}-01"),
+            )],
+        ),
+        (
+            "b3,b3multi",
+            vec![
+                ("b3", format!("{TRACE_64}-{SPAN}-1-{PARENT}")),
+                ("x-b3-traceid", TRACE_64.to_owned()),
+                ("x-b3-spanid", SPAN.to_owned()),
+                ("x-b3-parentspanid", PARENT.to_owned()),
+                ("x-b3-sampled", "1".to_owned()),
+            ],
+        ),
+        ("none", vec![]),
+    ];
+    for (otel_propagators, expected) in cases {
+        let propagator = Propagator::from_otel_propagators(otel_propagators).unwrap();
+        let mut map = HeaderMap::new();
+        propagator.inject(&context, &mut map);
+        let mut sent: Vec<(String, String)> = map
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        sent.sort();
+        let mut expected: Vec<(String, String)> = expected
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        expected.sort();
+        assert_eq!(sent, expected, "OTEL_PROPAGATORS={otel_propagators:?}");
+        if !expected.is_empty() {
+            assert_eq!(
+                Propagator::default()
+                    .extract(&map)
+                    .unwrap()
+                    .context()
+                    .unwrap()
+                    .trace_id,
+                context.trace_id
+            );
+        }
+    }
+}
+
+#[test]
+fn no_current_span_means_no_headers() {
+    let mut map = HeaderMap::new();
+    Capture::new().in_scope(|| propagation::inject(&mut map));
+    assert!(map.is_empty());
+    let mut map = HeaderMap::new();
+    Capture::new()
+        .in_scope(|| tracing::info_span!("call").in_scope(|| propagation::inject(&mut map)));
+    assert_eq!(map.len(), 1);
+}
+
+#[test]
 fn repeated_headers_keep_the_first_and_many_repeats_are_harmless() {
     let first = format!("{TRACE_64}-{SPAN}-1");
     let mut map = headers(&[("b3", first.as_bytes())]);
@@ -328,8 +407,14 @@ fn repeated_headers_keep_the_first_and_many_repeats_are_harmless() {
         "traceparent",
         HeaderValue::from_str(&format!("00-{TRACE_128}-{SPAN}-01")).unwrap(),
     );
-    let incoming = Propagator::trace_context().extract_incoming(&w3c).unwrap();
-    assert_eq!(incoming.trace_state, None);
+    let propagator = Propagator::trace_context();
+    let context = *propagator.extract(&w3c).unwrap().context().unwrap();
+    let mut sent = HeaderMap::new();
+    propagator
+        .continue_trace(&w3c, tracing::Span::none)
+        .in_scope(|| propagator.inject(&context, &mut sent));
+    assert!(sent.get("traceparent").is_some());
+    assert!(sent.get("tracestate").is_none(), "no state is kept");
 }
 
 #[test]
@@ -341,16 +426,14 @@ fn async_handlers_continue_the_trace_across_awaits() {
         .unwrap();
     let incoming = headers(&[("b3", format!("{TRACE_64}-{SPAN}-1").as_bytes())]);
     let outgoing = capture.in_scope(|| {
-        runtime.block_on(propagation::continue_trace(
-            propagation::extract(&incoming),
-            || tracing::info_span!("handler"),
-            async {
-                tokio::task::yield_now().await;
-                let mut outgoing = HeaderMap::new();
-                tracing::info_span!("client").in_scope(|| propagation::inject(&mut outgoing));
-                outgoing
-            },
-        ))
+        let continuation =
+            propagation::global().continue_trace(&incoming, || tracing::info_span!("handler"));
+        runtime.block_on(continuation.instrument(async {
+            tokio::task::yield_now().await;
+            let mut outgoing = HeaderMap::new();
+            tracing::info_span!("client").in_scope(|| propagation::inject(&mut outgoing));
+            outgoing
+        }))
     });
     let handler = capture.span("handler");
     let client = capture.span("client");

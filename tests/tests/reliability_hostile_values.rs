@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use traced::encode::Encoding;
 use traced::report::{ReporterConfig, ZipkinReporter};
-use traced::value::ELLIPSIS;
 use traced_tests::{ReceivedSpan, Receiver};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -178,12 +177,12 @@ impl fmt::Debug for Endless {
 fn assert_cut(value: &str, original: &str, what: &str) {
     let cap = traced::max_value_len();
     assert!(
-        value.len() <= cap + ELLIPSIS.len_utf8(),
+        value.len() <= cap + '…'.len_utf8(),
         "{what}: {} bytes kept, cap {cap}",
         value.len()
     );
     let kept = value
-        .strip_suffix(ELLIPSIS)
+        .strip_suffix('…')
         .unwrap_or_else(|| panic!("{what}: not marked as cut: {value:?}"));
     assert!(original.starts_with(kept), "{what}: not a prefix");
     // Cut at the last char boundary at or before the cap, not earlier.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+use traced::model::{Sampling, SpanContext, SpanId, TraceId};
 use traced::sample::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
 use traced::testing::Capture;
 
@@ -178,10 +178,12 @@ fn through_the_layer_parent_based_records_what_the_caller_sampled_and_nothing_el
                 parent_id: None,
                 sampling,
             };
-            let span = traced::with_remote_parent(Remote::Context(caller), false, || {
-                tracing::info_span!("handle", which = name)
-            });
-            span.in_scope(|| tracing::info_span!("work").in_scope(|| {}));
+            let propagator = traced::propagation::Propagator::default();
+            let mut headers = http::HeaderMap::new();
+            propagator.inject(&caller, &mut headers);
+            propagator
+                .continue_trace(&headers, || tracing::info_span!("handle", which = name))
+                .in_scope(|| tracing::info_span!("work").in_scope(|| {}));
         }
     });
     let mut names: Vec<String> = capture

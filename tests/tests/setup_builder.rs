@@ -71,7 +71,7 @@ fn build_layer_composes_with_your_own_subscriber_and_its_guard_flushes() {
     let (layer, guard) = Builder::from_vars([("OTEL_TRACES_SAMPLER", "always_off")])
         .exporters([])
         .sampler_config(SamplerConfig::AlwaysOn)
-        .with_custom_exporter(capture.clone())
+        .custom_exporter(capture.clone())
         .build_layer()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -255,7 +255,7 @@ fn zipkin_settings_from_the_variables_reach_the_reporter() {
 
 #[test]
 fn the_configured_sampler_decides_through_the_installed_layer() {
-    use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+    use traced::model::{Sampling, SpanContext, SpanId, TraceId};
 
     let capture = Capture::new();
     let (layer, guard) = Builder::from_vars([
@@ -263,7 +263,7 @@ fn the_configured_sampler_decides_through_the_installed_layer() {
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
         ("OTEL_TRACES_SAMPLER_ARG", "0"),
     ])
-    .with_custom_exporter(capture.clone())
+    .custom_exporter(capture.clone())
     .build_layer()
     .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -280,10 +280,12 @@ fn the_configured_sampler_decides_through_the_installed_layer() {
             parent_id: None,
             sampling: Sampling::Accept,
         };
-        traced::with_remote_parent(Remote::Context(caller), false, || {
-            tracing::info_span!("continued")
-        })
-        .in_scope(|| {});
+        let propagator = traced::propagation::Propagator::default();
+        let mut headers = http::HeaderMap::new();
+        propagator.inject(&caller, &mut headers);
+        propagator
+            .continue_trace(&headers, || tracing::info_span!("continued"))
+            .in_scope(|| {});
     });
     let names: Vec<String> = capture.spans().iter().map(|s| s.name.to_string()).collect();
     assert_eq!(

@@ -187,9 +187,12 @@ fn zipkin_endpoint_timeout_and_headers() {
         "ftp://host/x",
         "http://",
         "http://host/ a",
+        "kafka://",
+        "kafka:/broker:9092",
     ] {
         let variable = "OTEL_EXPORTER_ZIPKIN_ENDPOINT";
-        let expected = "an http:// or https:// URL such as http://localhost:9411/api/v2/spans";
+        let expected = "an http:// or https:// URL such as http://localhost:9411/api/v2/spans, or \
+                        kafka://host:port/topic";
         let config = bad(&[(variable, value)], (variable, value, expected));
         assert_eq!(config.zipkin_endpoint, DEFAULT_ZIPKIN_ENDPOINT);
     }

@@ -1,5 +1,5 @@
 //! `init()` is lenient: a bad variable gives one warning and its default, never a failure; the
-//! filter from `RUST_LOG` applies to our spans and to extra layers added with `with_layer`.
+//! filter from `RUST_LOG` applies to our spans and to extra layers added with `Builder::layer`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -34,8 +34,8 @@ fn init_uses_defaults_for_bad_values_and_rust_log_filters_every_layer() {
         ("RUST_LOG", "warn"),
     ])
     .exporters([])
-    .with_custom_exporter(capture.clone())
-    .with_layer(counter.clone())
+    .custom_exporter(capture.clone())
+    .layer(counter.clone())
     .init();
 
     tracing::info_span!("quiet").in_scope(|| {});

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use traced::model::{Kind, SpanRecord, TagValue};
+use traced::semconv;
 use traced::testing::Capture;
 use traced_examples::shop::db::Db;
 use traced_examples::shop::{self, Config, DataDir, Shop};
@@ -215,7 +216,7 @@ fn root_server_span(capture: &Capture, path: &str) -> Option<SpanRecord> {
         let root = capture.spans().into_iter().find(|span| {
             span.parent_id.is_none()
                 && span.kind == Some(Kind::Server)
-                && span.tag("http.target").and_then(TagValue::as_str) == Some(path)
+                && span.tag(semconv::URL_PATH).and_then(TagValue::as_str) == Some(path)
         });
         if root.is_some() || Instant::now() > deadline {
             return root;
@@ -293,8 +294,13 @@ fn bad_input_is_a_4xx_json_error_with_an_error_tag() {
                     if span.service_name.as_deref() != Some(case.service) {
                         problems.push(format!("span of service {:?}", span.service_name));
                     }
-                    if tag_u64(&span, "http.status_code") != Some(u64::from(case.status)) {
-                        problems.push(format!("span status {:?}", span.tag("http.status_code")));
+                    if tag_u64(&span, semconv::HTTP_RESPONSE_STATUS_CODE)
+                        != Some(u64::from(case.status))
+                    {
+                        problems.push(format!(
+                            "span status {:?}",
+                            span.tag(semconv::HTTP_RESPONSE_STATUS_CODE)
+                        ));
                     }
                     let tagged = span.error().filter(|error| !error.is_empty());
                     if tagged.is_none() || (message.is_some() && tagged != message.as_deref()) {
@@ -350,7 +356,10 @@ fn a_database_failure_is_a_500_with_the_cause_on_the_database_span() {
     );
     let server = capture.span("GET /stocks");
     assert!(server.error().is_some(), "{server:#?}");
-    assert_eq!(tag_u64(&server, "http.status_code"), Some(500));
+    assert_eq!(
+        tag_u64(&server, semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some(500)
+    );
     let query = capture.span("list_stocks");
     assert_eq!(query.parent_id, Some(server.id));
     assert!(

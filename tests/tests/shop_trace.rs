@@ -7,6 +7,7 @@ mod shop_support;
 use std::collections::BTreeMap;
 
 use shop_support::{describe, names, Reported, PROCESS_SERVICE};
+use traced::semconv;
 use traced_examples::shop::{self, scenario, Config, DataDir};
 use traced_tests::tree::{self, TraceTree};
 use traced_tests::ReceivedSpan;
@@ -15,7 +16,7 @@ use traced_tests::ReceivedSpan;
 struct Played {
     statuses: Vec<u16>,
     bodies: Vec<String>,
-    /// One tree per step, in step order (matched by the root's `http.target` and status).
+    /// One tree per step, in step order (matched by the root's `url.path` and status).
     traces: Vec<TraceTree>,
 }
 
@@ -84,8 +85,11 @@ fn the_scenario_gives_one_exact_trace_per_request() {
         let root = trace.root();
         assert_eq!(root.parent_id, None, "{}", trace.render());
         assert_span(root, Some("SERVER"), step.target.name(), None);
-        assert_eq!(root.tag("http.target"), Some(step.path));
-        assert_eq!(root.tag("http.status_code"), Some(&*status.to_string()));
+        assert_eq!(root.tag(semconv::URL_PATH), Some(step.path));
+        assert_eq!(
+            root.tag(semconv::HTTP_RESPONSE_STATUS_CODE),
+            Some(&*status.to_string())
+        );
         for span in trace.spans() {
             assert_ne!(span.service(), Some(PROCESS_SERVICE), "{}", trace.render());
         }
@@ -102,7 +106,8 @@ fn the_scenario_gives_one_exact_trace_per_request() {
             trace.render()
         );
         assert_span(children[0], Some("CLIENT"), "catalog", Some("catalog-db"));
-        assert_eq!(children[0].tag("db.system"), Some("sqlite"));
+        assert_eq!(children[0].tag(semconv::DB_SYSTEM_NAME), Some("sqlite"));
+        assert_eq!(children[0].tag(semconv::DB_OPERATION_NAME), Some("INSERT"));
         assert!(
             !trace.spans().iter().any(|span| span.is_error()),
             "{}",
@@ -174,12 +179,18 @@ fn available_is_one_tree_across_catalog_inventory_and_both_databases() {
     );
     let (query, client) = (children[0], children[1]);
     assert_span(query, Some("CLIENT"), "catalog", Some("catalog-db"));
-    assert_eq!(query.tag("db.system"), Some("sqlite"));
+    assert_eq!(query.tag(semconv::DB_SYSTEM_NAME), Some("sqlite"));
+    assert_eq!(query.tag(semconv::DB_OPERATION_NAME), Some("SELECT"));
     assert!(query
-        .tag("db.statement")
+        .tag(semconv::DB_QUERY_TEXT)
         .is_some_and(|sql| sql.starts_with("SELECT")));
+    assert_eq!(
+        query.tag("db.statement"),
+        None,
+        "the old names are not emitted"
+    );
     assert_span(client, Some("CLIENT"), "catalog", Some("inventory"));
-    assert_eq!(client.tag("http.status_code"), Some("200"));
+    assert_eq!(client.tag(semconv::HTTP_RESPONSE_STATUS_CODE), Some("200"));
 
     // The context crossed the HTTP call: inventory's server span is the client span's child.
     let remote = trace.children_of(client);
@@ -229,9 +240,9 @@ fn failing_requests_carry_error_tags() {
     );
     let catalog = unknown.expect("get /item/{id}");
     assert_span(catalog, Some("SERVER"), "catalog", None);
-    assert_eq!(catalog.tag("http.status_code"), Some("404"));
+    assert_eq!(catalog.tag(semconv::HTTP_RESPONSE_STATUS_CODE), Some("404"));
     assert_eq!(catalog.tag("error"), Some("no item 42 in the catalog"));
-    assert_eq!(catalog.tag("http.target"), Some("/item/42"));
+    assert_eq!(catalog.tag(semconv::URL_PATH), Some("/item/42"));
     // The lookup itself worked: it found nothing.
     assert!(!unknown.expect("find_item").is_error());
     // Stock was never touched.
@@ -248,7 +259,10 @@ fn failing_requests_carry_error_tags() {
         negative.root().tag("error"),
         Some("stock must not be negative")
     );
-    assert_eq!(negative.root().tag("http.status_code"), Some("422"));
+    assert_eq!(
+        negative.root().tag(semconv::HTTP_RESPONSE_STATUS_CODE),
+        Some("422")
+    );
 
     // The successful requests have no error anywhere.
     let errors: BTreeMap<usize, usize> = played

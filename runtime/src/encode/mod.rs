@@ -117,13 +117,7 @@ impl Encoding {
 ///
 /// It "connects" a UDP socket to a non-routable documentation address: that sends nothing, but
 /// makes the kernel pick the outgoing interface, whose address the socket then reports.
-///
-/// ```
-/// if let Some(ip) = traced::encode::host_ipv4() {
-///     assert!(!ip.is_unspecified());
-/// }
-/// ```
-pub fn host_ipv4() -> Option<Ipv4Addr> {
+pub(crate) fn host_ipv4() -> Option<Ipv4Addr> {
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     // 192.0.2.0/24 (TEST-NET-1) is reserved for documentation: never a real peer.
     socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;

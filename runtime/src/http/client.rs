@@ -10,6 +10,7 @@ use tracing::{Instrument, Span};
 
 use super::redact_url;
 use crate::propagation::Propagator;
+use crate::semconv;
 
 const TARGET: &str = "traced::http";
 
@@ -85,8 +86,8 @@ impl ClientTrace {
         if let Some(context) = context {
             let headers = request.headers_mut();
             match &self.propagator {
-                Some(propagator) => propagator.inject_into(&context, headers),
-                None => crate::propagation::global().inject_into(&context, headers),
+                Some(propagator) => propagator.inject(&context, headers),
+                None => crate::propagation::global().inject(&context, headers),
             }
         }
         let result = send(request).instrument(span.clone()).await;
@@ -94,13 +95,15 @@ impl ClientTrace {
             match &result {
                 Ok(response) => {
                     let status = response.status();
-                    span.record("http.status_code", status.as_u16());
+                    span.record(semconv::HTTP_RESPONSE_STATUS_CODE, status.as_u16());
                     if status.is_server_error() {
-                        span.record("error", status.as_str());
+                        span.record(semconv::ERROR, status.as_str());
+                        span.record(semconv::ERROR_TYPE, status.as_str());
                     }
                 }
                 Err(error) => {
-                    span.record("error", error.describe());
+                    span.record(semconv::ERROR, error.describe());
+                    span.record(semconv::ERROR_TYPE, std::any::type_name::<E>());
                 }
             }
         }
@@ -123,22 +126,26 @@ impl ClientTrace {
             "http.client",
             otel.name = method,
             otel.kind = "client",
-            http.method = method,
-            http.url = redacted.as_str(),
-            peer.service = self.peer_service.as_deref(),
-            server.address = host,
-            server.port = url.port_or_known_default(),
-            http.status_code = Empty,
-            error = Empty,
+            { semconv::HTTP_REQUEST_METHOD } = method,
+            { semconv::URL_FULL } = redacted.as_str(),
+            { semconv::URL_SCHEME } = url.scheme(),
+            { semconv::PEER_SERVICE } = self.peer_service.as_deref(),
+            { semconv::SERVER_ADDRESS } = host,
+            { semconv::SERVER_PORT } = url.port_or_known_default(),
+            { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+            { semconv::ERROR } = Empty,
+            { semconv::ERROR_TYPE } = Empty,
         )
     }
 }
 
 /// Sends a `reqwest` request inside a CLIENT span, with the trace context in its headers.
 ///
-/// The span is named after the method and tagged with `http.method`, `http.url` (without
-/// userinfo, sensitive query values redacted), `http.status_code`, and the server's host and
-/// port as the remote endpoint. A connection error or a 5xx answer sets the `error` tag.
+/// The span is named after the method and tagged, by OpenTelemetry's stable HTTP conventions
+/// ([`crate::semconv`]), with `http.request.method`, `url.full` (without userinfo, sensitive
+/// query values redacted), `url.scheme`, `http.response.status_code`, and `server.address` /
+/// `server.port` — the remote endpoint. A connection error or a 5xx answer sets the `error`
+/// and `error.type` tags.
 ///
 /// ```no_run
 /// use traced::http::SendTraced;

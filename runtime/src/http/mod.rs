@@ -3,20 +3,24 @@
 //!
 //! | side | feature | what you add |
 //! |---|---|---|
-//! | server | `axum` (or `tower` for any `http` service) | `.layer(traced::http::TraceLayer::new())` |
+//! | server | `axum` (or `tower` for any `http` service) | `.layer(traced::http::ServerLayer::new())` |
 //! | client | `reqwest` | `request.send_traced().await` (`traced::http::SendTraced`) |
 //! | client | `reqwest-middleware` | `ClientBuilder::new(client).with(traced::http::ClientTrace::new())` |
 //! | any other client | — | [`crate::propagation::inject`] into its `HeaderMap` |
 //!
 //! # What is recorded, and what never is
 //!
-//! Server spans are named `{METHOD} {route}` and carry `http.method`, `http.route`,
-//! `http.target`, `http.status_code`, and the client's address as the remote endpoint. Client
-//! spans are named `{METHOD}` and carry `http.method`, `http.url`, `http.status_code`, and the
-//! server's host and port as the remote endpoint. A 5xx answer, a connection error and a handler
-//! panic set the `error` tag.
+//! Spans follow OpenTelemetry's stable HTTP conventions (the names are in [`crate::semconv`];
+//! the older `http.method`, `http.url`, `http.target` and `http.status_code` are not emitted).
+//! Server spans are named `{METHOD} {route}` (`{METHOD}` when no route template is known) and
+//! carry `http.request.method`, `http.route`, `url.path`, `url.query`, `server.address`,
+//! `server.port`, `user_agent.original`, `http.response.status_code`, and the client's address
+//! (`client.address`, `client.port`) as the remote endpoint. Client spans are named `{METHOD}`
+//! and carry `http.request.method`, `url.full`, `url.scheme`, `http.response.status_code`, and
+//! the server's host and port (`server.address`, `server.port`) as the remote endpoint. A 5xx
+//! answer, a connection error and a handler panic set the `error` and `error.type` tags.
 //!
-//! No header is ever recorded, so `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
+//! No header but `User-Agent` is ever recorded, so `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
 //! `Proxy-Authorization` and their kind cannot leak. URLs are recorded without their userinfo
 //! (`user:password@`) and fragment, and the values of sensitive query parameters (see
 //! [`is_sensitive_key`]) are replaced by `REDACTED`:
@@ -53,10 +57,9 @@
 //! assert_eq!(capture.span("consume").parent_id, Some(SpanId(0xe457b5a2e4d86bd1)));
 //! ```
 //!
-//! Without the attribute, [`crate::propagation::in_span_from`] runs a closure and
-//! [`crate::propagation::continue_trace_from`] a future in a span that continues the headers'
-//! trace (keeping a W3C `tracestate` for the calls made inside); [`crate::with_remote_parent`]
-//! with `true` makes the span join the caller's (the shared-span model):
+//! Without the attribute, [`Propagator::continue_trace`](crate::propagation::Propagator::continue_trace)
+//! makes a `tracing` span that continues the headers' trace, and runs a closure or a future in
+//! it (keeping a W3C `tracestate` for the calls made inside):
 //!
 //! ```
 //! use traced::testing::Capture;
@@ -64,11 +67,9 @@
 //! let headers = vec![("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")];
 //! let capture = Capture::new();
 //! capture.in_scope(|| {
-//!     traced::propagation::in_span_from(
-//!         &headers,
-//!         || tracing::info_span!(parent: None, "consume"),
-//!         || { /* handle the message */ },
-//!     )
+//!     traced::propagation::global()
+//!         .continue_trace(&headers, || tracing::info_span!(parent: None, "consume"))
+//!         .in_scope(|| { /* handle the message */ })
 //! });
 //! assert_eq!(capture.span("consume").trace_id.to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
 //! ```
@@ -76,7 +77,7 @@
 #[cfg(feature = "tower")]
 mod server;
 #[cfg(feature = "tower")]
-pub use server::{TraceFuture, TraceLayer, TraceService};
+pub use server::{ServerFuture, ServerLayer, ServerService};
 
 #[cfg(feature = "reqwest")]
 mod client;

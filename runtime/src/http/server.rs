@@ -14,27 +14,32 @@ use tracing::Span;
 
 use super::{redact_target, SpanModel};
 use crate::propagation::{Incoming, Propagator};
+use crate::semconv;
 
 /// The tracing target of the spans this layer opens: filter on it to turn them off.
 const TARGET: &str = "traced::http";
 
-/// A `tower::Layer` that opens a SERVER span for every request.
+/// A `tower::Layer` that opens a SERVER span for every request (named so it sits beside
+/// tower-http's `TraceLayer` without a clash).
 ///
 /// Per request it extracts the caller's trace context from the headers (a malformed or missing
 /// context starts a new trace; the request itself is never refused), opens a span named
 /// `{METHOD} {route}` — the route template from axum's `MatchedPath` when the layer is added
-/// with `Router::layer`, else the path — and makes it current while the handler runs, so
-/// `#[traced]` functions and outgoing client calls nest under it.
+/// with `Router::layer`; `{METHOD}` alone without one — and makes it current while the handler
+/// runs, so `#[traced]` functions and outgoing client calls nest under it.
 ///
-/// Tags: `http.method`, `http.route`, `http.target` (path and query, sensitive query values
-/// redacted), `http.status_code`, `server.port` (from the `Host`), and the client's address and
-/// port as the remote endpoint when axum's `ConnectInfo<SocketAddr>` is there
-/// (`into_make_service_with_connect_info`). Headers are never recorded.
+/// Tags, by OpenTelemetry's stable HTTP conventions ([`crate::semconv`]):
+/// `http.request.method`, `http.route`, `url.path`, `url.query` (sensitive values redacted),
+/// `url.scheme` (when the request URI has one), `server.address` and `server.port` (from the
+/// URI or `Host`), `user_agent.original`, `http.response.status_code`, and `client.address` /
+/// `client.port` — the remote endpoint — when axum's `ConnectInfo<SocketAddr>` is there
+/// (`into_make_service_with_connect_info`). No other header is recorded.
 ///
-/// A 5xx answer sets the `error` tag to the status code. A handler that panics sets the `error`
-/// tag to the panic message and, by default, is answered with an empty `500 Internal Server
-/// Error` — the connection and the server keep going, as with tower-http's `CatchPanic`. With
-/// [`TraceLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
+/// A 5xx answer sets the `error` and `error.type` tags to the status code. A handler that
+/// panics sets `error` to the panic message (and `error.type` to `panic`) and, by default, is
+/// answered with an empty `500 Internal Server Error` — the connection and the server keep
+/// going, as with tower-http's `CatchPanic`. With
+/// [`ServerLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {
@@ -42,11 +47,11 @@ const TARGET: &str = "traced::http";
 ///
 /// let app: Router = Router::new()
 ///     .route("/items/{id}", get(|| async { "item" }))
-///     .layer(traced::http::TraceLayer::new().service_name("catalog"));
+///     .layer(traced::http::ServerLayer::new().service_name("catalog"));
 /// # }
 /// ```
 #[derive(Clone, Default)]
-pub struct TraceLayer {
+pub struct ServerLayer {
     config: Arc<Config>,
 }
 
@@ -58,9 +63,9 @@ struct Config {
     resume_panics: bool,
 }
 
-impl fmt::Debug for TraceLayer {
+impl fmt::Debug for ServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceLayer")
+        f.debug_struct("ServerLayer")
             .field("model", &self.config.model)
             .field("service_name", &self.config.service_name)
             .field("catch_panics", &!self.config.resume_panics)
@@ -68,14 +73,14 @@ impl fmt::Debug for TraceLayer {
     }
 }
 
-impl TraceLayer {
+impl ServerLayer {
     /// A layer with child server spans, the global propagator, the process's service name, and
     /// panics answered with 500.
-    pub fn new() -> TraceLayer {
-        TraceLayer::default()
+    pub fn new() -> ServerLayer {
+        ServerLayer::default()
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut Config)) -> TraceLayer {
+    fn edit(mut self, change: impl FnOnce(&mut Config)) -> ServerLayer {
         // Builders run before the layer is cloned into services, so this never copies.
         match Arc::get_mut(&mut self.config) {
             Some(config) => change(config),
@@ -97,10 +102,10 @@ impl TraceLayer {
     /// default) or joins it ([`SpanModel::Shared`]).
     ///
     /// ```
-    /// use traced::http::{SpanModel, TraceLayer};
-    /// let layer = TraceLayer::new().span_model(SpanModel::Shared);
+    /// use traced::http::{SpanModel, ServerLayer};
+    /// let layer = ServerLayer::new().span_model(SpanModel::Shared);
     /// ```
-    pub fn span_model(self, model: SpanModel) -> TraceLayer {
+    pub fn span_model(self, model: SpanModel) -> ServerLayer {
         self.edit(|config| config.model = model)
     }
 
@@ -108,9 +113,9 @@ impl TraceLayer {
     /// serves as several services.
     ///
     /// ```
-    /// let layer = traced::http::TraceLayer::new().service_name("inventory");
+    /// let layer = traced::http::ServerLayer::new().service_name("inventory");
     /// ```
-    pub fn service_name(self, name: &str) -> TraceLayer {
+    pub fn service_name(self, name: &str) -> ServerLayer {
         let name = Box::from(name);
         self.edit(|config| config.service_name = Some(name))
     }
@@ -119,9 +124,9 @@ impl TraceLayer {
     ///
     /// ```
     /// use traced::propagation::Propagator;
-    /// let layer = traced::http::TraceLayer::new().propagator(Propagator::default());
+    /// let layer = traced::http::ServerLayer::new().propagator(Propagator::default());
     /// ```
-    pub fn propagator(self, propagator: Propagator) -> TraceLayer {
+    pub fn propagator(self, propagator: Propagator) -> ServerLayer {
         self.edit(|config| config.propagator = Some(propagator))
     }
 
@@ -129,53 +134,53 @@ impl TraceLayer {
     /// continues to unwind once the span is tagged (`false`).
     ///
     /// ```
-    /// let layer = traced::http::TraceLayer::new().catch_panics(false);
+    /// let layer = traced::http::ServerLayer::new().catch_panics(false);
     /// ```
-    pub fn catch_panics(self, catch: bool) -> TraceLayer {
+    pub fn catch_panics(self, catch: bool) -> ServerLayer {
         self.edit(|config| config.resume_panics = !catch)
     }
 }
 
-impl<S> tower_layer::Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
+impl<S> tower_layer::Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
 
-    fn layer(&self, inner: S) -> TraceService<S> {
-        TraceService {
+    fn layer(&self, inner: S) -> ServerService<S> {
+        ServerService {
             inner,
             config: self.config.clone(),
         }
     }
 }
 
-/// The service [`TraceLayer`] wraps around yours.
+/// The service [`ServerLayer`] wraps around yours.
 #[derive(Clone)]
-pub struct TraceService<S> {
+pub struct ServerService<S> {
     inner: S,
     config: Arc<Config>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for TraceService<S> {
+impl<S: fmt::Debug> fmt::Debug for ServerService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceService")
+        f.debug_struct("ServerService")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for TraceService<S>
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for ServerService<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = TraceFuture<S::Future>;
+    type Future = ServerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> TraceFuture<S::Future> {
+    fn call(&mut self, request: Request<ReqBody>) -> ServerFuture<S::Future> {
         // When nothing would be recorded, skip the parsing and formatting entirely; panics are
         // still handled the same way, so behaviour never depends on the log filter.
         let (span, trace_state) = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
@@ -196,7 +201,7 @@ where
             None => call(),
         };
         match called {
-            Ok(future) => TraceFuture {
+            Ok(future) => ServerFuture {
                 inner: Some(future),
                 span,
                 trace_state,
@@ -212,7 +217,7 @@ where
                 }
                 // The service panicked before it even returned a future: the 500 is all that
                 // is left to give.
-                TraceFuture {
+                ServerFuture {
                     inner: None,
                     span,
                     trace_state: None,
@@ -223,7 +228,7 @@ where
     }
 }
 
-impl<S> TraceService<S> {
+impl<S> ServerService<S> {
     /// The server span, and the caller's W3C `tracestate` to keep for calls made while handling
     /// the request.
     fn open_span<B>(&self, request: &Request<B>) -> (Span, Option<Incoming>) {
@@ -235,8 +240,22 @@ impl<S> TraceService<S> {
             .path_and_query()
             .map_or("/", |target| target.as_str());
         let path = request.uri().path();
-        let name = format!("{method} {}", route.unwrap_or(path));
+        // `{method} {route}`; without a route template, `{method}` alone: a raw path would make
+        // one span name per URL.
+        let name = match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
         let target = redact_target(path_and_query);
+        let query = target
+            .split_once('?')
+            .map(|(_, query)| query)
+            .filter(|query| !query.is_empty());
+        let user_agent = request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(crate::value::cap_str);
         let incoming = match &config.propagator {
             Some(propagator) => propagator.extract_incoming(request.headers()),
             None => crate::propagation::global().extract_incoming(request.headers()),
@@ -251,16 +270,19 @@ impl<S> TraceService<S> {
                     otel.name = name.as_str(),
                     otel.kind = "server",
                     service.name = Empty,
-                    http.method = method,
-                    http.route = route,
-                    http.target = target.as_str(),
-                    // Before the client's: the layer files a lone server port as the local
-                    // port, and a client port recorded later as the remote endpoint's.
-                    server.port = Empty,
-                    client.address = Empty,
-                    client.port = Empty,
-                    http.status_code = Empty,
-                    error = Empty,
+                    { semconv::HTTP_REQUEST_METHOD } = method,
+                    { semconv::HTTP_ROUTE } = route,
+                    { semconv::URL_PATH } = path,
+                    { semconv::URL_QUERY } = query,
+                    { semconv::URL_SCHEME } = request.uri().scheme_str(),
+                    { semconv::SERVER_ADDRESS } = Empty,
+                    { semconv::SERVER_PORT } = Empty,
+                    { semconv::CLIENT_ADDRESS } = Empty,
+                    { semconv::CLIENT_PORT } = Empty,
+                    { semconv::USER_AGENT_ORIGINAL } = user_agent.as_deref(),
+                    { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+                    { semconv::ERROR } = Empty,
+                    { semconv::ERROR_TYPE } = Empty,
                 )
             };
         }
@@ -269,7 +291,11 @@ impl<S> TraceService<S> {
                 let shared = config.model == SpanModel::Shared;
                 // A root, so the caller's context wins over whatever span is current here (a
                 // local parent would otherwise take precedence).
-                crate::with_remote_parent(remote, shared, || server_span!(parent: None,))
+                crate::remote_parent::with_remote_parent(
+                    remote,
+                    shared,
+                    || server_span!(parent: None,),
+                )
             }
             // No caller: nest under the current span, if any (a service called in-process).
             None => server_span!(),
@@ -277,8 +303,11 @@ impl<S> TraceService<S> {
         if let Some(name) = &config.service_name {
             span.record("service.name", &**name);
         }
-        if let Some(port) = server_port(request) {
-            span.record("server.port", port);
+        if let Some(authority) = authority(request) {
+            span.record(semconv::SERVER_ADDRESS, authority.host());
+            if let Some(port) = authority.port_u16() {
+                span.record(semconv::SERVER_PORT, port);
+            }
         }
         record_client(&span, request);
         let trace_state = incoming.filter(|incoming| incoming.trace_state.is_some());
@@ -312,29 +341,33 @@ fn record_client<B>(span: &Span, request: &Request<B>) {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
     if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        span.record("client.address", tracing::field::display(address.ip()));
-        span.record("client.port", address.port());
+        span.record(
+            semconv::CLIENT_ADDRESS,
+            tracing::field::display(address.ip()),
+        );
+        span.record(semconv::CLIENT_PORT, address.port());
     }
 }
 
 #[cfg(not(feature = "axum"))]
 fn record_client<B>(_span: &Span, _request: &Request<B>) {}
 
-/// The port the client addressed: the URI's authority (HTTP/2, absolute form), else `Host`.
-fn server_port<B>(request: &Request<B>) -> Option<u16> {
-    if let Some(port) = request.uri().port_u16() {
-        return Some(port);
+/// The host and port the client addressed: the URI's authority (HTTP/2, absolute form), else
+/// `Host`.
+fn authority<B>(request: &Request<B>) -> Option<http::uri::Authority> {
+    if let Some(authority) = request.uri().authority() {
+        return Some(authority.clone());
     }
     let host = request.headers().get(http::header::HOST)?;
-    // Parsed, not sliced: a hostile Host header must come out as "no port", never a panic.
-    let authority = http::uri::Authority::try_from(host.as_bytes()).ok()?;
-    authority.port_u16()
+    // Parsed, not sliced: a hostile Host header must come out as "no authority", never a panic.
+    http::uri::Authority::try_from(host.as_bytes()).ok()
 }
 
 fn record_status(span: &Span, status: StatusCode) {
-    span.record("http.status_code", status.as_u16());
+    span.record(semconv::HTTP_RESPONSE_STATUS_CODE, status.as_u16());
     if status.is_server_error() {
-        span.record("error", status.as_str());
+        span.record(semconv::ERROR, status.as_str());
+        span.record(semconv::ERROR_TYPE, status.as_str());
     }
 }
 
@@ -346,17 +379,18 @@ fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
     } else {
         "panic".to_owned()
     };
-    span.record("error", message);
+    span.record(semconv::ERROR, message);
+    span.record(semconv::ERROR_TYPE, "panic");
     span.record(
-        "http.status_code",
+        semconv::HTTP_RESPONSE_STATUS_CODE,
         StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
     );
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceService`]: runs the handler inside the server span and
+    /// The response future of [`ServerService`]: runs the handler inside the server span and
     /// records the outcome.
-    pub struct TraceFuture<F> {
+    pub struct ServerFuture<F> {
         #[pin]
         inner: Option<F>,
         // Taken when the response is ready, so the span is reported before the answer is sent.
@@ -367,7 +401,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, ResBody, E> Future for TraceFuture<F>
+impl<F, ResBody, E> Future for ServerFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     ResBody: Default,
@@ -394,7 +428,8 @@ where
                         Ok(response) => record_status(&span, response.status()),
                         // The service gave up without an answer; hyper closes the connection.
                         Err(_) => {
-                            span.record("error", "service error");
+                            span.record(semconv::ERROR, "service error");
+                            span.record(semconv::ERROR_TYPE, std::any::type_name::<E>());
                         }
                     }
                 }

@@ -1,8 +1,8 @@
 //! B3 propagation, single header (`b3`) and multiple headers (`X-B3-*`), as
 //! <https://github.com/openzipkin/b3-propagation> defines them.
 
+use super::carrier::read;
 use super::carrier::{Carrier, CarrierMut};
-use super::read;
 use crate::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 
 /// The single header.

@@ -9,6 +9,8 @@ use std::hash::BuildHasher;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::MAX_HEADER_LEN;
+
 /// Read access to request headers, or any string map used as a carrier.
 ///
 /// `name` is always lower-case. Implement it for your own carrier (message metadata, gRPC
@@ -181,4 +183,11 @@ impl<C: CarrierMut + ?Sized> CarrierMut for &mut C {
     fn remove(&mut self, name: &str) {
         (**self).remove(name);
     }
+}
+
+/// The first value of `name`, if it is text of a sane length and not empty.
+pub(super) fn read<'a, C: Carrier + ?Sized>(carrier: &'a C, name: &str) -> Option<&'a str> {
+    carrier
+        .get(name)
+        .filter(|value| !value.is_empty() && value.len() < MAX_HEADER_LEN)
 }

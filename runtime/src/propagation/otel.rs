@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn invalid_or_missing_contexts_write_nothing() {
-        let propagator = OtelPropagator::from(Propagator::default().with_inject(Format::ALL));
+        let propagator = OtelPropagator::from(Propagator::new(Format::ALL, Format::ALL));
         for incoming in [
             vec![],
             vec![("b3", "0")],

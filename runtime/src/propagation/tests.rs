@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::*;
-use crate::model::{Sampling, SpanId};
+use crate::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 
 const TRACE_128: &str = "80f198ee56343ba864fe8b2a57d3eff7";
 const TRACE_64: &str = "463ac35c9f6413ad";
@@ -562,7 +562,7 @@ fn extraction_order_is_b3_then_multi_then_traceparent_and_configurable() {
     ]);
     let default = Propagator::default();
     assert_eq!(
-        default.extract_from(&all),
+        default.extract(&all),
         remote(TRACE_128, SPAN, None, Sampling::Accept)
     );
 
@@ -572,30 +572,29 @@ fn extraction_order_is_b3_then_multi_then_traceparent_and_configurable() {
         ("traceparent", &traceparent),
     ]);
     assert_eq!(
-        default.extract_from(&without_single),
+        default.extract(&without_single),
         remote(TRACE_64, SPAN, None, Sampling::Defer)
     );
 
     // A malformed earlier format falls through to the next, as in Brave.
     let broken_single = headers(&[("b3", "garbage"), ("traceparent", &traceparent)]);
     assert_eq!(
-        default.extract_from(&broken_single),
+        default.extract(&broken_single),
         remote(TRACE_128, PARENT, None, Sampling::Deny)
     );
 
-    let w3c_first =
-        Propagator::default().with_extract_order([Format::TraceContext, Format::B3Single]);
+    let w3c_first = Propagator::new([Format::TraceContext, Format::B3Single], [Format::B3Single]);
     assert_eq!(
-        w3c_first.extract_from(&all),
+        w3c_first.extract(&all),
         remote(TRACE_128, PARENT, None, Sampling::Deny)
     );
 
     let b3_only = Propagator::new([Format::B3Multi], [Format::B3Multi]);
     assert_eq!(
-        b3_only.extract_from(&headers(&[("traceparent", &traceparent)])),
+        b3_only.extract(&headers(&[("traceparent", &traceparent)])),
         None
     );
-    assert_eq!(Propagator::new([], []).extract_from(&all), None);
+    assert_eq!(Propagator::new([], []).extract(&all), None);
 }
 
 #[test]
@@ -609,11 +608,11 @@ fn header_names_match_in_any_case_in_every_carrier() {
     let mut btree = BTreeMap::new();
     btree.insert("b3".to_owned(), value.clone());
     let pairs = vec![("b3".to_owned(), value.clone())];
-    assert_eq!(propagator.extract_from(&http_map), expected);
-    assert_eq!(propagator.extract_from(&hash), expected);
-    assert_eq!(propagator.extract_from(&btree), expected);
-    assert_eq!(propagator.extract_from(&pairs), expected);
-    assert_eq!(propagator.extract_from(pairs.as_slice()), expected);
+    assert_eq!(propagator.extract(&http_map), expected);
+    assert_eq!(propagator.extract(&hash), expected);
+    assert_eq!(propagator.extract(&btree), expected);
+    assert_eq!(propagator.extract(&pairs), expected);
+    assert_eq!(propagator.extract(pairs.as_slice()), expected);
 }
 
 #[test]
@@ -622,7 +621,7 @@ fn the_first_of_repeated_headers_wins() {
     let second = format!("{TRACE_128}-{SPAN}-0");
     let map = headers(&[("b3", &first), ("B3", &second)]);
     assert_eq!(
-        Propagator::default().extract_from(&map),
+        Propagator::default().extract(&map),
         remote(TRACE_64, SPAN, None, Sampling::Accept)
     );
     // A bad first value does not let a second one through.
@@ -655,7 +654,7 @@ fn non_text_and_oversized_values_are_ignored() {
         HeaderValue::from_str(&format!("00-{TRACE_128}-{SPAN}-01")).unwrap(),
     );
     assert_eq!(
-        Propagator::default().extract_from(&map),
+        Propagator::default().extract(&map),
         remote(TRACE_128, SPAN, None, Sampling::Accept),
         "a non-text b3 counts as absent"
     );
@@ -680,7 +679,7 @@ fn non_text_and_oversized_values_are_ignored() {
 
 fn injected(propagator: &Propagator, context: &SpanContext) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    propagator.inject_into(context, &mut out);
+    propagator.inject(context, &mut out);
     out
 }
 
@@ -763,8 +762,8 @@ fn injection_replaces_stale_headers_of_a_forwarded_request() {
         ("tracestate", "stale=1"),
     ]);
     let ours = context(TRACE_64, SPAN, None, Sampling::Debug);
-    let propagator = Propagator::default().with_inject(Format::ALL);
-    propagator.inject_into(&ours, &mut map);
+    let propagator = Propagator::new(Format::ALL, Format::ALL);
+    propagator.inject(&ours, &mut map);
     assert_eq!(map["b3"], format!("{TRACE_64}-{SPAN}-d").as_str());
     assert_eq!(map["x-b3-traceid"], TRACE_64);
     assert_eq!(map["x-b3-spanid"], SPAN);
@@ -776,7 +775,7 @@ fn injection_replaces_stale_headers_of_a_forwarded_request() {
         "another trace's tracestate must not leak"
     );
     assert_eq!(
-        Propagator::default().extract_from(&map),
+        Propagator::default().extract(&map),
         Some(Remote::Context(ours))
     );
 }
@@ -801,7 +800,7 @@ fn w3c_injection_maps_sampling_to_the_sampled_flag() {
 
 #[test]
 fn invalid_contexts_inject_nothing() {
-    let propagator = Propagator::default().with_inject(Format::ALL);
+    let propagator = Propagator::new(Format::ALL, Format::ALL);
     for sampling in [
         Sampling::Defer,
         Sampling::Deny,
@@ -898,7 +897,9 @@ fn inject_sends_the_current_span_which_the_receiver_continues() {
     assert_eq!(map["b3"], expected.as_str());
 
     capture.in_scope(|| {
-        in_remote_span(extract(&map), || tracing::info_span!("server"), || {});
+        global()
+            .continue_trace(&map, || tracing::info_span!("server"))
+            .in_scope(|| {});
     });
     let server = capture.span("server");
     assert_eq!(server.trace_id, client.trace_id);
@@ -913,17 +914,18 @@ fn helpers_continue_the_caller_and_start_fresh_without_one() {
     let dispatch =
         capture.dispatch_with_sampler(crate::sample::ParentBased::new(crate::sample::AlwaysOn));
     tracing::dispatcher::with_default(&dispatch, || {
-        in_span_from(
-            &vec![("b3", caller.as_str())],
-            || tracing::info_span!("debugged"),
-            || {},
-        );
-        in_remote_span(None, || tracing::info_span!("fresh"), || {});
-        in_remote_span(
-            Some(Remote::DecisionOnly(Sampling::Deny)),
-            || tracing::info_span!("denied"),
-            || {},
-        );
+        let propagator = Propagator::default();
+        propagator
+            .continue_trace(&vec![("b3", caller.as_str())], || {
+                tracing::info_span!("debugged")
+            })
+            .in_scope(|| {});
+        propagator
+            .continue_trace(&HeaderMap::new(), || tracing::info_span!("fresh"))
+            .in_scope(|| {});
+        propagator
+            .continue_trace(&vec![("b3", "0")], || tracing::info_span!("denied"))
+            .in_scope(|| {});
     });
     let debugged = capture.span("debugged");
     assert_eq!(
@@ -950,15 +952,12 @@ fn continue_trace_runs_a_future_under_the_remote_parent() {
         .unwrap();
     let remote_parent = format!("00-{TRACE_128}-{SPAN}-01");
     capture.in_scope(|| {
-        let remote = extract(&vec![("traceparent", remote_parent.as_str())]);
-        runtime.block_on(continue_trace(
-            remote,
-            || tracing::info_span!("handle"),
-            async {
-                tokio::task::yield_now().await;
-                tracing::info_span!("inner").in_scope(|| {});
-            },
-        ));
+        let headers = vec![("traceparent", remote_parent.as_str())];
+        let continuation = global().continue_trace(&headers, || tracing::info_span!("handle"));
+        runtime.block_on(continuation.instrument(async {
+            tokio::task::yield_now().await;
+            tracing::info_span!("inner").in_scope(|| {});
+        }));
     });
     let handle = capture.span("handle");
     assert_eq!(handle.trace_id.to_string(), TRACE_128);
@@ -983,21 +982,19 @@ fn tracestate_flows_to_the_next_hop_of_the_same_trace_only() {
     let (same_trace, other_trace, after) = capture.in_scope(|| {
         let mut same_trace = HeaderMap::new();
         let mut other_trace = HeaderMap::new();
-        propagator.in_span_from(
-            &incoming,
-            || tracing::info_span!("handle"),
-            || {
+        propagator
+            .continue_trace(&incoming, || tracing::info_span!("handle"))
+            .in_scope(|| {
                 tracing::info_span!("call").in_scope(|| {
-                    propagator.inject_into(&crate::current_context().unwrap(), &mut same_trace)
+                    propagator.inject(&crate::current_context().unwrap(), &mut same_trace)
                 });
                 tracing::info_span!(parent: None, "unrelated").in_scope(|| {
-                    propagator.inject_into(&crate::current_context().unwrap(), &mut other_trace)
+                    propagator.inject(&crate::current_context().unwrap(), &mut other_trace)
                 });
-            },
-        );
+            });
         let mut after = HeaderMap::new();
         let handle_context = context(TRACE_128, SPAN, None, Sampling::Accept);
-        propagator.inject_into(&handle_context, &mut after);
+        propagator.inject(&handle_context, &mut after);
         (same_trace, other_trace, after)
     });
     assert_eq!(
@@ -1015,16 +1012,13 @@ fn tracestate_flows_to_the_next_hop_of_the_same_trace_only() {
     );
 
     let sent = capture.in_scope(|| {
-        runtime.block_on(propagator.continue_trace_from(
-            &incoming,
-            || tracing::info_span!("h"),
-            async {
-                tokio::task::yield_now().await;
-                let mut out = HeaderMap::new();
-                propagator.inject_into(&crate::current_context().unwrap(), &mut out);
-                out
-            },
-        ))
+        let continuation = propagator.continue_trace(&incoming, || tracing::info_span!("h"));
+        runtime.block_on(continuation.instrument(async {
+            tokio::task::yield_now().await;
+            let mut out = HeaderMap::new();
+            propagator.inject(&crate::current_context().unwrap(), &mut out);
+            out
+        }))
     });
     assert_eq!(
         sent["tracestate"],
@@ -1066,11 +1060,11 @@ fn continued_futures_can_be_spawned() {
         .unwrap();
     let dispatch = capture.dispatch();
     let future = tracing::dispatcher::with_default(&dispatch, || {
-        assert_send(continue_trace_from(
-            &headers,
-            || tracing::info_span!("spawned"),
-            async { 7 },
-        ))
+        assert_send(
+            global()
+                .continue_trace(&headers, || tracing::info_span!("spawned"))
+                .instrument(async { 7 }),
+        )
     });
     // The span was created under the capture; it closes wherever the future is dropped.
     assert_eq!(runtime.block_on(runtime.spawn(future)).unwrap(), 7);

@@ -87,7 +87,7 @@ pub struct ReporterConfig {
     /// 1,000,000 bytes (below the broker's default `message.max.bytes`).
     pub endpoint: String,
     /// This process's endpoint: lower-case service name and host IPv4 (default: no name, the
-    /// address of the default interface from [`host_ipv4`]).
+    /// address of the interface of the default route).
     pub local: Endpoint,
     /// JSON (default) or proto3.
     pub encoding: Encoding,

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 /// ```
 /// use traced::report::Stats;
 ///
-/// let stats = Stats { exported: 10, queued: 9, sent: 6, dropped: 2, pending: 2, ..Stats::default() };
+/// let stats = Stats::default();
 /// assert!(stats.is_balanced());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Spans handed to the reporter (`Exporter::export` calls).
     pub exported: u64,

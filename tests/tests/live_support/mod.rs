@@ -14,11 +14,11 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The service name spans get when nothing names theirs.
-pub const PROCESS_SERVICE: &str = "live-test-process";
+pub(crate) const PROCESS_SERVICE: &str = "live-test-process";
 
 /// Where and how one reporter sends.
 #[derive(Clone, Debug)]
-pub struct Sink {
+pub(crate) struct Sink {
     pub endpoint: String,
     pub encoding: Encoding,
     pub gzip: bool,
@@ -26,7 +26,7 @@ pub struct Sink {
 
 impl Sink {
     /// JSON, uncompressed.
-    pub fn json(endpoint: impl Into<String>) -> Sink {
+    pub(crate) fn json(endpoint: impl Into<String>) -> Sink {
         Sink {
             endpoint: endpoint.into(),
             encoding: Encoding::Json,
@@ -36,14 +36,14 @@ impl Sink {
 }
 
 /// Reporters (one per sink), and a runtime whose threads all report to every one of them.
-pub struct Reporting {
+pub(crate) struct Reporting {
     reporters: Vec<ZipkinReporter>,
     pub dispatch: Dispatch,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Reporting {
-    pub fn start(sinks: &[Sink]) -> Reporting {
+    pub(crate) fn start(sinks: &[Sink]) -> Reporting {
         let reporters: Vec<ZipkinReporter> = sinks
             .iter()
             .map(|sink| {
@@ -83,13 +83,13 @@ impl Reporting {
     }
 
     /// Runs `future` on the runtime, with the caller's thread reporting too.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         tracing::dispatcher::with_default(&self.dispatch, || self.runtime.block_on(future))
     }
 
     /// Stops the runtime (every span has closed), delivers everything, checks that every
     /// reporter sent every span and dropped none, and returns how many each sent.
-    pub fn finish(self) -> Vec<u64> {
+    pub(crate) fn finish(self) -> Vec<u64> {
         let Reporting {
             reporters, runtime, ..
         } = self;

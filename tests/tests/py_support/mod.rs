@@ -15,14 +15,14 @@ use std::time::Duration;
 use traced_tests::servers::run_to_end;
 
 const PIP_DEADLINE: Duration = Duration::from_secs(300);
-pub const PYTHON_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const PYTHON_DEADLINE: Duration = Duration::from_secs(30);
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("py/zipkin_peer.py")
 }
 
 /// A Python interpreter that can `import py_zipkin`, installing it into a venv if needed.
-pub fn python() -> &'static Path {
+pub(crate) fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let system =
@@ -79,7 +79,7 @@ fn imports_py_zipkin(python: &Path) -> bool {
 }
 
 /// The py_zipkin service, killed on drop.
-pub struct PyServer {
+pub(crate) struct PyServer {
     child: Child,
     // Held open: the script exits when its stdin closes, so it cannot outlive a crashed test.
     _stdin: ChildStdin,
@@ -88,7 +88,7 @@ pub struct PyServer {
 
 impl PyServer {
     /// Starts the py_zipkin server reporting to `zipkin` (a spans endpoint).
-    pub fn start(zipkin: &str) -> PyServer {
+    pub(crate) fn start(zipkin: &str) -> PyServer {
         let mut child = Command::new(python())
             .arg(script())
             .args(["server", "--zipkin", zipkin, "--lifetime", "120"])
@@ -135,7 +135,7 @@ impl Drop for PyServer {
 
 /// What the py_zipkin client reports on stdout.
 #[derive(Debug)]
-pub struct PyCall {
+pub(crate) struct PyCall {
     pub trace_id: String,
     pub root: String,
     pub client: String,
@@ -145,7 +145,7 @@ pub struct PyCall {
 
 /// One py_zipkin client call of `url`, reporting to `zipkin`, with B3 `headers` made by
 /// py_zipkin's `new-span`, `current` or `b3-single` helpers.
-pub fn py_client(url: &str, zipkin: &str, headers: &str) -> PyCall {
+pub(crate) fn py_client(url: &str, zipkin: &str, headers: &str) -> PyCall {
     let output = run_to_end(
         Command::new(python()).arg(script()).args([
             "client",

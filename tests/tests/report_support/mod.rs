@@ -9,7 +9,7 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// A config for tests: a fast schedule so nothing waits 5 s for a timer, short backoffs.
-pub fn config(endpoint: &str) -> ReporterConfig {
+pub(crate) fn config(endpoint: &str) -> ReporterConfig {
     ReporterConfig::default()
         .endpoint(endpoint)
         .service_name("Report-Test")
@@ -19,13 +19,13 @@ pub fn config(endpoint: &str) -> ReporterConfig {
 }
 
 /// Registry + our layer reporting to `reporter`, sampling every trace.
-pub fn dispatch(reporter: &ZipkinReporter) -> Dispatch {
+pub(crate) fn dispatch(reporter: &ZipkinReporter) -> Dispatch {
     Dispatch::new(tracing_subscriber::registry().with(TracedLayer::new(reporter.clone())))
 }
 
 /// Creates `traces` traces of a root and `children` children each, with tags, events, an error
 /// and kinds, as instrumented code would. Returns how many spans were created.
-pub fn make_traces(dispatch: &Dispatch, traces: usize, children: usize) -> u64 {
+pub(crate) fn make_traces(dispatch: &Dispatch, traces: usize, children: usize) -> u64 {
     tracing::dispatcher::with_default(dispatch, || {
         for trace in 0..traces {
             let root = tracing::info_span!(
@@ -56,7 +56,7 @@ pub fn make_traces(dispatch: &Dispatch, traces: usize, children: usize) -> u64 {
 }
 
 /// Waits until `check` holds or `timeout` passes; returns whether it held.
-pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         if check() {

@@ -11,23 +11,23 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The spans' names, in order.
-pub fn names<'a>(spans: impl IntoIterator<Item = &'a ReceivedSpan>) -> Vec<&'a str> {
+pub(crate) fn names<'a>(spans: impl IntoIterator<Item = &'a ReceivedSpan>) -> Vec<&'a str> {
     spans.into_iter().map(ReceivedSpan::name_or_empty).collect()
 }
 
 /// The service name spans get when nothing names theirs: no span of the examples may carry it.
-pub const PROCESS_SERVICE: &str = "example-test-process";
+pub(crate) const PROCESS_SERVICE: &str = "example-test-process";
 
 /// A receiver, a reporter sending to it, and a runtime whose every thread (workers and the
 /// blocking pool) reports through that reporter.
-pub struct Reported {
+pub(crate) struct Reported {
     pub receiver: Receiver,
     reporter: ZipkinReporter,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Reported {
-    pub fn start() -> Reported {
+    pub(crate) fn start() -> Reported {
         let receiver = Receiver::start();
         let reporter = ZipkinReporter::start(
             ReporterConfig::default()
@@ -54,13 +54,13 @@ impl Reported {
         }
     }
 
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 
     /// Stops the runtime (so every span has closed), delivers everything and returns what the
     /// receiver got, after checking that nothing was lost and nothing broke the Zipkin spec.
-    pub fn finish(self) -> (Receiver, Vec<ReceivedSpan>) {
+    pub(crate) fn finish(self) -> (Receiver, Vec<ReceivedSpan>) {
         let Reported {
             receiver,
             reporter,
@@ -80,7 +80,7 @@ impl Reported {
 }
 
 /// Where `span` sits in the tree, for failure messages.
-pub fn describe(span: &ReceivedSpan) -> String {
+pub(crate) fn describe(span: &ReceivedSpan) -> String {
     format!(
         "{} {:?} ({:?} of {:?})",
         span.name_or_empty(),

@@ -1,47 +1,10 @@
-//! One-line setup: [`init`], [`try_init`], [`builder`], [`layer`], [`shutdown`] and [`stats`].
-//!
-//! `traced::init()` reads the OpenTelemetry variables (see [`crate::config`]), installs the
-//! global subscriber — a `tracing-subscriber` registry, an `EnvFilter` from `RUST_LOG`
-//! (default `info`) and our [`TracedLayer`] with the configured sampler and exporters — sets
-//! the global propagator, and returns a [`TracingGuard`]. Dropping the guard sends what is
-//! still queued, waiting at most the shutdown deadline (default 5 s), and says on stderr how
-//! many spans could not be delivered.
-//!
-//! ```no_run
-//! let _guard = traced::init();
-//! // ... the program; spans go to Zipkin ...
-//! // `_guard` flushes when it goes out of scope at the end of `main`
-//! ```
-//!
-//! Nothing here needs or enters an async runtime: the reporter owns its thread and its I/O, so
-//! the same setup works in a plain `main`, under `#[tokio::main]` (either flavour) and under any
-//! other executor, and dropping the guard inside a runtime neither panics nor `block_on`s.
-//!
-//! # Flushing on SIGTERM / SIGINT
-//!
-//! A process killed by a signal skips destructors, so the guard cannot run. Handle the signal,
-//! let `main` return (or call [`shutdown`]) and the spans are sent. With tokio:
-//!
-//! ```no_run
-//! #[tokio::main]
-//! async fn main() {
-//!     let _guard = traced::init();
-//!     tokio::select! {
-//!         _ = serve() => {}
-//!         _ = tokio::signal::ctrl_c() => eprintln!("interrupted, flushing traces"),
-//!     }
-//! } // `_guard` drops here and flushes within its deadline
-//! # async fn serve() {}
-//! ```
-//!
-//! (`tokio::signal::unix::signal(SignalKind::terminate())` covers SIGTERM the same way.)
+//! Programmatic setup: the [`Builder`] and what it builds.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -52,301 +15,19 @@ use crate::encode::Encoding;
 use crate::export::{Exporter, FanOut};
 use crate::file_export::FileExporter;
 use crate::layer::TracedLayer;
-use crate::model::{Endpoint, SpanRecord, TagValue, TraceId};
+use crate::model::Endpoint;
 use crate::propagation::Propagator;
-use crate::report::{ReportError, ReporterConfig, Stats, ZipkinReporter};
+use crate::report::{ReporterConfig, ZipkinReporter};
 use crate::sample::Sampler;
 
-/// How long the guard's drop and [`shutdown`] wait for queued spans by default.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The filter used when `RUST_LOG` is unset.
-pub const DEFAULT_FILTER: &str = "info";
-
-/// Why setup failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum InitError {
-    /// A variable (or a builder value) that cannot be used.
-    Config(ConfigError),
-    /// A global subscriber was already installed; a process has only one.
-    AlreadyInstalled,
-    /// The Zipkin reporter could not start.
-    Reporter(ReportError),
-    /// The `file` exporter could not create its file.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::Config(error) => write!(f, "traced: {error}"),
-            InitError::AlreadyInstalled => f.write_str(
-                "traced: a global tracing subscriber is already installed (use traced::layer() \
-                 to add traced to your own subscriber)",
-            ),
-            InitError::Reporter(error) => write!(f, "traced: the Zipkin reporter: {error}"),
-            InitError::File { path, source } => {
-                write!(f, "traced: cannot create {}: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Config(error) => Some(error),
-            InitError::Reporter(error) => Some(error),
-            InitError::File { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-impl From<ConfigError> for InitError {
-    fn from(error: ConfigError) -> InitError {
-        InitError::Config(error)
-    }
-}
-
-/// Installs tracing from the environment; a bad variable prints one warning and its default is
-/// used. Never panics: if even that fails (a subscriber is already installed), the error is
-/// printed and the returned guard does nothing.
-///
-/// ```no_run
-/// let _guard = traced::init();
-/// ```
-pub fn init() -> TracingGuard {
-    builder().init()
-}
-
-/// Installs tracing from the environment, or says what is wrong.
-///
-/// ```no_run
-/// match traced::try_init() {
-///     Ok(guard) => { /* keep `guard` alive until the end of main */ drop(guard) }
-///     Err(error) => eprintln!("{error}"),
-/// }
-/// ```
-pub fn try_init() -> Result<TracingGuard, InitError> {
-    builder().try_init()
-}
-
-/// Setup from the environment, with programmatic overrides.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use traced::config::ExporterKind;
-///
-/// let _guard = traced::builder()
-///     .service_name("checkout")
-///     .endpoint("http://zipkin.internal:9411/api/v2/spans")
-///     .exporters([ExporterKind::Zipkin, ExporterKind::Console])
-///     .shutdown_timeout(Duration::from_secs(2))
-///     .init();
-/// ```
-pub fn builder() -> Builder {
-    let (config, errors) = Config::parse_env();
-    Builder::from_parts(config, errors, std::env::var("RUST_LOG").ok())
-}
-
-/// A [`TracedLayer`] configured from the environment, for your own subscriber, and the guard
-/// that flushes its exporters. Bad variables print one warning each and use their defaults.
-///
-/// ```no_run
-/// use tracing_subscriber::layer::SubscriberExt;
-/// use tracing_subscriber::util::SubscriberInitExt;
-///
-/// let (layer, _guard) = traced::layer();
-/// tracing_subscriber::registry()
-///     .with(tracing_subscriber::EnvFilter::new("info"))
-///     .with(layer)
-///     .init();
-/// ```
-pub fn layer() -> (TracedLayer, TracingGuard) {
-    let builder = builder();
-    builder.warn_config_errors();
-    match builder.lenient().build_layer() {
-        Ok(built) => built,
-        Err(error) => {
-            eprintln!("{error}; spans are not exported");
-            (
-                TracedLayer::new(FanOut::new(Vec::new())),
-                TracingGuard { installed: None },
-            )
-        }
-    }
-}
-
-/// Flushes and stops the installed exporters, waiting at most their shutdown deadline; says
-/// on stderr what could not be delivered. Later calls, and the guard's drop, do nothing more.
-///
-/// ```
-/// // With nothing installed there is nothing to deliver.
-/// assert_eq!(traced::shutdown().undelivered, 0);
-/// ```
-pub fn shutdown() -> ShutdownReport {
-    match installed() {
-        Some(installed) => installed.shutdown(),
-        None => ShutdownReport::default(),
-    }
-}
-
-/// What the installed Zipkin reporter did so far; zeros when none is installed.
-///
-/// ```
-/// let stats = traced::stats();
-/// assert!(stats.is_balanced());
-/// ```
-pub fn stats() -> Stats {
-    installed()
-        .and_then(|installed| installed.reporter.as_ref().map(|reporter| reporter.stats()))
-        .unwrap_or_default()
-}
-
-/// What a shutdown achieved.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct ShutdownReport {
-    /// Spans that could not be delivered: dropped by the reporter or still unsent at the
-    /// deadline, plus spans the file exporter could not write.
-    pub undelivered: u64,
-    /// The reporter's final counts (zeros without a Zipkin exporter).
-    pub stats: Stats,
-}
-
-/// Flushes the exporters when dropped (see [`shutdown`]). Keep it alive until the end of `main`.
-#[must_use = "dropping the guard shuts tracing down at once; bind it: `let _guard = traced::init();`"]
-pub struct TracingGuard {
-    installed: Option<Arc<Installed>>,
-}
-
-impl TracingGuard {
-    /// Shuts down now and reports what could not be delivered (the drop then does nothing).
-    pub fn shutdown(self) -> ShutdownReport {
-        match &self.installed {
-            Some(installed) => installed.shutdown(),
-            None => ShutdownReport::default(),
-        }
-    }
-
-    /// The reporter's counts so far; zeros without a Zipkin exporter.
-    pub fn stats(&self) -> Stats {
-        self.installed
-            .as_ref()
-            .and_then(|installed| installed.reporter.as_ref().map(|reporter| reporter.stats()))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for TracingGuard {
-    fn drop(&mut self) {
-        if let Some(installed) = &self.installed {
-            installed.shutdown();
-        }
-    }
-}
-
-impl fmt::Debug for TracingGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TracingGuard")
-            .field("installed", &self.installed.is_some())
-            .finish()
-    }
-}
-
-/// What setup installed, shared by the guard and the global [`shutdown`] / [`stats`].
-struct Installed {
-    /// Every exporter but the reporter, flushed first (they finish quickly).
-    others: Vec<Arc<dyn Exporter>>,
-    reporter: Option<Arc<ZipkinReporter>>,
-    shutdown_timeout: Duration,
-    done: AtomicBool,
-    report: Mutex<ShutdownReport>,
-}
-
-impl Installed {
-    fn shutdown(&self) -> ShutdownReport {
-        if self.done.swap(true, Ordering::AcqRel) {
-            return *self
-                .report
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-        }
-        let deadline = Instant::now() + self.shutdown_timeout;
-        let mut report = ShutdownReport::default();
-        for exporter in &self.others {
-            let left = deadline.saturating_duration_since(Instant::now());
-            report.undelivered += exporter.flush(left).unsent;
-        }
-        let written = report.undelivered;
-        if let Some(reporter) = &self.reporter {
-            let left = deadline.saturating_duration_since(Instant::now());
-            // The reporter says on stderr what it could not deliver.
-            reporter.shutdown(left);
-            report.stats = reporter.stats();
-            report.undelivered += report.stats.dropped;
-        }
-        if written > 0 {
-            eprintln!("traced: {written} span(s) could not be written");
-        }
-        *self
-            .report
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = report;
-        report
-    }
-}
-
-static INSTALLED: Mutex<Option<Arc<Installed>>> = Mutex::new(None);
-
-/// Whether `try_init` installed the global subscriber (a process has one).
-static GLOBAL_INSTALLED: AtomicBool = AtomicBool::new(false);
-
-fn installed() -> Option<Arc<Installed>> {
-    INSTALLED
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .clone()
-}
-
-fn register(installed: &Arc<Installed>) {
-    *INSTALLED
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner()) = Some(installed.clone());
-}
-
-/// A layer and its guard, built but not yet made global.
-struct Parts {
-    layer: TracedLayer,
-    guard: TracingGuard,
-    propagator: Option<Propagator>,
-}
-
-impl Parts {
-    fn activate(&self) {
-        activate(&self.guard, self.propagator.clone());
-    }
-}
-
-/// Makes an install the one [`shutdown`], [`stats`] and the propagation helpers use.
-fn activate(guard: &TracingGuard, propagator: Option<Propagator>) {
-    if let Some(propagator) = propagator {
-        crate::propagation::set_global(propagator);
-    }
-    if let Some(installed) = &guard.installed {
-        register(installed);
-    }
-}
+use super::error::InitError;
+use super::guard::{activate, Installed, Parts, ShutdownReport, TracingGuard, GLOBAL_INSTALLED};
+use super::resource::{resource_tags, with_resource};
+use super::{DEFAULT_FILTER, DEFAULT_SHUTDOWN_TIMEOUT};
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 
-/// Programmatic setup; starts from the environment's configuration (see [`builder`]).
+/// Programmatic setup; starts from the environment's configuration (see [`builder`](super::builder())).
 pub struct Builder {
     config: Config,
     errors: Vec<ConfigError>,
@@ -401,7 +82,11 @@ impl Builder {
         Builder::from_parts(config, errors, rust_log)
     }
 
-    fn from_parts(config: Config, errors: Vec<ConfigError>, rust_log: Option<String>) -> Builder {
+    pub(super) fn from_parts(
+        config: Config,
+        errors: Vec<ConfigError>,
+        rust_log: Option<String>,
+    ) -> Builder {
         Builder {
             config,
             errors,
@@ -463,7 +148,7 @@ impl Builder {
     }
 
     /// Adds one exporter to those configured (e.g. the console next to Zipkin).
-    pub fn with_exporter(mut self, kind: ExporterKind) -> Builder {
+    pub fn exporter(mut self, kind: ExporterKind) -> Builder {
         let mut list = self.config.exporters();
         if !list.contains(&kind) {
             list.push(kind);
@@ -475,11 +160,11 @@ impl Builder {
     /// Adds the `file` exporter, writing Zipkin v2 JSON to `path`.
     pub fn file(mut self, path: impl Into<PathBuf>) -> Builder {
         self.config.file_path = path.into();
-        self.with_exporter(ExporterKind::File)
+        self.exporter(ExporterKind::File)
     }
 
     /// Adds an exporter of your own (an in-memory capture, another backend).
-    pub fn with_custom_exporter(mut self, exporter: impl Exporter) -> Builder {
+    pub fn custom_exporter(mut self, exporter: impl Exporter) -> Builder {
         self.custom_exporters.push(Arc::new(exporter));
         self
     }
@@ -569,7 +254,7 @@ impl Builder {
 
     /// Another layer on the same subscriber, e.g. `tracing_subscriber::fmt::layer()`.
     /// `RUST_LOG` filters it too.
-    pub fn with_layer(mut self, layer: impl Layer<Registry> + Send + Sync + 'static) -> Builder {
+    pub fn layer(mut self, layer: impl Layer<Registry> + Send + Sync + 'static) -> Builder {
         self.layers.push(Box::new(layer));
         self
     }
@@ -587,14 +272,14 @@ impl Builder {
         self
     }
 
-    /// How long the guard's drop and [`shutdown`] wait for queued spans (default 5 s).
+    /// How long the guard's drop and [`shutdown`](super::shutdown) wait for queued spans (default 5 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
         self.shutdown_timeout = timeout;
         self
     }
 
     /// Installs the global subscriber; bad values print one warning each and use their
-    /// defaults. Never panics (see [`init`]).
+    /// defaults. Never panics (see [`init`](super::init)).
     pub fn init(self) -> TracingGuard {
         self.warn_config_errors();
         match self.lenient().try_init() {
@@ -629,7 +314,7 @@ impl Builder {
             propagator,
         } = self.build_parts()?;
         // With no other layer, nobody but us would see `#[traced]` calls as tracing spans.
-        let layer = layer.with_fast_path(only_consumer);
+        let layer = layer.fast_path(only_consumer);
         let subscriber = tracing_subscriber::registry()
             .with(layers)
             .with(filter)
@@ -649,8 +334,8 @@ impl Builder {
         Ok(guard)
     }
 
-    /// The layer and its guard, for your own subscriber (see [`layer`]); also sets the global
-    /// propagator and makes [`shutdown`] and [`stats`] refer to this layer's exporters.
+    /// The layer and its guard, for your own subscriber (see [`layer`](super::layer())); also sets the global
+    /// propagator and makes [`shutdown`](super::shutdown) and [`stats`](super::stats) refer to this layer's exporters.
     pub fn build_layer(self) -> Result<(TracedLayer, TracingGuard), InitError> {
         let parts = self.build_parts()?;
         parts.activate();
@@ -699,7 +384,7 @@ impl Builder {
             report: Mutex::new(ShutdownReport::default()),
         });
         Ok(Parts {
-            layer: TracedLayer::new(exporter).with_sampler(sampler),
+            layer: TracedLayer::new(exporter).sampler(sampler),
             guard: TracingGuard {
                 installed: Some(installed),
             },
@@ -707,12 +392,12 @@ impl Builder {
         })
     }
 
-    fn lenient(mut self) -> Builder {
+    pub(super) fn lenient(mut self) -> Builder {
         self.lenient = true;
         self
     }
 
-    fn warn_config_errors(&self) {
+    pub(super) fn warn_config_errors(&self) {
         for error in &self.errors {
             eprintln!("traced: {error}; using the default");
         }
@@ -841,56 +526,5 @@ impl Builder {
             reporter = reporter.export_timeout(timeout);
         }
         reporter
-    }
-}
-
-type ResourceTags = Arc<[(Cow<'static, str>, TagValue)]>;
-
-fn resource_tags(attributes: &[(String, String)]) -> ResourceTags {
-    attributes
-        .iter()
-        .map(|(key, value)| {
-            (
-                Cow::Owned(key.clone()),
-                TagValue::Str(Cow::Owned(value.clone())),
-            )
-        })
-        .collect()
-}
-
-fn with_resource(exporter: Arc<dyn Exporter>, tags: &ResourceTags) -> Arc<dyn Exporter> {
-    if tags.is_empty() {
-        exporter
-    } else {
-        Arc::new(WithResource {
-            inner: exporter,
-            tags: tags.clone(),
-        })
-    }
-}
-
-/// Adds `OTEL_RESOURCE_ATTRIBUTES` as tags (Zipkin has no resource), unless the span has the
-/// key already.
-struct WithResource {
-    inner: Arc<dyn Exporter>,
-    tags: ResourceTags,
-}
-
-impl Exporter for WithResource {
-    fn export(&self, mut span: SpanRecord) {
-        for (key, value) in self.tags.iter() {
-            if span.tag(key).is_none() {
-                span.tags.push((key.clone(), value.clone()));
-            }
-        }
-        self.inner.export(span)
-    }
-
-    fn span_started(&self, trace: TraceId) {
-        self.inner.span_started(trace)
-    }
-
-    fn flush(&self, timeout: Duration) -> crate::export::FlushOutcome {
-        self.inner.flush(timeout)
     }
 }

@@ -1,0 +1,249 @@
+//! The composite propagator: which formats to read, in which order, and which to write.
+
+use super::carrier::{Carrier, CarrierMut};
+use super::continuation::{Continuation, Incoming, TRACE_STATE};
+use super::format::{Format, PropagationError};
+use super::w3c::{self, TraceState};
+use crate::model::{Remote, SpanContext};
+
+/// A composite propagator: which formats to read, in which order, and which to write.
+///
+/// The default reads `b3`, then `X-B3-*`, then `traceparent`, and writes the `b3` single
+/// header — the smallest, and the one every Zipkin tracer reads.
+///
+/// ```
+/// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
+/// use traced::propagation::{Format, Propagator};
+///
+/// let propagator = Propagator::new(Format::ALL, [Format::B3Multi, Format::TraceContext]);
+/// let context = SpanContext { trace_id: TraceId(1 << 70), span_id: SpanId(2), parent_id: None, sampling: Sampling::Deny };
+/// let mut headers = http::HeaderMap::new();
+/// propagator.inject(&context, &mut headers);
+/// assert_eq!(headers["X-B3-Sampled"], "0");
+/// assert_eq!(headers["traceparent"], "00-00000000000000400000000000000000-0000000000000002-00");
+/// assert!(headers.get("b3").is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Propagator {
+    extract_order: Vec<Format>,
+    inject: Vec<Format>,
+}
+
+impl Default for Propagator {
+    fn default() -> Propagator {
+        Propagator {
+            extract_order: Format::ALL.to_vec(),
+            inject: vec![Format::B3Single],
+        }
+    }
+}
+
+fn dedup(formats: impl IntoIterator<Item = Format>) -> Vec<Format> {
+    let mut out = Vec::new();
+    for format in formats {
+        if !out.contains(&format) {
+            out.push(format);
+        }
+    }
+    out
+}
+
+impl Propagator {
+    /// A propagator reading `extract_order` in that order and writing every `inject` format.
+    /// Repeated formats count once.
+    ///
+    /// ```
+    /// use traced::propagation::{Format, Propagator};
+    ///
+    /// let w3c_first = Propagator::new([Format::TraceContext, Format::B3Single], [Format::TraceContext]);
+    /// assert_eq!(w3c_first.extract_order(), &[Format::TraceContext, Format::B3Single]);
+    /// ```
+    pub fn new(
+        extract_order: impl IntoIterator<Item = Format>,
+        inject: impl IntoIterator<Item = Format>,
+    ) -> Propagator {
+        Propagator {
+            extract_order: dedup(extract_order),
+            inject: dedup(inject),
+        }
+    }
+
+    /// Reads every format, writes B3 single (the default).
+    pub fn b3() -> Propagator {
+        Propagator::default()
+    }
+
+    /// Reads every format, writes the `X-B3-*` headers.
+    pub fn b3_multi() -> Propagator {
+        Propagator::new(Format::ALL, [Format::B3Multi])
+    }
+
+    /// Reads every format, writes `traceparent` (and `tracestate` when there is one).
+    pub fn trace_context() -> Propagator {
+        Propagator::new(Format::ALL, [Format::TraceContext])
+    }
+
+    /// The formats read, in order.
+    pub fn extract_order(&self) -> &[Format] {
+        &self.extract_order
+    }
+
+    /// The formats written.
+    pub fn inject_formats(&self) -> &[Format] {
+        &self.inject
+    }
+
+    /// The propagator `OTEL_PROPAGATORS` describes: a comma-separated list of `b3` (B3 single),
+    /// `b3multi`, `tracecontext`, in order. As OpenTelemetry's B3 propagator does, `b3` and
+    /// `b3multi` read both B3 forms and differ in what they write. `baggage` is accepted and
+    /// carries nothing here; `none` alone turns propagation off; an empty value gives the
+    /// default. Anything else is an error naming the entry.
+    ///
+    /// ```
+    /// use traced::propagation::{Format, Propagator};
+    ///
+    /// let propagator = Propagator::from_otel_propagators("tracecontext,baggage,b3multi").unwrap();
+    /// assert_eq!(propagator.extract_order(), &[Format::TraceContext, Format::B3Single, Format::B3Multi]);
+    /// assert_eq!(propagator.inject_formats(), &[Format::TraceContext, Format::B3Multi]);
+    /// assert!(Propagator::from_otel_propagators("xray").is_err());
+    /// ```
+    pub fn from_otel_propagators(text: &str) -> Result<Propagator, PropagationError> {
+        let mut extract = Vec::new();
+        let mut inject = Vec::new();
+        let mut none = false;
+        let mut any = false;
+        for name in text
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            any = true;
+            if name.eq_ignore_ascii_case("none") {
+                none = true;
+                continue;
+            }
+            if name.eq_ignore_ascii_case("baggage") {
+                continue;
+            }
+            let format: Format = name.parse()?;
+            inject.push(format);
+            match format {
+                Format::B3Single | Format::B3Multi => {
+                    extract.extend([Format::B3Single, Format::B3Multi])
+                }
+                Format::TraceContext => extract.push(Format::TraceContext),
+            }
+        }
+        if !any {
+            return Ok(Propagator::default());
+        }
+        if none && inject.is_empty() {
+            return Ok(Propagator::new([], []));
+        }
+        Ok(Propagator::new(extract, inject))
+    }
+
+    /// The caller's context from `carrier` (an `http::HeaderMap` or another [`Carrier`]), or
+    /// `None` when no format parses: then the request starts a new trace. Give it to
+    /// `#[traced(parent = ...)]`; to continue the trace in a `tracing` span, and keep the
+    /// caller's `tracestate` for the next hop, use [`Propagator::continue_trace`].
+    ///
+    /// ```
+    /// use traced::propagation::Propagator;
+    ///
+    /// let headers = vec![("X-B3-TraceId", "463ac35c9f6413ad"), ("X-B3-SpanId", "a2fb4a1d1a96d312"), ("X-B3-Flags", "1")];
+    /// let remote = Propagator::default().extract(&headers).unwrap();
+    /// assert_eq!(remote.context().unwrap().trace_id.to_string(), "463ac35c9f6413ad");
+    /// assert!(remote.sampling().is_sampled());
+    /// assert_eq!(Propagator::default().extract(&vec![("b3", "garbage")]), None);
+    /// ```
+    pub fn extract<C: Carrier + ?Sized>(&self, carrier: &C) -> Option<Remote> {
+        self.extract_order
+            .iter()
+            .find_map(|format| format.extract(carrier))
+    }
+
+    /// Like [`Propagator::extract`], also saying which format matched and keeping
+    /// `tracestate` when the context came as `traceparent`.
+    pub(crate) fn extract_incoming<C: Carrier + ?Sized>(&self, carrier: &C) -> Option<Incoming> {
+        self.extract_order.iter().find_map(|format| {
+            let remote = format.extract(carrier)?;
+            let trace_state = match format {
+                Format::TraceContext => w3c::extract_trace_state(carrier),
+                Format::B3Single | Format::B3Multi => None,
+            };
+            Some(Incoming {
+                remote,
+                format: *format,
+                trace_state,
+            })
+        })
+    }
+
+    /// Writes `context` into `carrier` (an `http::HeaderMap` or another [`CarrierMut`]) in every
+    /// configured format. W3C injection adds the `tracestate` a caller of the same trace sent,
+    /// while the work of a [`Continuation`] runs. To send the current span's context with the
+    /// global propagator, use [`inject`](super::inject).
+    pub fn inject<C: CarrierMut + ?Sized>(&self, context: &SpanContext, carrier: &mut C) {
+        if !self.inject.contains(&Format::TraceContext) {
+            self.inject_with_state(context, None, carrier);
+            return;
+        }
+        TRACE_STATE.with(|current| {
+            let current = current.borrow();
+            let state = current
+                .as_ref()
+                .filter(|(trace_id, _)| *trace_id == context.trace_id)
+                .map(|(_, state)| &**state);
+            self.inject_with_state(context, state, carrier);
+        });
+    }
+
+    /// Writes `context` in every configured format, with `trace_state` for W3C.
+    pub(crate) fn inject_with_state<C: CarrierMut + ?Sized>(
+        &self,
+        context: &SpanContext,
+        trace_state: Option<&TraceState>,
+        carrier: &mut C,
+    ) {
+        for format in &self.inject {
+            format.inject(context, trace_state, carrier);
+        }
+    }
+
+    /// Continues the trace `carrier` carries (or starts a new one) in the span `make_span`
+    /// creates, now: the one way to continue a caller's trace in a `tracing` span. Run the
+    /// work with [`Continuation::in_scope`] or [`Continuation::instrument`]; while it runs, the
+    /// caller's `tracestate` is kept for W3C injection. `make_span` should create a root span
+    /// (`parent: None`) when another span may be current, since a local parent wins.
+    ///
+    /// ```
+    /// use traced::propagation::Propagator;
+    /// use traced::testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// let headers = vec![("b3", "463ac35c9f6413ad-a2fb4a1d1a96d312-1")];
+    /// capture.in_scope(|| {
+    ///     Propagator::default()
+    ///         .continue_trace(&headers, || tracing::info_span!("handle"))
+    ///         .in_scope(|| {})
+    /// });
+    /// let span = capture.span("handle");
+    /// assert_eq!(span.trace_id.to_string(), "463ac35c9f6413ad");
+    /// assert_eq!(span.parent_id.unwrap().to_string(), "a2fb4a1d1a96d312");
+    /// ```
+    pub fn continue_trace<C: Carrier + ?Sized>(
+        &self,
+        carrier: &C,
+        make_span: impl FnOnce() -> tracing::Span,
+    ) -> Continuation {
+        let incoming = self.extract_incoming(carrier);
+        let span = match incoming.as_ref() {
+            Some(incoming) => {
+                crate::remote_parent::with_remote_parent(incoming.remote, false, make_span)
+            }
+            None => make_span(),
+        };
+        Continuation::new(span, incoming.as_ref())
+    }
+}

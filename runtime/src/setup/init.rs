@@ -1,0 +1,106 @@
+//! The one-line entry points: [`init`], [`try_init`], [`builder`], [`layer`], [`shutdown`] and
+//! [`stats`].
+
+use crate::config::Config;
+use crate::export::FanOut;
+use crate::layer::TracedLayer;
+use crate::report::Stats;
+
+use super::builder::Builder;
+use super::error::InitError;
+use super::guard::{installed, ShutdownReport, TracingGuard};
+
+/// Installs tracing from the environment; a bad variable prints one warning and its default is
+/// used. Never panics: if even that fails (a subscriber is already installed), the error is
+/// printed and the returned guard does nothing.
+///
+/// ```no_run
+/// let _guard = traced::init();
+/// ```
+pub fn init() -> TracingGuard {
+    builder().init()
+}
+
+/// Installs tracing from the environment, or says what is wrong.
+///
+/// ```no_run
+/// match traced::try_init() {
+///     Ok(guard) => { /* keep `guard` alive until the end of main */ drop(guard) }
+///     Err(error) => eprintln!("{error}"),
+/// }
+/// ```
+pub fn try_init() -> Result<TracingGuard, InitError> {
+    builder().try_init()
+}
+
+/// Setup from the environment, with programmatic overrides.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use traced::config::ExporterKind;
+///
+/// let _guard = traced::builder()
+///     .service_name("checkout")
+///     .endpoint("http://zipkin.internal:9411/api/v2/spans")
+///     .exporters([ExporterKind::Zipkin, ExporterKind::Console])
+///     .shutdown_timeout(Duration::from_secs(2))
+///     .init();
+/// ```
+pub fn builder() -> Builder {
+    let (config, errors) = Config::parse_env();
+    Builder::from_parts(config, errors, std::env::var("RUST_LOG").ok())
+}
+
+/// A [`TracedLayer`] configured from the environment, for your own subscriber, and the guard
+/// that flushes its exporters. Bad variables print one warning each and use their defaults.
+///
+/// ```no_run
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use tracing_subscriber::util::SubscriberInitExt;
+///
+/// let (layer, _guard) = traced::layer();
+/// tracing_subscriber::registry()
+///     .with(tracing_subscriber::EnvFilter::new("info"))
+///     .with(layer)
+///     .init();
+/// ```
+pub fn layer() -> (TracedLayer, TracingGuard) {
+    let builder = builder();
+    builder.warn_config_errors();
+    match builder.lenient().build_layer() {
+        Ok(built) => built,
+        Err(error) => {
+            eprintln!("{error}; spans are not exported");
+            (
+                TracedLayer::new(FanOut::new(Vec::new())),
+                TracingGuard { installed: None },
+            )
+        }
+    }
+}
+
+/// Flushes and stops the installed exporters, waiting at most their shutdown deadline; says
+/// on stderr what could not be delivered. Later calls, and the guard's drop, do nothing more.
+///
+/// ```
+/// // With nothing installed there is nothing to deliver.
+/// assert_eq!(traced::shutdown().undelivered, 0);
+/// ```
+pub fn shutdown() -> ShutdownReport {
+    match installed() {
+        Some(installed) => installed.shutdown(),
+        None => ShutdownReport::default(),
+    }
+}
+
+/// What the installed Zipkin reporter did so far; zeros when none is installed.
+///
+/// ```
+/// let stats = traced::stats();
+/// assert!(stats.is_balanced());
+/// ```
+pub fn stats() -> Stats {
+    installed()
+        .and_then(|installed| installed.reporter.as_ref().map(|reporter| reporter.stats()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,82 @@
+//! A finished span's state becomes its record.
+
+use std::borrow::Cow;
+
+use crate::clock::Timestamp;
+use crate::model::{Annotation, Endpoint, Kind, Sampling, SpanRecord, Tags};
+
+use super::{Details, SpanState};
+
+impl SpanState {
+    /// The finished span.
+    pub(crate) fn finish(mut self, end: Timestamp) -> SpanRecord {
+        self.take_record(end)
+    }
+
+    /// The finished span, taking what it owns out of the state, which is left empty for reuse
+    /// (a frame's slot on the stack).
+    #[inline]
+    pub(crate) fn take_record(&mut self, end: Timestamp) -> SpanRecord {
+        let SpanState {
+            context,
+            start,
+            meta,
+            kind,
+            local_root,
+            shared,
+            ..
+        } = *self;
+        let (timestamp_us, duration_us) = start.epoch_us_until(end);
+        let (name, annotations, local_port, remote_endpoint) = match self.details.take() {
+            None => (Cow::Borrowed(meta.name()), Vec::new(), None, None),
+            Some(details) => details.finish(meta.name(), kind),
+        };
+        // The record is one literal, built where the caller wants it: a span record is a few
+        // hundred bytes, and every move of it is a copy.
+        SpanRecord {
+            trace_id: context.trace_id,
+            id: context.span_id,
+            parent_id: context.parent_id,
+            name,
+            kind,
+            timestamp_us,
+            duration_us,
+            service_name: self.service.take(),
+            remote_endpoint,
+            local_port,
+            // Most spans have no tags: then an empty list is made rather than moved.
+            tags: if self.tags.is_empty() {
+                Tags::new()
+            } else {
+                std::mem::take(&mut self.tags)
+            },
+            annotations,
+            debug: context.sampling == Sampling::Debug,
+            shared,
+            local_root,
+        }
+    }
+}
+
+impl Details {
+    /// The record's name, annotations, local port and remote endpoint.
+    fn finish(
+        self,
+        name: &'static str,
+        kind: Option<Kind>,
+    ) -> (
+        Cow<'static, str>,
+        Vec<Annotation>,
+        Option<u16>,
+        Option<Endpoint>,
+    ) {
+        let Details {
+            name: renamed,
+            annotations,
+            peer,
+        } = self;
+        let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
+        let (local_port, remote) = peer.resolve(kind);
+        (name, annotations, local_port, remote)
+    }
+}
