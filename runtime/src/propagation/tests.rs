@@ -1026,6 +1026,7 @@ fn tracestate_flows_to_the_next_hop_of_the_same_trace_only() {
     );
 }
 
+#[cfg(feature = "tower")]
 #[test]
 fn incoming_in_scope_keeps_tracestate_for_the_same_trace_only() {
     let propagator = Propagator::trace_context();
