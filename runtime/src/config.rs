@@ -14,7 +14,7 @@
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request | the reporter's |
 //! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds between two sends | the reporter's |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds one export (with retries) may take | the reporter's |
-//! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `baggage`, `none`, … comma-separated | the propagator's default |
+//! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `jaeger`, `baggage`, `none`, … comma-separated | the propagator's default |
 //! | `TRACED_FILE` | where the `file` exporter writes Zipkin v2 JSON | `traces.json` |
 //!
 //! An empty variable counts as unset, as the OpenTelemetry specification says.
@@ -553,7 +553,10 @@ fn check_headers(pairs: Vec<(String, String)>) -> Result<Vec<(String, String)>, 
     }
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+/// `text` with its `%XX` escapes decoded, or `None` when an escape is broken or the result is
+/// not UTF-8. `+` stays a `+`: these are header and variable values, not form data. Shared
+/// with the Jaeger propagator, whose `uber-trace-id` may arrive URL-encoded.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

@@ -34,15 +34,16 @@ prop_compose! {
     }
 }
 
-/// Characters that matter to the parsers: hex of both cases, separators, flags, and a
-/// multi-byte one.
-const ALPHABET: [char; 18] = [
-    '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'd', 'D', '-', ' ', '\t', '=', ',', '@', '_', 'é',
+/// Characters that matter to the parsers: hex of both cases, separators, flags, escapes, and
+/// a multi-byte one.
+const ALPHABET: [char; 20] = [
+    '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'd', 'D', '-', ' ', '\t', '=', ',', '@', '_', ':', '%',
+    'é',
 ];
 
 /// A valid value of one of the formats (or a tracestate list).
 pub fn seed() -> impl Strategy<Value = String> {
-    (any::<u128>(), any::<u64>(), any::<u64>(), 0..7usize).prop_map(
+    (any::<u128>(), any::<u64>(), any::<u64>(), 0..10usize).prop_map(
         |(trace, span, parent, shape)| match shape {
             0 => format!("{:016x}-{span:016x}", trace as u64),
             1 => format!("{trace:032x}-{span:016x}-1"),
@@ -53,6 +54,10 @@ pub fn seed() -> impl Strategy<Value = String> {
                 parent as u8, span as u8
             ),
             5 => ["0", "1", "d", "true", "false"][(span % 5) as usize].to_owned(),
+            // Jaeger: ids of any length, either case, any flags; URL-encoded.
+            6 => format!("{trace:x}:{span:x}:{parent:x}:{:x}", parent as u8),
+            7 => format!("{trace:X}:{span:016X}:0:{:02X}", span as u8 & 3),
+            8 => format!("{:x}%3A{span:x}%3a0%3A1", trace as u64),
             _ => format!("k{parent:x}=v{span:x},t@s={trace:x}, x=y"),
         },
     )

@@ -12,7 +12,7 @@ use traced::propagation::{Format, Propagator, TraceState, MAX_TRACE_STATE_MEMBER
 use traced::testing::Capture;
 use traced_tests::strategies::{any_text, mixed_case, near_valid, valid_context};
 
-const NAMES: [&str; 8] = traced::propagation::HEADER_NAMES;
+const NAMES: [&str; 9] = traced::propagation::HEADER_NAMES;
 
 /// What a format can carry of `context`.
 fn carried(format: Format, context: SpanContext) -> SpanContext {
@@ -23,6 +23,12 @@ fn carried(format: Format, context: SpanContext) -> SpanContext {
             ..context
         },
         Format::B3Single | Format::B3Multi => context,
+        // Jaeger sends parent 0 (the parent is informational). It has no undecided state:
+        // such a context is not sent at all (see the round-trip property).
+        Format::Jaeger => SpanContext {
+            parent_id: None,
+            ..context
+        },
         // No parent field, and a sampled flag rather than a decision.
         Format::TraceContext => SpanContext {
             parent_id: None,
@@ -87,7 +93,8 @@ proptest! {
     ) {
         let pairs: Vec<(&str, &str)> =
             values.iter().map(|(name, text)| (NAMES[*name], text.as_str())).collect();
-        for order in [Format::ALL, [Format::TraceContext, Format::B3Multi, Format::B3Single]] {
+        let reversed = [Format::Jaeger, Format::TraceContext, Format::B3Multi, Format::B3Single];
+        for order in [Format::ALL, reversed] {
             check(Propagator::new(order, []).extract(&pairs))?;
         }
         let _ = Propagator::default().continue_trace(&pairs, tracing::Span::none);
@@ -134,7 +141,13 @@ proptest! {
             let mut map = HeaderMap::new();
             propagator.inject(&context, &mut map);
             let back = propagator.extract(&map);
-            prop_assert_eq!(back, Some(Remote::Context(carried(format, context))), "{}", format);
+            let expected = match format {
+                Format::Jaeger if context.sampling == Sampling::Defer => None,
+                Format::B3Single | Format::B3Multi | Format::TraceContext | Format::Jaeger => {
+                    Some(Remote::Context(carried(format, context)))
+                }
+            };
+            prop_assert_eq!(back, expected, "{}", format);
         }
         // Every format together, read in the default order, gives back the B3 single view.
         let all = Propagator::new(Format::ALL, Format::ALL);
@@ -142,6 +155,45 @@ proptest! {
         all.inject(&context, &mut map);
         let back = all.extract(&map);
         prop_assert_eq!(back, Some(Remote::Context(carried(Format::B3Single, context))));
+    }
+
+    #[test]
+    fn jaeger_reads_every_spelling_jaeger_clients_write(
+        context in valid_context(),
+        padded in any::<bool>(),
+        upper in any::<bool>(),
+        encoded in any::<bool>(),
+        extra_flags in 0u8..64,
+    ) {
+        // jaeger-client-go and -python write ids unpadded, the Java client and OpenTelemetry
+        // padded; some HTTP stacks URL-encode the value; bits above debug mean nothing here.
+        let flags = match context.sampling {
+            Sampling::Defer | Sampling::Deny => 0,
+            Sampling::Accept => 1,
+            Sampling::Debug => 2 | (extra_flags & 1),
+        } | (extra_flags & !3);
+        let (trace, span, parent) = (context.trace_id.0, context.span_id.0, context.parent_id.map_or(0, |id| id.0));
+        let mut value = if padded {
+            format!("{trace:032x}:{span:016x}:{parent:016x}:{flags:02x}")
+        } else {
+            format!("{trace:x}:{span:x}:{parent:x}:{flags:x}")
+        };
+        if upper {
+            value = value.to_uppercase();
+        }
+        if encoded {
+            value = value.replace(':', "%3A");
+        }
+        let sampling = match context.sampling {
+            Sampling::Defer => Sampling::Deny,
+            decided => decided,
+        };
+        let pairs = vec![("uber-trace-id", value.as_str())];
+        prop_assert_eq!(
+            Propagator::default().extract(&pairs),
+            Some(Remote::Context(SpanContext { sampling, ..context })),
+            "{}", value
+        );
     }
 
     #[test]
@@ -159,7 +211,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn a_real_spans_injection_is_continued_by_the_receiver(format_index in 0..3usize, deny in any::<bool>()) {
+    fn a_real_spans_injection_is_continued_by_the_receiver(format_index in 0..Format::ALL.len(), deny in any::<bool>()) {
         let format = Format::ALL[format_index];
         let propagator = Propagator::new([format], [format]);
         let capture = Capture::new();

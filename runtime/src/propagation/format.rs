@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use super::carrier::{Carrier, CarrierMut};
 use super::w3c::TraceState;
-use super::{b3, w3c};
+use super::{b3, jaeger, w3c};
 use crate::model::{Remote, SpanContext};
 
 /// A propagation format, named as `OTEL_PROPAGATORS` names it.
@@ -24,11 +24,22 @@ pub enum Format {
     B3Multi,
     /// W3C Trace Context: `traceparent` and `tracestate` (`tracecontext`).
     TraceContext,
+    /// Jaeger: `uber-trace-id: {trace-id}:{span-id}:{parent-span-id}:{flags}` (`jaeger`).
+    /// Read leniently (ids of any length up to their width, either case, URL-encoded values);
+    /// written with full-width lower-hex ids, parent `0` and the flags in hex. Jaeger has no
+    /// "undecided" state, so a context without a sampling decision is not written in this
+    /// format. Jaeger baggage (`uberctx-*`) is not carried.
+    Jaeger,
 }
 
 impl Format {
     /// Every format, in the default extraction order.
-    pub const ALL: [Format; 3] = [Format::B3Single, Format::B3Multi, Format::TraceContext];
+    pub const ALL: [Format; 4] = [
+        Format::B3Single,
+        Format::B3Multi,
+        Format::TraceContext,
+        Format::Jaeger,
+    ];
 
     /// The `OTEL_PROPAGATORS` name.
     pub fn name(self) -> &'static str {
@@ -36,6 +47,7 @@ impl Format {
             Format::B3Single => "b3",
             Format::B3Multi => "b3multi",
             Format::TraceContext => "tracecontext",
+            Format::Jaeger => "jaeger",
         }
     }
 
@@ -51,6 +63,7 @@ impl Format {
                 b3::FLAGS,
             ],
             Format::TraceContext => &[w3c::TRACEPARENT, w3c::TRACESTATE],
+            Format::Jaeger => &[jaeger::UBER_TRACE_ID],
         }
     }
 
@@ -69,11 +82,28 @@ impl Format {
             Format::B3Single => super::carrier::read(carrier, b3::B3).and_then(b3::parse_single),
             Format::B3Multi => b3::extract_multi(carrier),
             Format::TraceContext => w3c::extract_traceparent(carrier).map(Remote::Context),
+            Format::Jaeger => jaeger::extract(carrier),
         }
     }
 
     /// Writes `context` into `carrier` in this format; `trace_state` only matters for W3C.
-    /// A context with a zero id is not a context and writes nothing.
+    /// A context with a zero id is not a context and writes nothing; neither does an
+    /// undecided context ([`Sampling::Defer`](crate::model::Sampling::Defer)) in Jaeger, which
+    /// cannot say "undecided".
+    ///
+    /// ```
+    /// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
+    /// use traced::propagation::Format;
+    ///
+    /// let mut context = SpanContext { trace_id: TraceId(0xa), span_id: SpanId(0xb), parent_id: None, sampling: Sampling::Debug };
+    /// let mut headers = Vec::new();
+    /// Format::Jaeger.inject(&context, None, &mut headers);
+    /// assert_eq!(headers, [("uber-trace-id".to_owned(), "000000000000000a:000000000000000b:0:3".to_owned())]);
+    /// context.sampling = Sampling::Defer;
+    /// let mut headers = Vec::new();
+    /// Format::Jaeger.inject(&context, None, &mut headers);
+    /// assert!(headers.is_empty());
+    /// ```
     ///
     /// ```
     /// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
@@ -97,6 +127,7 @@ impl Format {
             Format::B3Single => b3::inject_single(context, carrier),
             Format::B3Multi => b3::inject_multi(context, carrier),
             Format::TraceContext => w3c::inject(context, trace_state, carrier),
+            Format::Jaeger => jaeger::inject(context, carrier),
         }
     }
 }
@@ -127,7 +158,7 @@ impl FromStr for Format {
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum PropagationError {
-    /// An `OTEL_PROPAGATORS` entry this crate does not implement (`jaeger`, `xray`, ...).
+    /// An `OTEL_PROPAGATORS` entry this crate does not implement (`xray`, `ottrace`, ...).
     Unsupported(String),
 }
 
@@ -136,7 +167,7 @@ impl fmt::Display for PropagationError {
         match self {
             PropagationError::Unsupported(name) => write!(
                 f,
-                "unsupported propagator `{name}` (supported: b3, b3multi, tracecontext, baggage, none)"
+                "unsupported propagator `{name}` (supported: b3, b3multi, tracecontext, jaeger, baggage, none)"
             ),
         }
     }

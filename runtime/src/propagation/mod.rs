@@ -1,4 +1,5 @@
-//! Carrying a trace across processes: B3 (single and multi header) and W3C Trace Context.
+//! Carrying a trace across processes: B3 (single and multi header), W3C Trace Context and
+//! Jaeger (`uber-trace-id`).
 //!
 //! A server extracts the caller's context from the request headers and continues its trace; a
 //! client injects the current span's context into the headers it sends.
@@ -20,14 +21,15 @@
 //!
 //! Rules, for every format:
 //! - Extraction tries the formats in order (by default `b3`, then `X-B3-*`, then
-//!   `traceparent`); the first that parses wins. Anything malformed — wrong length, non-hex or
-//!   upper-case hex, all-zero ids, a bad sampling flag, extra fields, empty or non-text values,
-//!   values of 8 KiB or more — counts as absent, so the request starts a new trace.
+//!   `traceparent`, then `uber-trace-id`); the first that parses wins. Anything malformed —
+//!   wrong length, non-hex or upper-case hex (Jaeger: see below), all-zero ids, a bad sampling
+//!   flag, missing or extra fields, empty or non-text values, values of 8 KiB or more — counts
+//!   as absent, so the request starts a new trace; it never fails the request.
 //! - Header names match in any case; of a repeated header the first value counts (except
 //!   `tracestate`, whose repeats combine as the W3C spec says).
 //! - Debug implies sampled. A 64-bit trace id is kept as it came and sent on as 16 characters.
 //! - Injection never invents a decision: no context, no headers; an undecided context is sent
-//!   without a sampling field.
+//!   without a sampling field, or not at all in Jaeger, which has no such state.
 //!
 //! Where the specs leave room, this module reads like Brave: a malformed `b3` falls through to
 //! the multi headers; `X-B3-Sampled` also takes `true`/`false` in any case and `d` (copied from
@@ -35,6 +37,13 @@
 //! around a value are not part of it. Half a multi-header context (a trace id without a span
 //! id) is no context. An earlier format's sampling-only value (`b3: 0`) wins over a later
 //! format's full context, since the order is the configuration.
+//!
+//! Jaeger's `uber-trace-id` is read as jaeger-client reads it: ids of 1 to 32 (trace) or 16
+//! (span, parent) hex digits in either case, left-padded; flags a hex bitmap where `1` is
+//! sampled, `2` debug (which implies sampled) and no bit a "not sampled" decision; a
+//! URL-encoded value (`%3A` for `:`) is decoded first. It is written with full-width lower-hex
+//! ids, parent `0` and flags `0`, `1` or `3`. Jaeger baggage (`uberctx-*` headers) is not
+//! carried: those headers are ignored.
 //!
 //! One way to continue a trace, one to carry it on:
 //! - continue: [`Propagator::continue_trace`] makes the span that continues the caller's trace
@@ -53,6 +62,7 @@ mod carrier;
 mod continuation;
 mod format;
 mod global;
+mod jaeger;
 #[cfg(feature = "opentelemetry")]
 pub mod otel;
 mod propagator;
@@ -73,8 +83,9 @@ pub use w3c::{TraceState, MAX_TRACE_STATE_MEMBERS};
 /// ```
 /// assert!(traced::propagation::HEADER_NAMES.contains(&"traceparent"));
 /// assert!(traced::propagation::HEADER_NAMES.contains(&"x-b3-traceid"));
+/// assert!(traced::propagation::HEADER_NAMES.contains(&"uber-trace-id"));
 /// ```
-pub const HEADER_NAMES: [&str; 8] = [
+pub const HEADER_NAMES: [&str; 9] = [
     b3::B3,
     b3::TRACE_ID,
     b3::SPAN_ID,
@@ -83,6 +94,7 @@ pub const HEADER_NAMES: [&str; 8] = [
     b3::FLAGS,
     w3c::TRACEPARENT,
     w3c::TRACESTATE,
+    jaeger::UBER_TRACE_ID,
 ];
 
 /// Header values this long or longer are ignored unread: no valid propagation header comes

@@ -1,4 +1,4 @@
-//! OpenTelemetry interop: our B3 and W3C propagators as
+//! OpenTelemetry interop: our B3, W3C and Jaeger propagators as
 //! [`opentelemetry::propagation::TextMapPropagator`]s.
 //!
 //! Unlike the deprecated `opentelemetry-zipkin` propagator, these keep to the B3 spec: debug
@@ -64,6 +64,12 @@ impl OtelPropagator {
         ))
     }
 
+    /// OpenTelemetry's `jaeger`: reads and writes `uber-trace-id`. Jaeger's debug flag survives
+    /// a hop through OpenTelemetry, as B3's does.
+    pub fn jaeger() -> OtelPropagator {
+        OtelPropagator::from(Propagator::new([Format::Jaeger], [Format::Jaeger]))
+    }
+
     /// The wrapped propagator.
     pub fn propagator(&self) -> &Propagator {
         &self.inner
@@ -84,8 +90,8 @@ impl From<Propagator> for OtelPropagator {
     }
 }
 
-/// The B3 sampling state of an extracted context, which OTel's one sampled bit cannot hold:
-/// debug, and "no decision yet".
+/// The B3 or Jaeger sampling state of an extracted context, which OTel's one sampled bit
+/// cannot hold: debug, and (B3 only) "no decision yet".
 #[derive(Clone, Copy, Debug)]
 struct B3Sampling {
     trace_id: TraceId,
@@ -375,6 +381,49 @@ mod tests {
         let w3c = OtelPropagator::trace_context();
         let fields: Vec<&str> = w3c.fields().collect();
         assert_eq!(fields, ["traceparent", "tracestate"]);
+    }
+
+    #[test]
+    fn jaeger_round_trips_through_otel_with_its_debug_flag() {
+        let jaeger = OtelPropagator::jaeger();
+        assert_eq!(jaeger.fields().collect::<Vec<_>>(), ["uber-trace-id"]);
+        for (incoming, sampled, sent) in [
+            ("1", true, "1"),
+            ("3", true, "3"),
+            ("2", true, "3"),
+            ("0", false, "0"),
+        ] {
+            let value = format!("{TRACE_64}:{SPAN}:0:{incoming}");
+            let cx = jaeger.extract(&map(&[("uber-trace-id", &value)]));
+            let span = cx.span();
+            assert!(span.span_context().is_valid(), "{value}");
+            assert_eq!(span.span_context().is_sampled(), sampled, "{value}");
+            let out = forward(&jaeger, &[("uber-trace-id", &value)]);
+            assert_eq!(
+                out,
+                map(&[("uber-trace-id", &format!("{TRACE_64}:{SPAN}:0:{sent}"))]),
+                "{value}"
+            );
+        }
+        // An SDK span (no marker) goes out with its sampled flag; a malformed value is no
+        // context and writes nothing.
+        let sdk_context = OtelSpanContext::new(
+            opentelemetry::trace::TraceId::from_hex(TRACE).unwrap(),
+            opentelemetry::trace::SpanId::from_hex(SPAN).unwrap(),
+            TraceFlags::SAMPLED,
+            false,
+            Default::default(),
+        );
+        let mut out = HashMap::new();
+        jaeger.inject_context(
+            &Context::new().with_remote_span_context(sdk_context),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            map(&[("uber-trace-id", &format!("{TRACE}:{SPAN}:0:1"))])
+        );
+        assert!(forward(&jaeger, &[("uber-trace-id", "1:2:0")]).is_empty());
     }
 
     #[test]

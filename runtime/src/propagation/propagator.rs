@@ -8,8 +8,8 @@ use crate::model::{Remote, SpanContext};
 
 /// A composite propagator: which formats to read, in which order, and which to write.
 ///
-/// The default reads `b3`, then `X-B3-*`, then `traceparent`, and writes the `b3` single
-/// header — the smallest, and the one every Zipkin tracer reads.
+/// The default reads `b3`, then `X-B3-*`, then `traceparent`, then `uber-trace-id`, and writes
+/// the `b3` single header — the smallest, and the one every Zipkin tracer reads.
 ///
 /// ```
 /// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
@@ -94,7 +94,7 @@ impl Propagator {
     }
 
     /// The propagator `OTEL_PROPAGATORS` describes: a comma-separated list of `b3` (B3 single),
-    /// `b3multi`, `tracecontext`, in order. As OpenTelemetry's B3 propagator does, `b3` and
+    /// `b3multi`, `tracecontext`, `jaeger` (`uber-trace-id`), in order. As OpenTelemetry's B3 propagator does, `b3` and
     /// `b3multi` read both B3 forms and differ in what they write. `baggage` is accepted and
     /// carries nothing here; `none` alone turns propagation off; an empty value gives the
     /// default. Anything else is an error naming the entry.
@@ -105,6 +105,9 @@ impl Propagator {
     /// let propagator = Propagator::from_otel_propagators("tracecontext,baggage,b3multi").unwrap();
     /// assert_eq!(propagator.extract_order(), &[Format::TraceContext, Format::B3Single, Format::B3Multi]);
     /// assert_eq!(propagator.inject_formats(), &[Format::TraceContext, Format::B3Multi]);
+    /// let propagator = Propagator::from_otel_propagators("tracecontext,jaeger").unwrap();
+    /// assert_eq!(propagator.extract_order(), &[Format::TraceContext, Format::Jaeger]);
+    /// assert_eq!(propagator.inject_formats(), &[Format::TraceContext, Format::Jaeger]);
     /// assert!(Propagator::from_otel_propagators("xray").is_err());
     /// ```
     pub fn from_otel_propagators(text: &str) -> Result<Propagator, PropagationError> {
@@ -131,7 +134,7 @@ impl Propagator {
                 Format::B3Single | Format::B3Multi => {
                     extract.extend([Format::B3Single, Format::B3Multi])
                 }
-                Format::TraceContext => extract.push(Format::TraceContext),
+                Format::TraceContext | Format::Jaeger => extract.push(format),
             }
         }
         if !any {
@@ -170,7 +173,7 @@ impl Propagator {
             let remote = format.extract(carrier)?;
             let trace_state = match format {
                 Format::TraceContext => w3c::extract_trace_state(carrier),
-                Format::B3Single | Format::B3Multi => None,
+                Format::B3Single | Format::B3Multi | Format::Jaeger => None,
             };
             Some(Incoming {
                 remote,

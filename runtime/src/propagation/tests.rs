@@ -760,10 +760,16 @@ fn injection_replaces_stale_headers_of_a_forwarded_request() {
         ("X-B3-Sampled", "0"),
         ("b3", "0"),
         ("tracestate", "stale=1"),
+        ("uber-trace-id", &format!("{TRACE_128}:{PARENT}:0:0")),
     ]);
     let ours = context(TRACE_64, SPAN, None, Sampling::Debug);
     let propagator = Propagator::new(Format::ALL, Format::ALL);
     propagator.inject(&ours, &mut map);
+    assert_eq!(
+        map["uber-trace-id"],
+        format!("{TRACE_64}:{SPAN}:0:3").as_str()
+    );
+    assert_eq!(map.get_all("uber-trace-id").iter().count(), 1);
     assert_eq!(map["b3"], format!("{TRACE_64}-{SPAN}-d").as_str());
     assert_eq!(map["x-b3-traceid"], TRACE_64);
     assert_eq!(map["x-b3-spanid"], SPAN);
@@ -833,8 +839,27 @@ fn invalid_contexts_inject_nothing() {
 fn otel_propagators_names() {
     use Format::*;
     let cases: Vec<(&str, Vec<Format>, Vec<Format>)> = vec![
-        ("", vec![B3Single, B3Multi, TraceContext], vec![B3Single]),
-        (" , ", vec![B3Single, B3Multi, TraceContext], vec![B3Single]),
+        (
+            "",
+            vec![B3Single, B3Multi, TraceContext, Jaeger],
+            vec![B3Single],
+        ),
+        (
+            " , ",
+            vec![B3Single, B3Multi, TraceContext, Jaeger],
+            vec![B3Single],
+        ),
+        ("jaeger", vec![Jaeger], vec![Jaeger]),
+        (
+            "tracecontext,jaeger",
+            vec![TraceContext, Jaeger],
+            vec![TraceContext, Jaeger],
+        ),
+        (
+            "Jaeger, b3multi",
+            vec![Jaeger, B3Single, B3Multi],
+            vec![Jaeger, B3Multi],
+        ),
         ("b3", vec![B3Single, B3Multi], vec![B3Single]),
         ("b3multi", vec![B3Single, B3Multi], vec![B3Multi]),
         ("tracecontext", vec![TraceContext], vec![TraceContext]),
@@ -861,11 +886,15 @@ fn otel_propagators_names() {
         assert_eq!(propagator.extract_order(), extract.as_slice(), "{text:?}");
         assert_eq!(propagator.inject_formats(), inject.as_slice(), "{text:?}");
     }
-    for bad in ["jaeger", "b3,xray", "ottrace", "b3 multi"] {
+    for bad in ["b3,xray", "ottrace", "b3 multi", "jaeger-baggage", "uber"] {
         let error = Propagator::from_otel_propagators(bad).unwrap_err();
         assert!(
             error.to_string().contains("unsupported propagator"),
             "{bad}: {error}"
+        );
+        assert!(
+            error.to_string().contains("jaeger"),
+            "the supported names include jaeger: {error}"
         );
     }
 }
@@ -1071,4 +1100,223 @@ fn continued_futures_can_be_spawned() {
     assert_eq!(runtime.block_on(runtime.spawn(future)).unwrap(), 7);
     drop(runtime);
     assert_eq!(capture.span("spawned").trace_id.to_string(), TRACE_64);
+}
+
+#[test]
+fn jaeger_valid_forms() {
+    let upper = TRACE_128.to_uppercase();
+    let cases: Vec<(&str, String, Option<Remote>)> = vec![
+        (
+            "jaeger-client, 64-bit",
+            format!("{TRACE_64}:{SPAN}:0:1"),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "128-bit with a parent",
+            format!("{TRACE_128}:{SPAN}:{PARENT}:1"),
+            remote(TRACE_128, SPAN, Some(PARENT), Sampling::Accept),
+        ),
+        (
+            "short ids are left-padded",
+            "abc:1f:2:1".into(),
+            remote("abc", "1f", Some("2"), Sampling::Accept),
+        ),
+        (
+            "a 17-digit trace id is 128-bit",
+            format!("1{TRACE_64}:{SPAN}:0:1"),
+            remote(&format!("1{TRACE_64}"), SPAN, None, Sampling::Accept),
+        ),
+        (
+            "upper-case hex",
+            format!("{upper}:{}:0:1", SPAN.to_uppercase()),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "flags 0 is a no",
+            format!("{TRACE_128}:{SPAN}:0:0"),
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        (
+            "two-digit flags",
+            format!("{TRACE_128}:{SPAN}:0:01"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "debug and sampled",
+            format!("{TRACE_128}:{SPAN}:0:3"),
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        (
+            "debug implies sampled",
+            format!("{TRACE_128}:{SPAN}:0:2"),
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        (
+            "firehose with sampled",
+            format!("{TRACE_128}:{SPAN}:0:9"),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "firehose alone",
+            format!("{TRACE_128}:{SPAN}:0:8"),
+            remote(TRACE_128, SPAN, None, Sampling::Deny),
+        ),
+        (
+            "every bit, upper case",
+            format!("{TRACE_128}:{SPAN}:0:FF"),
+            remote(TRACE_128, SPAN, None, Sampling::Debug),
+        ),
+        (
+            "URL-encoded",
+            format!("{TRACE_64}%3A{SPAN}%3a0%3A1"),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "URL-encoded digits",
+            format!("%34{}:{SPAN}:0:%31", &TRACE_64[1..]),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "whitespace around the value",
+            format!("\t{TRACE_64}:{SPAN}:0:1 "),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+        (
+            "a zero-padded 64-bit id",
+            format!("0000000000000000{TRACE_64}:{SPAN}:0:1"),
+            remote(TRACE_64, SPAN, None, Sampling::Accept),
+        ),
+    ];
+    for (why, value, expected) in cases {
+        let extracted = Format::Jaeger.extract(&headers(&[("uber-trace-id", &value)]));
+        assert_eq!(extracted, expected, "{why}: uber-trace-id: {value}");
+    }
+}
+
+#[test]
+fn jaeger_invalid_forms_give_no_context() {
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("only whitespace", "  ".into()),
+        ("three fields", format!("{TRACE_64}:{SPAN}:0")),
+        ("five fields", format!("{TRACE_64}:{SPAN}:0:1:1")),
+        ("trailing colon", format!("{TRACE_64}:{SPAN}:0:1:")),
+        ("empty trace id", format!(":{SPAN}:0:1")),
+        ("empty span id", format!("{TRACE_64}::0:1")),
+        ("empty parent", format!("{TRACE_64}:{SPAN}::1")),
+        ("empty flags", format!("{TRACE_64}:{SPAN}:0:")),
+        ("zero trace id", format!("{}:{SPAN}:0:1", "0".repeat(32))),
+        ("zero span id", format!("{TRACE_64}:0:0:1")),
+        ("trace id 33 digits", format!("1{TRACE_128}:{SPAN}:0:1")),
+        ("span id 17 digits", format!("{TRACE_64}:1{SPAN}:0:1")),
+        ("parent 17 digits", format!("{TRACE_64}:{SPAN}:1{PARENT}:1")),
+        (
+            "flags wider than a byte",
+            format!("{TRACE_64}:{SPAN}:0:100"),
+        ),
+        (
+            "non-hex trace id",
+            format!("{}g:{SPAN}:0:1", &TRACE_64[1..]),
+        ),
+        ("non-hex flags", format!("{TRACE_64}:{SPAN}:0:x")),
+        ("signed parent", format!("{TRACE_64}:{SPAN}:-1:1")),
+        ("signed trace id", format!("+{}:{SPAN}:0:1", &TRACE_64[1..])),
+        ("0x prefix", format!("0x{TRACE_64}:{SPAN}:0:1")),
+        ("inner whitespace", format!("{TRACE_64} :{SPAN}:0:1")),
+        ("B3 separators", format!("{TRACE_64}-{SPAN}-0-1")),
+        ("broken escape", format!("{TRACE_64}%3G{SPAN}:0:1")),
+        ("truncated escape", format!("{TRACE_64}:{SPAN}:0:1%3")),
+        ("escape to non-UTF-8", format!("{TRACE_64}:{SPAN}:0:1%ff")),
+        (
+            "escaped garbage",
+            format!("{TRACE_64}%3A{SPAN}%3A0%3A1%3A1"),
+        ),
+        ("a lone decision", "1".into()),
+        ("multi-byte digit", format!("{TRACE_64}:{SPAN}:0:é")),
+    ];
+    for (why, value) in cases {
+        let extracted = Format::Jaeger.extract(&headers(&[("uber-trace-id", &value)]));
+        assert_eq!(extracted, None, "{why}: uber-trace-id: {value:?}");
+    }
+    // From a string map, any text reaches the parser.
+    let pairs = vec![("uber-trace-id", "1:2:0:1\u{0}")];
+    assert_eq!(Format::Jaeger.extract(&pairs), None);
+}
+
+#[test]
+fn jaeger_injection_per_sampling_state() {
+    let jaeger = Propagator::new(Format::ALL, [Format::Jaeger]);
+    let cases = [
+        (Sampling::Deny, format!("{TRACE_128}:{SPAN}:0:0")),
+        (Sampling::Accept, format!("{TRACE_128}:{SPAN}:0:1")),
+        (Sampling::Debug, format!("{TRACE_128}:{SPAN}:0:3")),
+    ];
+    for (sampling, expected) in cases {
+        // The parent is informational in Jaeger and not sent, as current clients do.
+        let sent = injected(&jaeger, &context(TRACE_128, SPAN, Some(PARENT), sampling));
+        assert_eq!(sent, pairs(&[("uber-trace-id", &expected)]), "{sampling:?}");
+        assert_eq!(
+            jaeger.extract(&sent),
+            remote(TRACE_128, SPAN, None, sampling),
+            "{sampling:?} round trip"
+        );
+    }
+    // Jaeger cannot say "undecided": such a context is not written, and a stale header goes.
+    let mut forwarded = pairs(&[("uber-trace-id", &format!("{TRACE_64}:{PARENT}:0:1"))]);
+    jaeger.inject(
+        &context(TRACE_128, SPAN, None, Sampling::Defer),
+        &mut forwarded,
+    );
+    assert!(forwarded.is_empty(), "{forwarded:?}");
+    // Ids go out full width: a 64-bit trace id as 16 digits, a small span id padded.
+    let sent = injected(&jaeger, &context(TRACE_64, "1f", None, Sampling::Accept));
+    assert_eq!(
+        sent,
+        pairs(&[("uber-trace-id", &format!("{TRACE_64}:000000000000001f:0:1"))])
+    );
+}
+
+#[test]
+fn jaeger_is_read_last_by_default_and_uberctx_is_ignored() {
+    let jaeger = format!("{TRACE_64}:{SPAN}:{PARENT}:1");
+    let only = headers(&[("Uber-Trace-Id", &jaeger)]);
+    let expected = remote(TRACE_64, SPAN, Some(PARENT), Sampling::Accept);
+    assert_eq!(Propagator::default().extract(&only), expected);
+
+    let with_b3 = headers(&[
+        ("uber-trace-id", &jaeger),
+        ("b3", &format!("{TRACE_128}-{SPAN}-0")),
+    ]);
+    assert_eq!(
+        Propagator::default().extract(&with_b3),
+        remote(TRACE_128, SPAN, None, Sampling::Deny),
+        "an earlier format wins"
+    );
+    let broken_b3 = headers(&[("b3", "garbage"), ("uber-trace-id", &jaeger)]);
+    assert_eq!(Propagator::default().extract(&broken_b3), expected);
+    let jaeger_first = Propagator::new([Format::Jaeger, Format::B3Single], []);
+    assert_eq!(jaeger_first.extract(&with_b3), expected);
+    let b3_only = Propagator::new([Format::B3Single, Format::B3Multi], []);
+    assert_eq!(b3_only.extract(&only), None);
+
+    // Jaeger baggage headers carry no context and change nothing.
+    let baggage = [("uberctx-user", "alice"), ("UBERCTX-tenant", "a%2Cb")];
+    let mut with_baggage = baggage.to_vec();
+    with_baggage.push(("uber-trace-id", &jaeger));
+    assert_eq!(Propagator::default().extract(&with_baggage), expected);
+    assert_eq!(Propagator::default().extract(&baggage.to_vec()), None);
+    for format in Format::ALL {
+        assert!(!format
+            .fields()
+            .iter()
+            .any(|name| name.starts_with("uberctx")));
+    }
+
+    // A Jaeger caller carries no tracestate, even when one is present.
+    let with_state = headers(&[("uber-trace-id", &jaeger), ("tracestate", "rojo=1")]);
+    let incoming = Propagator::default().extract_incoming(&with_state).unwrap();
+    assert_eq!(
+        (incoming.format, incoming.trace_state),
+        (Format::Jaeger, None)
+    );
 }
