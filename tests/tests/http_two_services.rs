@@ -13,7 +13,7 @@ use axum::Router;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::model::{Kind, SpanId, SpanRecord, TagValue, TraceId};
-use traced::propagation::Propagator;
+use traced::propagation::{Format, Propagator};
 use traced::semconv;
 use traced::testing::Capture;
 use traced_tests::fixtures::tag_u64;
@@ -62,6 +62,28 @@ async fn relay_w3c(State(front): State<Front>) -> String {
         Ok(response) => response.text().await.unwrap_or_default(),
         Err(error) => error.to_string(),
     }
+}
+
+/// Calls back with Jaeger headers only and answers what back received.
+async fn relay_jaeger(State(front): State<Front>) -> String {
+    let url = format!("http://{}/jaeger-headers", front.back);
+    let trace = ClientTrace::new().propagator(Propagator::new(Format::ALL, [Format::Jaeger]));
+    match front.client.get(url).send_traced_with(&trace).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// The Jaeger and B3 headers a request carried, as `uber-trace-id|b3`.
+async fn echo_jaeger(headers: HeaderMap) -> String {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    format!("{}|{}", value("uber-trace-id"), value("b3"))
 }
 
 /// The W3C headers a request carried, as `traceparent|tracestate`.
@@ -125,6 +147,7 @@ async fn start(model: SpanModel) -> SocketAddr {
         Router::new()
             .route("/stock/{id}", get(stock))
             .route("/headers", get(echo_w3c))
+            .route("/jaeger-headers", get(echo_jaeger))
             .layer(ServerLayer::new().service_name("back").span_model(model)),
     )
     .await;
@@ -141,6 +164,7 @@ async fn start(model: SpanModel) -> SocketAddr {
             .route("/secrets", get(with_secrets))
             .route("/middleware/{id}", get(order_via_middleware))
             .route("/w3c", get(relay_w3c))
+            .route("/jaeger", get(relay_jaeger))
             .with_state(front)
             .layer(ServerLayer::new().service_name("front")),
     )
@@ -735,4 +759,47 @@ fn w3c_context_and_tracestate_flow_through_both_services() {
         tracestate, STATE,
         "the caller's vendor data goes on to the next hop"
     );
+}
+
+#[test]
+fn a_jaeger_context_flows_through_both_services() {
+    // A jaeger-client caller: unpadded 64-bit trace id, its own parent, sampled.
+    const TRACE: &str = "3ac35c9f6413ad";
+    const CALLER: &str = "a2fb4a1d1a96d312";
+    let mut received = String::new();
+    let capture = with_services(SpanModel::Child, |front, client| {
+        let received = &mut received;
+        async move {
+            let response = client
+                .get(format!("http://{front}/jaeger"))
+                .header("uber-trace-id", format!("{TRACE}:{CALLER}:1f:1"))
+                .header("uberctx-user", "alice")
+                .send()
+                .await
+                .expect("front answers");
+            assert_eq!(response.status(), 200);
+            *received = response.text().await.unwrap();
+        }
+    });
+    let spans = wait_for(&capture, 3);
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let front = named(&spans, "GET /jaeger");
+    let client = named(&spans, "GET");
+    let back = named(&spans, "GET /jaeger-headers");
+    let trace_id = TraceId(u128::from_str_radix(TRACE, 16).unwrap());
+    for span in [front, client, back] {
+        assert_eq!(span.trace_id, trace_id, "one trace: {span:#?}");
+    }
+    assert_eq!(front.parent_id, Some(SpanId(0xa2fb_4a1d_1a96_d312)));
+    assert_eq!(client.parent_id, Some(front.id));
+    assert_eq!(
+        back.parent_id,
+        Some(client.id),
+        "back continues front's call"
+    );
+    assert_eq!(service(back), Some("back"));
+
+    let (uber_trace_id, b3) = received.split_once('|').expect("uber-trace-id|b3");
+    assert_eq!(uber_trace_id, format!("00{TRACE}:{:016x}:0:1", client.id.0));
+    assert_eq!(b3, "", "only the configured format is sent");
 }

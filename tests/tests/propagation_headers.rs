@@ -1,9 +1,14 @@
 //! Propagation as a service sees it: request headers in, a server span that continues (or
 //! restarts) the trace, and headers out on the next call.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use tower::ServiceExt;
+use traced::http::ServerLayer;
 use traced::model::{Remote, Sampling, SpanContext, SpanId, SpanRecord, TraceId};
-use traced::propagation::{self, Propagator, MAX_HEADER_LEN};
+use traced::propagation::{self, Format, Propagator, MAX_HEADER_LEN};
 use traced::sample::{AlwaysOn, ParentBased};
 use traced::testing::Capture;
 
@@ -124,6 +129,30 @@ fn each_header_style_continues_the_callers_trace() {
             Some(SPAN),
             false,
         ),
+        (
+            "jaeger-client",
+            vec![("uber-trace-id", format!("{TRACE_128}:{SPAN}:{PARENT}:1"))],
+            TRACE_128,
+            Some(SPAN),
+            false,
+        ),
+        (
+            "jaeger debug, 64-bit",
+            vec![("Uber-Trace-Id", format!("{TRACE_64}:{SPAN}:0:3"))],
+            TRACE_64,
+            Some(SPAN),
+            true,
+        ),
+        (
+            "jaeger unpadded, upper case, URL-encoded",
+            vec![(
+                "uber-trace-id",
+                format!("{}%3A{}%3A0%3A1", &TRACE_64[1..], SPAN.to_uppercase()),
+            )],
+            "063ac35c9f6413ad",
+            Some(SPAN),
+            false,
+        ),
     ];
     for (why, pairs, trace, parent, debug) in cases {
         let capture = Capture::new();
@@ -238,6 +267,39 @@ fn malformed_headers_start_a_new_trace_and_never_fail_the_request() {
             )],
         ),
         ("tracestate alone", vec![("tracestate", b"rojo=1".to_vec())]),
+        (
+            "jaeger three fields",
+            vec![("uber-trace-id", format!("{TRACE_64}:{SPAN}:1").into_bytes())],
+        ),
+        (
+            "jaeger zero trace id",
+            vec![("uber-trace-id", format!("{zero32}:{SPAN}:0:1").into_bytes())],
+        ),
+        (
+            "jaeger trace id of 33 digits",
+            vec![(
+                "uber-trace-id",
+                format!("0{TRACE_128}:{SPAN}:0:1").into_bytes(),
+            )],
+        ),
+        (
+            "jaeger non-hex flags",
+            vec![(
+                "uber-trace-id",
+                format!("{TRACE_64}:{SPAN}:0:yes").into_bytes(),
+            )],
+        ),
+        (
+            "jaeger broken escape",
+            vec![(
+                "uber-trace-id",
+                format!("{TRACE_64}%3{SPAN}:0:1").into_bytes(),
+            )],
+        ),
+        (
+            "jaeger baggage alone",
+            vec![("uberctx-user", b"alice".to_vec())],
+        ),
     ];
     for (why, pairs) in cases {
         let capture = Capture::new();
@@ -341,6 +403,20 @@ fn injection_formats_follow_configuration() {
                 ("x-b3-spanid", SPAN.to_owned()),
                 ("x-b3-parentspanid", PARENT.to_owned()),
                 ("x-b3-sampled", "1".to_owned()),
+            ],
+        ),
+        (
+            "jaeger",
+            vec![("uber-trace-id", format!("{TRACE_64}:{SPAN}:0:1"))],
+        ),
+        (
+            "tracecontext,jaeger",
+            vec![
+                (
+                    "traceparent",
+                    format!("00-0000000000000000{TRACE_64}-{SPAN}-01"),
+                ),
+                ("uber-trace-id", format!("{TRACE_64}:{SPAN}:0:1")),
             ],
         ),
         ("none", vec![]),
@@ -485,4 +561,128 @@ fn extract_feeds_a_traced_function_parent_by_hand() {
         .to_str()
         .unwrap()
         .starts_with(&hex(restarted.trace_id)));
+}
+
+/// A handler that calls on with the Jaeger propagator: it answers the `uber-trace-id` it would
+/// send to the next service.
+async fn next_hop_jaeger() -> String {
+    let mut outgoing = HeaderMap::new();
+    if let Some(context) = traced::current_context() {
+        Propagator::new(Format::ALL, [Format::Jaeger]).inject(&context, &mut outgoing);
+    }
+    outgoing
+        .get("uber-trace-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// One request with `incoming` headers through an axum app behind our `ServerLayer` (default
+/// propagator, parent-based sampling): the status, the body and the spans recorded.
+fn through_server_layer(incoming: &[(&str, &str)]) -> (u16, String, Vec<SpanRecord>) {
+    let app = Router::new()
+        .route("/", get(next_hop_jaeger))
+        .layer(ServerLayer::new().service_name("ours"));
+    let mut request = Request::get("/");
+    for (name, value) in incoming {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Body::empty()).expect("a request");
+    let capture = Capture::new();
+    let dispatch = capture.dispatch_with_sampler(ParentBased::new(AlwaysOn));
+    let response = tracing::dispatcher::with_default(&dispatch, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let response = app.oneshot(request).await.expect("answered");
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .expect("a body");
+            (status, String::from_utf8(body.to_vec()).expect("text"))
+        })
+    });
+    (response.0, response.1, capture.spans())
+}
+
+#[test]
+fn a_jaeger_client_caller_is_continued_by_the_server_layer() {
+    // As jaeger-client-python sends it: unpadded ids, the caller's parent, flags in hex.
+    let trace = "3ac35c9f6413ad";
+    let cases = [
+        ("1", Some(false), "1"),
+        ("3", Some(true), "3"),
+        ("2", Some(true), "3"),
+        ("0", None, "0"),
+        ("8", None, "0"),
+    ];
+    for (flags, reported, sent_flags) in cases {
+        let value = format!("{trace}:{SPAN}:{PARENT}:{flags}");
+        let (status, next_hop, spans) = through_server_layer(&[
+            ("uber-trace-id", &value),
+            ("uberctx-user", "alice"),
+            ("uberctx-bad", "%zz"),
+        ]);
+        assert_eq!(status, 200, "{value}");
+        let padded = format!("00{trace}");
+        match reported {
+            Some(debug) => {
+                assert_eq!(spans.len(), 1, "{value}: {spans:#?}");
+                let server = &spans[0];
+                assert_eq!(hex(server.trace_id), padded, "{value}: the caller's trace");
+                assert_eq!(
+                    server.parent_id.map(hex).as_deref(),
+                    Some(SPAN),
+                    "{value}: a child of the caller's span"
+                );
+                assert_eq!(server.debug, debug, "{value}");
+                assert!(
+                    server.tags.iter().all(|(key, value)| {
+                        !key.contains("uberctx") && value.as_str() != Some("alice")
+                    }),
+                    "{value}: baggage headers are not carried"
+                );
+                assert_eq!(
+                    next_hop,
+                    format!("{padded}:{}:0:{sent_flags}", hex(server.id)),
+                    "{value}: the trace goes on from our span"
+                );
+            }
+            None => {
+                assert!(spans.is_empty(), "{value}: the caller's no is honoured");
+                let (sent_trace, rest) = next_hop.split_once(':').expect("sent on");
+                assert_eq!(sent_trace, padded, "{value}: same trace downstream");
+                assert!(
+                    rest.ends_with(":0:0"),
+                    "{value}: not sampled downstream: {rest}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_malformed_uber_trace_id_starts_a_new_trace_and_is_served() {
+    for value in [
+        format!("{TRACE_64}:{SPAN}:0"),
+        format!("{TRACE_64}:0:0:1"),
+        format!("{TRACE_64}:{SPAN}:0:1:1"),
+        format!("{TRACE_64}-{SPAN}-0-1"),
+        format!("{TRACE_64}:{SPAN}:0:%"),
+        "garbage".to_owned(),
+    ] {
+        let (status, next_hop, spans) = through_server_layer(&[("uber-trace-id", &value)]);
+        assert_eq!(status, 200, "{value}");
+        assert_eq!(spans.len(), 1, "{value}");
+        let server = &spans[0];
+        assert_eq!(server.parent_id, None, "{value}: a new trace");
+        assert_ne!(hex(server.trace_id), TRACE_64, "{value}");
+        assert_eq!(
+            next_hop,
+            format!("{}:{}:0:1", hex(server.trace_id), hex(server.id)),
+            "{value}"
+        );
+    }
 }
