@@ -135,8 +135,9 @@ pub struct Config {
     pub traces_exporter: Option<Vec<ExporterKind>>,
     /// `OTEL_EXPORTER_ZIPKIN_ENDPOINT`.
     pub zipkin_endpoint: String,
-    /// Whether `OTEL_EXPORTER_ZIPKIN_ENDPOINT` was set.
-    pub zipkin_endpoint_set: bool,
+    /// Whether a Zipkin endpoint was configured (`OTEL_EXPORTER_ZIPKIN_ENDPOINT` or the
+    /// builder): what [`Config::exporters`] reads when `OTEL_TRACES_EXPORTER` is unset.
+    pub(crate) zipkin_endpoint_set: bool,
     /// `OTEL_EXPORTER_ZIPKIN_TIMEOUT`.
     pub zipkin_timeout: Option<Duration>,
     /// `OTEL_EXPORTER_ZIPKIN_HEADERS`, decoded.

@@ -55,7 +55,6 @@ fn defaults_with_nothing_set() {
     );
     assert_eq!(config.traces_exporter, None);
     assert_eq!(config.zipkin_endpoint, DEFAULT_ZIPKIN_ENDPOINT);
-    assert!(!config.zipkin_endpoint_set);
     assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
     assert_eq!(config.zipkin_timeout, None);
     assert!(config.zipkin_headers.is_empty());
@@ -172,7 +171,11 @@ fn zipkin_endpoint_timeout_and_headers() {
         config.zipkin_endpoint,
         "https://zipkin.example:9411/api/v2/spans"
     );
-    assert!(config.zipkin_endpoint_set);
+    assert_eq!(
+        config.exporters(),
+        vec![ExporterKind::Zipkin],
+        "a configured endpoint is where spans go"
+    );
     assert_eq!(config.zipkin_timeout, Some(Duration::from_millis(2500)));
     assert_eq!(
         config.zipkin_headers,
