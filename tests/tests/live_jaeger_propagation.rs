@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
-use live_support::{Reporting, Sink};
+use live_support::{serve, Reporting, Sink};
 use serde_json::{json, Value};
 use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::propagation::{Format, Propagator};
@@ -52,17 +52,6 @@ async fn call_back(State(back): State<SocketAddr>) -> String {
         .await
         .expect("back answers");
     response.text().await.expect("a body")
-}
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("the bound address");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("the server runs");
-    });
-    address
 }
 
 /// Microseconds since the epoch: the unit of the search's `start` and `end`.

@@ -14,47 +14,18 @@ mod live_support;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use live_support::{Reporting, Sink};
+use live_support::play_shop;
 use serde_json::{json, Value};
-use traced_examples::shop::{self, scenario, Config, DataDir};
-use traced_tests::{JaegerServer, Receiver};
+use traced_tests::JaegerServer;
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Plays the scenario once, reported to Jaeger's Zipkin receiver and to the strict receiver;
-/// returns how many spans Jaeger was sent.
-fn play(jaeger: &JaegerServer) -> u64 {
-    let receiver = Receiver::start();
-    let reporting = Reporting::start(&[
-        Sink::json(jaeger.zipkin_endpoint()),
-        Sink::json(receiver.endpoint()),
-    ]);
-    let data = DataDir::temporary().expect("a temporary directory");
-    let statuses = reporting.block_on(async {
-        let shop = shop::start(&Config::loopback(data.path()))
-            .await
-            .expect("the shop starts");
-        let answers = scenario::run(&shop, |_| {}, |_, _| {}).await;
-        shop.stop().await;
-        answers
-            .expect("every request is answered")
-            .iter()
-            .map(|answer| answer.status)
-            .collect::<Vec<u16>>()
-    });
-    assert_eq!(statuses, [201, 201, 200, 200, 404, 422]);
-    let sent = reporting.finish();
-    assert_eq!(sent[0], sent[1], "both sinks got every span");
-    receiver.assert_no_violations();
-    sent[0]
-}
 
 /// One Jaeger holding the scenario's traces, shared by the tests of this file (which only read).
 fn shop_in_jaeger() -> &'static (JaegerServer, u64) {
     static SHOP: OnceLock<(JaegerServer, u64)> = OnceLock::new();
     SHOP.get_or_init(|| {
         let jaeger = JaegerServer::start();
-        let sent = play(&jaeger);
+        let sent = play_shop(jaeger.zipkin_endpoint());
         (jaeger, sent)
     })
 }

@@ -6,12 +6,11 @@
 mod live_support;
 mod py_support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use live_support::{Reporting, Sink};
+use live_support::{serve, Reporting, Sink};
 use py_support::{py_client, PyServer};
 use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced_tests::{now_millis, tree, ReceivedSpan, ZipkinServer};
@@ -56,15 +55,7 @@ fn py_zipkin_and_our_services_share_traces_in_a_real_zipkin() {
                 .service_name("rust-inventory")
                 .span_model(SpanModel::Shared),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let address = listener.local_addr().expect("its address");
-        tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            let _ = axum::serve(listener, service).await;
-        });
-        address
+        serve(app).await
     });
     let call = py_client(&format!("http://{address}/inventory"), &endpoint, "current");
     assert_eq!(call.status, 200);

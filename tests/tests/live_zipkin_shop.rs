@@ -16,43 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use live_support::{Reporting, Sink};
+use live_support::play_shop;
 use serde_json::Value;
-use traced_examples::shop::{self, scenario, Config, DataDir};
 use traced_tests::browser::Browser;
-use traced_tests::{now_millis, Receiver, ZipkinOptions, ZipkinServer};
+use traced_tests::{now_millis, ZipkinOptions, ZipkinServer};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 /// Ten minutes back from now: every span of the test.
 const LOOKBACK_MS: u64 = 600_000;
-
-/// Plays the scenario once, reported to `zipkin` and to the strict receiver; returns how many
-/// spans Zipkin was sent.
-fn play(zipkin: &ZipkinServer) -> u64 {
-    let receiver = Receiver::start();
-    let reporting = Reporting::start(&[
-        Sink::json(zipkin.spans_endpoint()),
-        Sink::json(receiver.endpoint()),
-    ]);
-    let data = DataDir::temporary().expect("a temporary directory");
-    let statuses = reporting.block_on(async {
-        let shop = shop::start(&Config::loopback(data.path()))
-            .await
-            .expect("the shop starts");
-        let answers = scenario::run(&shop, |_| {}, |_, _| {}).await;
-        shop.stop().await;
-        answers
-            .expect("every request is answered")
-            .iter()
-            .map(|answer| answer.status)
-            .collect::<Vec<u16>>()
-    });
-    assert_eq!(statuses, [201, 201, 200, 200, 404, 422]);
-    let sent = reporting.finish();
-    assert_eq!(sent[0], sent[1], "both sinks got every span");
-    receiver.assert_no_violations();
-    sent[0]
-}
 
 fn text<'a>(span: &'a Value, pointer: &str) -> Option<&'a str> {
     span.pointer(pointer).and_then(Value::as_str)
@@ -103,7 +74,7 @@ fn shop_in_zipkin() -> &'static (ZipkinServer, u64) {
         let zipkin = ZipkinServer::start_with(
             ZipkinOptions::default().env("AUTOCOMPLETE_KEYS", "http.route"),
         );
-        let sent = play(&zipkin);
+        let sent = play_shop(zipkin.spans_endpoint());
         (zipkin, sent)
     })
 }

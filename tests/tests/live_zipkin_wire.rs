@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use live_support::{Reporting, Sink};
+use live_support::{serve, Reporting, Sink};
 use serde_json::{json, Value};
 use traced::encode::Encoding;
 use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
@@ -148,15 +148,7 @@ async fn serve_back() -> SocketAddr {
             .service_name("back")
             .span_model(SpanModel::Shared),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("its address");
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let _ = axum::serve(listener, service).await;
-    });
-    address
+    serve(app).await
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! test and the strict receiver, so a test can compare what Zipkin shows with what was sent.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use traced::encode::Encoding;
 use traced::export::{Exporter, FanOut};
 use traced::report::{ReporterConfig, ZipkinReporter};
 use traced::TracedLayer;
+use traced_examples::shop::{self, scenario, Config, DataDir};
+use traced_tests::Receiver;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -120,4 +123,44 @@ impl Reporting {
             })
             .collect()
     }
+}
+
+/// Serves `app` on a free loopback port from the current tokio runtime (with the client's
+/// address, as the server layer reads it); answers the address.
+pub(crate) async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("the bound address");
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service).await;
+    });
+    address
+}
+
+/// Plays the shop's scenario (`cargo run --example shop`) once, reported to `endpoint` (a real
+/// server) and to the strict receiver; checks the answers, that both got every span and that
+/// nothing broke the Zipkin spec; returns how many spans the server was sent.
+pub(crate) fn play_shop(endpoint: String) -> u64 {
+    let receiver = Receiver::start();
+    let reporting = Reporting::start(&[Sink::json(endpoint), Sink::json(receiver.endpoint())]);
+    let data = DataDir::temporary().expect("a temporary directory");
+    let statuses = reporting.block_on(async {
+        let shop = shop::start(&Config::loopback(data.path()))
+            .await
+            .expect("the shop starts");
+        let answers = scenario::run(&shop, |_| {}, |_, _| {}).await;
+        shop.stop().await;
+        answers
+            .expect("every request is answered")
+            .iter()
+            .map(|answer| answer.status)
+            .collect::<Vec<u16>>()
+    });
+    assert_eq!(statuses, [201, 201, 200, 200, 404, 422]);
+    let sent = reporting.finish();
+    assert_eq!(sent[0], sent[1], "both sinks got every span");
+    receiver.assert_no_violations();
+    sent[0]
 }
