@@ -5,6 +5,7 @@
 //! suite alone.
 
 pub mod export;
+pub mod growth;
 pub mod http;
 pub mod sink;
 pub mod stacks;

@@ -42,6 +42,7 @@ fn main() {
                 ns,
                 fastest,
                 alloc: measure_allocations(),
+                growth: measure_growth(),
                 export: run_exports(),
                 instructions: count_instructions(),
             };
@@ -67,6 +68,13 @@ fn main() {
         "export" => {
             let results = Results {
                 export: run_exports(),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "growth" => {
+            let results = Results {
+                growth: measure_growth(),
                 ..Results::default()
             };
             println!("\n{}", render(&results));
@@ -97,7 +105,9 @@ fn main() {
         }
         "profile" => profile(&args[1..]),
         other => {
-            eprintln!("unknown command {other:?}; use all, bench, export, alloc or profile");
+            eprintln!(
+                "unknown command {other:?}; use all, bench, export, growth, alloc or profile"
+            );
             std::process::exit(2);
         }
     }
@@ -111,6 +121,7 @@ struct Results {
     fastest: BTreeMap<(String, String), f64>,
     export: Vec<ExportRow>,
     alloc: Vec<AllocRow>,
+    growth: Vec<traced_benches::growth::Cell>,
     instructions: Vec<InstructionRow>,
 }
 
@@ -307,6 +318,13 @@ fn export_child(args: &[String]) {
     let outcome =
         traced_benches::export::run_generator(stack, url, Duration::from_secs(secs), rate);
     println!("{}", outcome.to_json());
+}
+
+/// The cost-as-work-grows table (`src/growth.rs`), on a traced stack of its own.
+fn measure_growth() -> Vec<traced_benches::growth::Cell> {
+    eprintln!("growth: spans per trace × tags per span ...");
+    let (dispatch, _exporter) = traced_benches::stacks::traced_counting(true);
+    traced_benches::growth::measure(&dispatch)
 }
 
 struct AllocRow {
@@ -661,6 +679,39 @@ fn render(results: &Results) -> String {
                 "- {}: {:.2} allocations, {:.1} bytes",
                 row.label, row.allocations, row.bytes
             );
+        }
+    }
+    if !results.growth.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nCost as work grows (`src/growth.rs`): ns per span on the instrumented thread, \
+             \"median round (fastest round)\", traced with its fast path and a counting exporter; \
+             a trace is a root and its children, every span with that many `u64` tags:\n"
+        );
+        let tags = traced_benches::growth::TAGS;
+        let _ = write!(out, "| spans per trace |");
+        for count in tags {
+            let _ = write!(out, " {count} tags |");
+        }
+        let _ = writeln!(out, "\n|---|{}", "---|".repeat(tags.len()));
+        for spans in traced_benches::growth::SPANS_PER_TRACE {
+            let _ = write!(out, "| {spans} |");
+            for count in tags {
+                let cell = results
+                    .growth
+                    .iter()
+                    .find(|cell| cell.spans == spans && cell.tags == count);
+                let _ = match cell {
+                    Some(cell) => write!(
+                        out,
+                        " {} ({}) |",
+                        fmt_ns(Some(cell.median_ns)),
+                        fmt_ns(Some(cell.fastest_ns))
+                    ),
+                    None => write!(out, " – |"),
+                };
+            }
+            let _ = writeln!(out);
         }
     }
     if !results.instructions.is_empty() {
