@@ -17,7 +17,7 @@
 //! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `jaeger`, `baggage`, `none`, … comma-separated | the propagator's default |
 //! | `TRACED_FILE` | where the `file` exporter writes Zipkin v2 JSON | `traces.json` |
 //! | `TRACED_SPANS` | which spans reach the exporters, in `RUST_LOG`'s syntax (`info`, `my_crate=debug,hyper=off`); when set it decides for every span, `#[traced]` ones included | every `#[traced]` span at any level, other spans at `info` or above |
-//! | `RUST_LOG` | the log layers' filter (`builder().layer(..)`); never the spans | `info` |
+//! | `RUST_LOG` | the log layers' filter (`builder().fmt()`, `builder().layer(..)`); never the spans | `info` |
 //!
 //! An empty variable counts as unset, as the OpenTelemetry specification says.
 //!

@@ -23,6 +23,7 @@ use crate::sample::Sampler;
 
 use super::error::InitError;
 use super::filter::SpanFilter;
+use super::fmt::{Correlated, DispatchCell};
 use super::guard::{activate, Installed, Parts, ShutdownReport, TracingGuard, GLOBAL_INSTALLED};
 use super::resource::{resource_tags, with_resource};
 use super::{DEFAULT_FILTER, DEFAULT_SHUTDOWN_TIMEOUT};
@@ -47,6 +48,8 @@ pub struct Builder {
     sampler: Option<Box<dyn Sampler>>,
     custom_exporters: Vec<Arc<dyn Exporter>>,
     layers: Vec<BoxedLayer>,
+    /// Where the correlated `fmt` layers find the installed subscriber.
+    dispatch_cells: Vec<DispatchCell>,
     propagator: Option<Propagator>,
     shutdown_timeout: Duration,
     encoding: Encoding,
@@ -106,6 +109,7 @@ impl Builder {
             sampler: None,
             custom_exporters: Vec::new(),
             layers: Vec::new(),
+            dispatch_cells: Vec::new(),
             propagator: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             encoding: Encoding::Json,
@@ -270,6 +274,30 @@ impl Builder {
         self
     }
 
+    /// Logs to stderr with tracing-subscriber's `fmt` format, filtered by `RUST_LOG` (default
+    /// `info`); an event inside a span ends with that span's `trace_id=… span_id=…`, as Zipkin
+    /// shows them, so a log line leads to its trace. Never colored: the lines are for tools too.
+    ///
+    /// ```text
+    /// 2026-12-07T02:41:07.412Z  WARN request:handle{order=7}: shop: slow order=7 trace_id=6f1c0e3a9b2d4c58 span_id=b0a4c2d9e1f37a65
+    /// ```
+    ///
+    /// ```no_run
+    /// let _guard = traced::builder().fmt().init();
+    /// ```
+    ///
+    /// For a logger of your own, [`current_context`](crate::current_context) gives the same ids.
+    pub fn fmt(mut self) -> Builder {
+        let cell = DispatchCell::default();
+        self.dispatch_cells.push(cell.clone());
+        self.layer(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::io::stderr)
+                .event_format(Correlated::new(cell)),
+        )
+    }
+
     /// The propagator for incoming and outgoing requests (instead of `OTEL_PROPAGATORS`).
     pub fn propagator(mut self, propagator: Propagator) -> Builder {
         self.propagator = Some(propagator);
@@ -371,6 +399,7 @@ impl Builder {
         // With no other layer, nobody but us would see `#[traced]` calls as tracing spans.
         let only_consumer = layers.is_empty();
         let discards_all = self.discards_all(&span_filter);
+        let dispatch_cells = std::mem::take(&mut self.dispatch_cells);
         let Parts {
             layer,
             guard,
@@ -392,6 +421,9 @@ impl Builder {
                     .with(traced.with_filter(span_filter)),
             )
         };
+        for cell in &dispatch_cells {
+            let _ = cell.set(dispatch.downgrade());
+        }
         Ok(Installable {
             dispatch,
             guard,

@@ -1,5 +1,5 @@
-//! The two filters `init()` installs: `RUST_LOG` for the log layers (those added with
-//! [`Builder::layer`](super::Builder::layer)), and the span filter (`TRACED_SPANS`) for what
+//! The two filters `init()` installs: `RUST_LOG` for the log layers ([`Builder::fmt`](super::Builder::fmt)
+//! and those added with [`Builder::layer`](super::Builder::layer)), and the span filter (`TRACED_SPANS`) for what
 //! reaches the exporters. Each is a per-layer filter, so quieting logs never loses spans.
 
 use tracing_core::subscriber::Interest;

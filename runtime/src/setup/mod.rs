@@ -47,6 +47,7 @@
 mod builder;
 mod error;
 mod filter;
+mod fmt;
 mod guard;
 mod init;
 mod resource;
