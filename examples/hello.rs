@@ -6,7 +6,7 @@
 //! it also sends the spans to Zipkin, and says how many could not be delivered.
 //!
 //! The other standard variables apply as well: `OTEL_SERVICE_NAME`, `OTEL_TRACES_EXPORTER`,
-//! `OTEL_TRACES_SAMPLER`, `RUST_LOG`, ... (see `traced::config`).
+//! `OTEL_TRACES_SAMPLER`, `TRACED_SPANS`, ... (see `traced::config`).
 
 use std::fmt;
 use std::time::Duration;

@@ -16,6 +16,8 @@
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds one export (with retries) may take | the reporter's |
 //! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `jaeger`, `baggage`, `none`, … comma-separated | the propagator's default |
 //! | `TRACED_FILE` | where the `file` exporter writes Zipkin v2 JSON | `traces.json` |
+//! | `TRACED_SPANS` | which spans reach the exporters, in `RUST_LOG`'s syntax (`info`, `my_crate=debug,hyper=off`); when set it decides for every span, `#[traced]` ones included | every `#[traced]` span at any level, other spans at `info` or above |
+//! | `RUST_LOG` | the log layers' filter (`builder().fmt()`, `builder().layer(..)`); never the spans | `info` |
 //!
 //! An empty variable counts as unset, as the OpenTelemetry specification says.
 //!
@@ -156,6 +158,9 @@ pub struct Config {
     pub propagators: Option<String>,
     /// `TRACED_FILE`.
     pub file_path: PathBuf,
+    /// `TRACED_SPANS`: the span filter's directives, checked; `None` for the default (every
+    /// `#[traced]` span, other spans at `info` or above).
+    pub span_filter: Option<String>,
 }
 
 impl Default for Config {
@@ -175,6 +180,7 @@ impl Default for Config {
             export_timeout: None,
             propagators: None,
             file_path: PathBuf::from(DEFAULT_FILE),
+            span_filter: None,
         }
     }
 }
@@ -344,6 +350,13 @@ impl Config {
             config.file_path = PathBuf::from(path);
         }
 
+        if let Some(directives) = parser.get("TRACED_SPANS") {
+            match parse_directives(&directives) {
+                Ok(_) => config.span_filter = Some(directives),
+                Err(expected) => parser.error("TRACED_SPANS", &directives, expected),
+            }
+        }
+
         (config, parser.errors)
     }
 
@@ -375,6 +388,13 @@ impl Config {
             None => vec![ExporterKind::Console],
         }
     }
+}
+
+/// Parses `RUST_LOG`-style filter directives, or says what they should be.
+pub(crate) fn parse_directives(directives: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(directives)
+        .map_err(|error| format!("tracing-subscriber filter directives ({error})"))
 }
 
 fn first_error((config, errors): (Config, Vec<ConfigError>)) -> Result<Config, ConfigError> {

@@ -91,6 +91,17 @@ impl TracedLayer {
 /// The context of the current span (the one `#[traced]` or a library entered), if our layer is
 /// installed and a span is current: what propagation injects into outgoing requests.
 ///
+/// It is also the way to put the ids in logs of your own: `trace_id` and `span_id` print as
+/// Zipkin shows them (lower hex). A current span that our layer does not record (one only a log
+/// layer's filter enabled) gives the context of its nearest recorded ancestor.
+/// [`Builder::fmt`](crate::Builder::fmt) does this for tracing-subscriber's `fmt` lines.
+///
+/// ```
+/// if let Some(context) = traced::current_context() {
+///     println!("trace_id={} span_id={} payment declined", context.trace_id, context.span_id);
+/// }
+/// ```
+///
 /// ```
 /// use traced::testing::Capture;
 ///

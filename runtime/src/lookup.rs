@@ -6,7 +6,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::state::{Inherited, SpanState};
 
-/// The context and service of the span `id` in `dispatch`: what a child inherits.
+/// The context and service of the span `id` in `dispatch`, or of its nearest ancestor our layer
+/// records (a span only another layer's filter enabled has none): what a child inherits.
 pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     let with_context = dispatch.downcast_ref::<WithContext>()?;
     (with_context.0)(dispatch, id)
@@ -32,6 +33,9 @@ where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
     let span = dispatch.downcast_ref::<S>()?.span(id)?;
-    let extensions = span.extensions();
-    extensions.get::<SpanState>().map(SpanState::inherited)
+    span.scope().find_map(|span| {
+        span.extensions()
+            .get::<SpanState>()
+            .map(SpanState::inherited)
+    })
 }

@@ -25,6 +25,7 @@ fn try_init_refuses_bad_values_and_installs_nothing() {
         ("OTEL_BSP_MAX_QUEUE_SIZE", "-1"),
         ("OTEL_PROPAGATORS", "xray"),
         ("RUST_LOG", "info,[unclosed"),
+        ("TRACED_SPANS", "info,[unclosed"),
     ];
     for (variable, value) in cases {
         let error = config_error(

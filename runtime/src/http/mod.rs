@@ -77,7 +77,7 @@
 #[cfg(feature = "tower")]
 mod server;
 #[cfg(feature = "tower")]
-pub use server::{ServerFuture, ServerLayer, ServerService};
+pub use server::{ServerFuture, ServerLayer, ServerService, TraceResponse};
 
 #[cfg(feature = "reqwest")]
 mod client;

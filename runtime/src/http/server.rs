@@ -41,6 +41,10 @@ const TARGET: &str = "traced::http";
 /// going, as with tower-http's `CatchPanic`. With
 /// [`ServerLayer::catch_panics`]`(false)` the panic is tagged and then resumed instead.
 ///
+/// Off by default, [`ServerLayer::trace_response`] returns the trace in a response header
+/// (W3C `traceresponse`, or the trace id under a name of yours), so whoever holds a response can
+/// find its trace.
+///
 /// ```
 /// # #[cfg(feature = "axum")] {
 /// use axum::{routing::get, Router};
@@ -61,6 +65,34 @@ struct Config {
     service_name: Option<Box<str>>,
     propagator: Option<Propagator>,
     resume_panics: bool,
+    trace_response: Option<TraceResponse>,
+}
+
+/// The response header that says which trace answered (see [`ServerLayer::trace_response`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum TraceResponse {
+    /// W3C Trace Context Level 2 `traceresponse: 00-{trace id}-{server span id}-{flags}`
+    /// (32 hex digits of trace id, the sampled flag `01` or `00`).
+    TraceContext,
+    /// The trace id alone, as Zipkin shows it (16 or 32 hex digits), under this name.
+    TraceId(http::HeaderName),
+}
+
+impl TraceResponse {
+    /// The `traceresponse` header's name.
+    pub const TRACERESPONSE: &'static str = "traceresponse";
+
+    fn header(&self, context: &crate::model::SpanContext) -> (http::HeaderName, String) {
+        match self {
+            TraceResponse::TraceContext => (
+                http::HeaderName::from_static(TraceResponse::TRACERESPONSE),
+                // `traceresponse` has `traceparent`'s format.
+                crate::propagation::traceparent_value(context),
+            ),
+            TraceResponse::TraceId(name) => (name.clone(), context.trace_id.to_string()),
+        }
+    }
 }
 
 impl fmt::Debug for ServerLayer {
@@ -90,6 +122,7 @@ impl ServerLayer {
                     service_name: self.config.service_name.clone(),
                     propagator: self.config.propagator.clone(),
                     resume_panics: self.config.resume_panics,
+                    trace_response: self.config.trace_response.clone(),
                 };
                 change(&mut config);
                 self.config = Arc::new(config);
@@ -138,6 +171,23 @@ impl ServerLayer {
     /// ```
     pub fn catch_panics(self, catch: bool) -> ServerLayer {
         self.edit(|config| config.resume_panics = !catch)
+    }
+
+    /// Returns the trace in a header of every response whose request was traced: `None` (the
+    /// default) adds nothing; [`TraceResponse::TraceContext`] adds W3C `traceresponse`;
+    /// [`TraceResponse::TraceId`] the bare trace id under the name you choose. A header of that
+    /// name the handler set is replaced.
+    ///
+    /// ```
+    /// use traced::http::{ServerLayer, TraceResponse};
+    ///
+    /// let w3c = ServerLayer::new().trace_response(Some(TraceResponse::TraceContext));
+    /// let own = ServerLayer::new().trace_response(Some(TraceResponse::TraceId(
+    ///     http::HeaderName::from_static("x-trace-id"),
+    /// )));
+    /// ```
+    pub fn trace_response(self, header: Option<TraceResponse>) -> ServerLayer {
+        self.edit(|config| config.trace_response = header)
     }
 }
 
@@ -200,12 +250,17 @@ where
             Some(span) => span.in_scope(call),
             None => call(),
         };
+        let trace_header = match (&self.config.trace_response, &span) {
+            (Some(header), Some(span)) => trace_header(header, span),
+            _ => None,
+        };
         match called {
             Ok(future) => ServerFuture {
                 inner: Some(future),
                 span,
                 trace_state,
                 resume_panics,
+                trace_header,
             },
             Err(payload) => {
                 if let Some(span) = &span {
@@ -222,6 +277,7 @@ where
                     span,
                     trace_state: None,
                     resume_panics,
+                    trace_header,
                 }
             }
         }
@@ -315,6 +371,20 @@ impl<S> ServerService<S> {
     }
 }
 
+/// The response header naming the server span's trace, when our layer records the span.
+fn trace_header(
+    header: &TraceResponse,
+    span: &Span,
+) -> Option<(http::HeaderName, http::HeaderValue)> {
+    let context = span
+        .with_subscriber(|(id, dispatch)| crate::lookup::parent_of(dispatch, id))
+        .flatten()?
+        .0;
+    let (name, value) = header.header(&context);
+    // Hex digits and dashes: always a valid header value.
+    Some((name, http::HeaderValue::from_str(&value).ok()?))
+}
+
 /// Runs `body` with the caller's `tracestate` (if any) kept for W3C injection.
 fn in_trace_state<R>(incoming: Option<&Incoming>, body: impl FnOnce() -> R) -> R {
     match incoming {
@@ -398,6 +468,8 @@ pin_project_lite::pin_project! {
         // Only kept when the caller sent a `tracestate`.
         trace_state: Option<Incoming>,
         resume_panics: bool,
+        // The trace header to add to the response (`ServerLayer::trace_response`).
+        trace_header: Option<(http::HeaderName, http::HeaderValue)>,
     }
 }
 
@@ -412,7 +484,7 @@ where
         let this = self.project();
         let Some(inner) = this.inner.as_pin_mut() else {
             this.span.take();
-            return Poll::Ready(Ok(internal_error()));
+            return Poll::Ready(Ok(with_header(internal_error(), this.trace_header.take())));
         };
         let polled = {
             let _entered = this.span.as_ref().map(Span::enter);
@@ -433,7 +505,8 @@ where
                         }
                     }
                 }
-                Poll::Ready(result)
+                let header = this.trace_header.take();
+                Poll::Ready(result.map(|response| with_header(response, header)))
             }
             Err(payload) => {
                 if let Some(span) = this.span.take() {
@@ -442,10 +515,20 @@ where
                 if *this.resume_panics {
                     resume_unwind(payload);
                 }
-                Poll::Ready(Ok(internal_error()))
+                Poll::Ready(Ok(with_header(internal_error(), this.trace_header.take())))
             }
         }
     }
+}
+
+fn with_header<B>(
+    mut response: Response<B>,
+    header: Option<(http::HeaderName, http::HeaderValue)>,
+) -> Response<B> {
+    if let Some((name, value)) = header {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 fn internal_error<B: Default>() -> Response<B> {

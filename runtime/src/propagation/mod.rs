@@ -75,6 +75,8 @@ pub use continuation::{Continuation, Continued};
 pub use format::{Format, PropagationError};
 pub use global::{extract, global, inject, set_global};
 pub use propagator::Propagator;
+#[cfg(feature = "tower")]
+pub(crate) use w3c::traceparent_value;
 pub use w3c::{TraceState, MAX_TRACE_STATE_MEMBERS};
 
 /// Every header the propagators read or write, lower-case: to let them through a CORS policy

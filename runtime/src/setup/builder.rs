@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tracing_core::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{Config, ConfigError, ExporterKind, SamplerConfig};
+use crate::config::{parse_directives, Config, ConfigError, ExporterKind, SamplerConfig};
 use crate::console::ConsoleExporter;
 use crate::encode::Encoding;
 use crate::export::{Exporter, FanOut};
@@ -21,11 +22,22 @@ use crate::report::{ReporterConfig, ZipkinReporter};
 use crate::sample::Sampler;
 
 use super::error::InitError;
+use super::filter::SpanFilter;
+use super::fmt::{Correlated, DispatchCell};
 use super::guard::{activate, Installed, Parts, ShutdownReport, TracingGuard, GLOBAL_INSTALLED};
 use super::resource::{resource_tags, with_resource};
 use super::{DEFAULT_FILTER, DEFAULT_SHUTDOWN_TIMEOUT};
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
+
+/// What [`Builder::build_dispatch`] makes: everything `try_init` installs, not yet global.
+pub(super) struct Installable {
+    pub(super) dispatch: Dispatch,
+    pub(super) guard: TracingGuard,
+    pub(super) propagator: Option<Propagator>,
+    /// Why no span can be exported, if so; said once on stderr at install.
+    pub(super) discards_all: Option<&'static str>,
+}
 
 /// Programmatic setup; starts from the environment's configuration (see [`builder`](super::builder())).
 pub struct Builder {
@@ -36,6 +48,8 @@ pub struct Builder {
     sampler: Option<Box<dyn Sampler>>,
     custom_exporters: Vec<Arc<dyn Exporter>>,
     layers: Vec<BoxedLayer>,
+    /// Where the correlated `fmt` layers find the installed subscriber.
+    dispatch_cells: Vec<DispatchCell>,
     propagator: Option<Propagator>,
     shutdown_timeout: Duration,
     encoding: Encoding,
@@ -95,6 +109,7 @@ impl Builder {
             sampler: None,
             custom_exporters: Vec::new(),
             layers: Vec::new(),
+            dispatch_cells: Vec::new(),
             propagator: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             encoding: Encoding::Json,
@@ -253,10 +268,34 @@ impl Builder {
     }
 
     /// Another layer on the same subscriber, e.g. `tracing_subscriber::fmt::layer()`.
-    /// `RUST_LOG` filters it too.
+    /// `RUST_LOG` filters it (and only it: spans have their own filter, `TRACED_SPANS`).
     pub fn layer(mut self, layer: impl Layer<Registry> + Send + Sync + 'static) -> Builder {
         self.layers.push(Box::new(layer));
         self
+    }
+
+    /// Logs to stderr with tracing-subscriber's `fmt` format, filtered by `RUST_LOG` (default
+    /// `info`); an event inside a span ends with that span's `trace_id=… span_id=…`, as Zipkin
+    /// shows them, so a log line leads to its trace. Never colored: the lines are for tools too.
+    ///
+    /// ```text
+    /// 2026-12-07T02:41:07.412Z  WARN request:handle{order=7}: shop: slow order=7 trace_id=6f1c0e3a9b2d4c58 span_id=b0a4c2d9e1f37a65
+    /// ```
+    ///
+    /// ```no_run
+    /// let _guard = traced::builder().fmt().init();
+    /// ```
+    ///
+    /// For a logger of your own, [`current_context`](crate::current_context) gives the same ids.
+    pub fn fmt(mut self) -> Builder {
+        let cell = DispatchCell::default();
+        self.dispatch_cells.push(cell.clone());
+        self.layer(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::io::stderr)
+                .event_format(Correlated::new(cell)),
+        )
     }
 
     /// The propagator for incoming and outgoing requests (instead of `OTEL_PROPAGATORS`).
@@ -266,7 +305,23 @@ impl Builder {
         self
     }
 
-    /// The filter used when `RUST_LOG` is unset (default `info`).
+    /// Which spans reach the exporters, in `RUST_LOG`'s syntax (instead of `TRACED_SPANS`):
+    /// these directives then decide for every span, `#[traced]` ones included. By default every
+    /// `#[traced]` span passes, whatever its level, and other spans at `info` or above.
+    /// `RUST_LOG` never applies to spans.
+    ///
+    /// ```
+    /// let builder = traced::builder().span_filter("info,my_crate=debug");
+    /// assert_eq!(builder.config().span_filter.as_deref(), Some("info,my_crate=debug"));
+    /// ```
+    pub fn span_filter(mut self, directives: impl Into<String>) -> Builder {
+        self.config.span_filter = Some(directives.into());
+        self.overrides(&["TRACED_SPANS"]);
+        self
+    }
+
+    /// The log layers' filter when `RUST_LOG` is unset (default `info`); it never applies to
+    /// spans (see [`Builder::span_filter`]).
     pub fn default_filter(mut self, directives: impl Into<String>) -> Builder {
         self.default_filter = directives.into();
         self
@@ -292,34 +347,26 @@ impl Builder {
     }
 
     /// Installs the global subscriber, or says what is wrong.
-    pub fn try_init(mut self) -> Result<TracingGuard, InitError> {
+    pub fn try_init(self) -> Result<TracingGuard, InitError> {
+        // `tracing` cannot say whether a global subscriber exists without trying to set one,
+        // so this catches a second `traced` install early; another library's is caught below.
         if !self.lenient {
             if let Some(error) = self.errors.first() {
                 return Err(InitError::Config(error.clone()));
             }
         }
-        // `tracing` cannot say whether a global subscriber exists without trying to set one,
-        // so this catches a second `traced` install early; another library's is caught below.
         if GLOBAL_INSTALLED.load(Ordering::Acquire) {
             return Err(InitError::AlreadyInstalled);
         }
-        let filter = self.filter()?;
-        // An empty `Vec` of layers is never interested in anything and would disable every
-        // span; `None` is neutral.
-        let layers = Some(std::mem::take(&mut self.layers)).filter(|layers| !layers.is_empty());
-        let only_consumer = layers.is_none();
-        let Parts {
-            layer,
+        let Installable {
+            dispatch,
             guard,
             propagator,
-        } = self.build_parts()?;
-        // With no other layer, nobody but us would see `#[traced]` calls as tracing spans.
-        let layer = layer.fast_path(only_consumer);
-        let subscriber = tracing_subscriber::registry()
-            .with(layers)
-            .with(filter)
-            .with(layer);
-        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            discards_all,
+        } = self.build_dispatch()?;
+        if GLOBAL_INSTALLED.load(Ordering::Acquire)
+            || tracing::dispatcher::set_global_default(dispatch).is_err()
+        {
             // Lost a race with another installer: stop what was started, quietly.
             if let Some(installed) = &guard.installed {
                 installed.done.store(true, Ordering::Release);
@@ -330,8 +377,72 @@ impl Builder {
             return Err(InitError::AlreadyInstalled);
         }
         GLOBAL_INSTALLED.store(true, Ordering::Release);
+        if let Some(reason) = discards_all {
+            eprintln!("traced: no span can be exported: {reason}");
+        }
         activate(&guard, propagator);
         Ok(guard)
+    }
+
+    /// The subscriber `try_init` installs, not yet global: the log layers under `RUST_LOG`, our
+    /// layer under the span filter, each filtered on its own.
+    pub(super) fn build_dispatch(mut self) -> Result<Installable, InitError> {
+        if !self.lenient {
+            if let Some(error) = self.errors.first() {
+                return Err(InitError::Config(error.clone()));
+            }
+        }
+        let span_filter = self.build_span_filter()?;
+        // Checked even with no log layer to apply it to: a bad value is a mistake either way.
+        let log_filter = self.log_filter()?;
+        let layers = std::mem::take(&mut self.layers);
+        // With no other layer, nobody but us would see `#[traced]` calls as tracing spans.
+        let only_consumer = layers.is_empty();
+        let discards_all = self.discards_all(&span_filter);
+        let dispatch_cells = std::mem::take(&mut self.dispatch_cells);
+        let Parts {
+            layer,
+            guard,
+            propagator,
+        } = self.build_parts()?;
+        // A frame is only made for a callsite the filter always wants: span and field directives
+        // (`[span{field}]`, the only ones written with `[`) decide per span, which the registry
+        // cannot tell a frame, so they keep tracing spans.
+        let per_span = span_filter.decides_per_span();
+        let traced = layer.fast_path(only_consumer && !per_span);
+        // Two shapes, not an `Option` layer: a `None` layer says `always` to every callsite,
+        // which would turn the span filter's `never` into `sometimes`.
+        let dispatch = if only_consumer {
+            Dispatch::new(tracing_subscriber::registry().with(traced.with_filter(span_filter)))
+        } else {
+            Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(layers.with_filter(log_filter))
+                    .with(traced.with_filter(span_filter)),
+            )
+        };
+        for cell in &dispatch_cells {
+            let _ = cell.set(dispatch.downgrade());
+        }
+        Ok(Installable {
+            dispatch,
+            guard,
+            propagator,
+            discards_all,
+        })
+    }
+
+    /// Why nothing this configuration records can reach an exporter, if so.
+    fn discards_all(&self, span_filter: &SpanFilter) -> Option<&'static str> {
+        if span_filter.discards_all() {
+            Some("the span filter (TRACED_SPANS) is `off`")
+        } else if self.sampler.is_none() && self.config.sampler == SamplerConfig::AlwaysOff {
+            Some("the sampler (OTEL_TRACES_SAMPLER) is `always_off`")
+        } else if self.config.exporters().is_empty() && self.custom_exporters.is_empty() {
+            Some("there is no exporter (OTEL_TRACES_EXPORTER is `none`)")
+        } else {
+            None
+        }
     }
 
     /// The layer and its guard, for your own subscriber (see [`layer`](super::layer())); also sets the global
@@ -403,7 +514,29 @@ impl Builder {
         }
     }
 
-    fn filter(&self) -> Result<EnvFilter, InitError> {
+    fn build_span_filter(&self) -> Result<SpanFilter, InitError> {
+        let Some(directives) = &self.config.span_filter else {
+            return Ok(SpanFilter::Default);
+        };
+        match parse_directives(directives) {
+            Ok(filter) => Ok(SpanFilter::Directives(Box::new(filter))),
+            Err(expected) => {
+                let error = ConfigError {
+                    variable: "TRACED_SPANS",
+                    value: directives.clone(),
+                    expected,
+                };
+                if !self.lenient {
+                    return Err(InitError::Config(error));
+                }
+                eprintln!("traced: {error}; using the default");
+                Ok(SpanFilter::Default)
+            }
+        }
+    }
+
+    /// The log layers' filter: `RUST_LOG`, else the default filter.
+    fn log_filter(&self) -> Result<EnvFilter, InitError> {
         if let Some(directives) = &self.rust_log {
             match EnvFilter::try_new(directives) {
                 Ok(filter) => return Ok(filter),

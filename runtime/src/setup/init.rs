@@ -53,6 +53,8 @@ pub fn builder() -> Builder {
 
 /// A [`TracedLayer`] configured from the environment, for your own subscriber, and the guard
 /// that flushes its exporters. Bad variables print one warning each and use their defaults.
+/// The span filter (`TRACED_SPANS`) is `init()`'s: on your own subscriber, filter the layer
+/// yourself (`layer.with_filter(..)`).
 ///
 /// ```no_run
 /// use tracing_subscriber::layer::SubscriberExt;

@@ -1,9 +1,17 @@
 //! One-line setup: [`init`], [`try_init`], [`builder`], [`layer`], [`shutdown`] and [`stats`].
 //!
 //! `traced::init()` reads the OpenTelemetry variables (see [`crate::config`]), installs the
-//! global subscriber — a `tracing-subscriber` registry, an `EnvFilter` from `RUST_LOG`
-//! (default `info`) and our [`TracedLayer`](crate::TracedLayer) with the configured sampler and exporters — sets
-//! the global propagator, and returns a [`TracingGuard`]. Dropping the guard sends what is
+//! global subscriber — a `tracing-subscriber` registry with our
+//! [`TracedLayer`](crate::TracedLayer) (the configured sampler and exporters) under the span
+//! filter `TRACED_SPANS`, and the log layers you add (`fmt`, [`Builder::layer`]) under `RUST_LOG`
+//! (default `info`), each filter applying to its own layers only — sets the global propagator,
+//! and returns a [`TracingGuard`].
+//!
+//! By default every `#[traced]` span reaches the exporters, whatever its level, and so does
+//! every other span at `info` or above: `RUST_LOG=warn` quiets the logs, never the traces.
+//! `init()` prints nothing unless a value is wrong, or unless its configuration discards every
+//! span (`TRACED_SPANS=off`, `OTEL_TRACES_SAMPLER=always_off`, `OTEL_TRACES_EXPORTER=none`),
+//! which it says once on stderr. Dropping the guard sends what is
 //! still queued, waiting at most the shutdown deadline (default 5 s), and says on stderr how
 //! many spans could not be delivered.
 //!
@@ -38,6 +46,8 @@
 
 mod builder;
 mod error;
+mod filter;
+mod fmt;
 mod guard;
 mod init;
 mod resource;
@@ -52,5 +62,5 @@ pub use init::{builder, init, layer, shutdown, stats, try_init};
 /// How long the guard's drop and [`shutdown`] wait for queued spans by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The filter used when `RUST_LOG` is unset.
+/// The log layers' filter when `RUST_LOG` is unset (spans have their own, `TRACED_SPANS`).
 pub const DEFAULT_FILTER: &str = "info";
