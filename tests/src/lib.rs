@@ -47,6 +47,7 @@ pub mod alloc;
 pub mod browser;
 mod check;
 pub mod fixtures;
+pub mod harness;
 mod http;
 mod jaeger_server;
 mod kafka_server;

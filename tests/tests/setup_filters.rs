@@ -141,9 +141,7 @@ fn every_bad_filter_is_a_try_init_error() {
     }
 }
 
-type Test = (&'static str, fn());
-
-const TESTS: &[Test] = &[
+const TESTS: &[traced_tests::harness::Test] = &[
     (
         "rust_log_warn_quiets_logs_and_keeps_every_span",
         rust_log_warn_quiets_logs_and_keeps_every_span,
@@ -167,29 +165,5 @@ fn main() {
         child_main();
         return;
     }
-    // A minimal harness: the first free argument filters tests by name, as libtest's does.
-    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    let mut failed = Vec::new();
-    for (name, test) in TESTS {
-        if filter
-            .as_ref()
-            .is_some_and(|filter| !name.contains(filter.as_str()))
-        {
-            continue;
-        }
-        let outcome = std::panic::catch_unwind(test);
-        println!(
-            "test {name} ... {}",
-            if outcome.is_ok() { "ok" } else { "FAILED" }
-        );
-        if outcome.is_err() {
-            failed.push(*name);
-        }
-    }
-    if failed.is_empty() {
-        println!("\ntest result: ok");
-    } else {
-        println!("\nfailures: {failed:?}\ntest result: FAILED");
-        std::process::exit(101);
-    }
+    traced_tests::harness::run(TESTS);
 }

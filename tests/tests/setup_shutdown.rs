@@ -417,9 +417,7 @@ fn sigint_flushes() {
     a_signal_flushes_then_ends_the_process("INT", 2);
 }
 
-type Test = (&'static str, fn());
-
-const TESTS: &[Test] = &[
+const TESTS: &[traced_tests::harness::Test] = &[
     ("sync_main_flushes", sync_main_flushes),
     (
         "tokio_multi_thread_main_flushes",
@@ -466,32 +464,5 @@ fn main() {
         return;
     }
 
-    // A minimal harness: the first free argument filters tests by name, as libtest's does.
-    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    let selected: Vec<&Test> = TESTS
-        .iter()
-        .filter(|(name, _)| {
-            filter
-                .as_ref()
-                .is_none_or(|filter| name.contains(filter.as_str()))
-        })
-        .collect();
-    println!("\nrunning {} tests", selected.len());
-    let mut failed = Vec::new();
-    for (name, test) in selected {
-        let outcome = std::panic::catch_unwind(test);
-        println!(
-            "test {name} ... {}",
-            if outcome.is_ok() { "ok" } else { "FAILED" }
-        );
-        if outcome.is_err() {
-            failed.push(*name);
-        }
-    }
-    if failed.is_empty() {
-        println!("\ntest result: ok");
-    } else {
-        println!("\nfailures: {failed:?}\ntest result: FAILED");
-        std::process::exit(101);
-    }
+    traced_tests::harness::run(TESTS);
 }
