@@ -552,8 +552,8 @@ fn parse_pairs(raw: &str) -> Result<Vec<(String, String)>, &'static str> {
             continue;
         }
         let (key, value) = item.split_once('=').ok_or(EXPECTED)?;
-        let key = percent_decode(key.trim()).ok_or(EXPECTED)?;
-        let value = percent_decode(value.trim()).ok_or(EXPECTED)?;
+        let key = crate::percent::decode(key.trim()).ok_or(EXPECTED)?;
+        let value = crate::percent::decode(value.trim()).ok_or(EXPECTED)?;
         if key.is_empty() {
             return Err(EXPECTED);
         }
@@ -574,30 +574,6 @@ fn check_headers(pairs: Vec<(String, String)>) -> Result<Vec<(String, String)>, 
     }
 }
 
-/// `text` with its `%XX` escapes decoded, or `None` when an escape is broken or the result is
-/// not UTF-8. `+` stays a `+`: these are header and variable values, not form data. Shared
-/// with the Jaeger propagator, whose `uber-trace-id` may arrive URL-encoded.
-pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = bytes.get(index + 1..index + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The executable's file name without extension, as OpenTelemetry's default service name uses.
 fn default_service_name() -> String {
     std::env::current_exe()
@@ -613,16 +589,6 @@ fn default_service_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding_handles_escapes_and_rejects_broken_ones() {
-        assert_eq!(percent_decode("a%20b%2Cc").as_deref(), Some("a b,c"));
-        assert_eq!(percent_decode("%e2%9c%93").as_deref(), Some("✓"));
-        assert_eq!(percent_decode("bad%2"), None);
-        assert_eq!(percent_decode("bad%zz"), None);
-        assert_eq!(percent_decode("%+1"), None);
-        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
-    }
 
     #[test]
     fn a_kafka_topic_is_a_zipkin_endpoint() {

@@ -43,6 +43,7 @@ mod frame;
 mod ids;
 mod lookup;
 mod panic;
+mod percent;
 mod pipeline;
 mod remote_parent;
 mod state;

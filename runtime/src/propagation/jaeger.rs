@@ -44,7 +44,7 @@ pub(crate) fn parse(value: &str) -> Option<SpanContext> {
     let value = value.trim_matches([' ', '\t']);
     let decoded;
     let value = if value.contains('%') {
-        decoded = crate::config::percent_decode(value)?;
+        decoded = crate::percent::decode(value)?;
         decoded.as_str()
     } else {
         value
