@@ -231,6 +231,41 @@ impl JaegerServer {
         services
     }
 
+    /// The traces a search finds (`/api/traces?{query}`, e.g. `service=catalog&operation=...`,
+    /// over the last ten minutes), once it finds at least `minimum`; panics with Jaeger's log if
+    /// it never does within `deadline`.
+    pub fn search(&self, query: &str, minimum: usize, deadline: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_micros())
+                .unwrap_or_default();
+            // Jaeger's search window is in microseconds.
+            let path = format!(
+                "/api/traces?{query}&start={}&end={}&limit=100",
+                now - 600_000_000,
+                now + 60_000_000
+            );
+            let answer = self.get(&path);
+            if let Some(traces) = answer
+                .as_ref()
+                .ok()
+                .and_then(|body| body["data"].as_array())
+                .filter(|traces| traces.len() >= minimum)
+            {
+                return traces.clone();
+            }
+            if started.elapsed() > deadline {
+                panic!(
+                    "{path} found fewer than {minimum} trace(s): {answer:#?}\nJaeger's log:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The end of Jaeger's log, for failure messages.
     pub fn log_tail(&self) -> String {
         self.process.log_tail(40)

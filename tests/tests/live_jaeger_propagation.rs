@@ -10,7 +10,7 @@
 mod live_support;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -52,44 +52,6 @@ async fn call_back(State(back): State<SocketAddr>) -> String {
         .await
         .expect("back answers");
     response.text().await.expect("a body")
-}
-
-/// Microseconds since the epoch: the unit of the search's `start` and `end`.
-fn now_micros() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_micros())
-        .unwrap_or_default()
-}
-
-/// The traces of `service` Jaeger holds, once there is at least one; panics with Jaeger's log
-/// if there never is.
-fn traces_of(jaeger: &JaegerServer, service: &str) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let now = now_micros();
-        let path = format!(
-            "/api/traces?service={service}&start={}&end={}&limit=100",
-            now - 600_000_000,
-            now + 60_000_000
-        );
-        let answer = jaeger.get(&path);
-        if let Some(traces) = answer
-            .as_ref()
-            .ok()
-            .and_then(|body| body["data"].as_array())
-            .filter(|traces| !traces.is_empty())
-        {
-            return traces.clone();
-        }
-        if started.elapsed() > DEADLINE {
-            panic!(
-                "{path} found no trace: {answer:#?}\nJaeger's log:\n{}",
-                jaeger.log_tail()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn describe(value: &Value) -> String {
@@ -162,11 +124,11 @@ fn two_services_propagating_jaeger_make_one_trace_in_jaeger() {
     assert_eq!(sent_context[2..], ["0", "1"], "parent 0, sampled");
 
     // Jaeger: one trace, found from either service, holding both.
-    let traces = traces_of(&jaeger, "back");
+    let traces = jaeger.search("service=back", 1, DEADLINE);
     assert_eq!(traces.len(), 1, "{}", describe(&json!(traces)));
     let trace_id = traces[0]["traceID"].as_str().expect("a trace id");
     assert_eq!(trace_id, sent_context[0], "the trace id sent is Jaeger's");
-    let from_front = traces_of(&jaeger, "front");
+    let from_front = jaeger.search("service=front", 1, DEADLINE);
     assert_eq!(from_front.len(), 1);
     assert_eq!(from_front[0]["traceID"], trace_id, "one trace, not two");
     let trace = jaeger.wait_for_trace(trace_id, 3, DEADLINE);

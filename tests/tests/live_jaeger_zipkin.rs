@@ -12,7 +12,7 @@
 mod live_support;
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use live_support::play_shop;
 use serde_json::{json, Value};
@@ -28,45 +28,6 @@ fn shop_in_jaeger() -> &'static (JaegerServer, u64) {
         let sent = play_shop(jaeger.zipkin_endpoint());
         (jaeger, sent)
     })
-}
-
-/// Microseconds since the epoch: the unit of the search's `start` and `end`.
-fn now_micros() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_micros())
-        .unwrap_or_default()
-}
-
-/// The traces a search finds (`/api/traces?{query}` over the last ten minutes), once it finds at
-/// least `minimum`; panics with Jaeger's log if it never does.
-fn search(jaeger: &JaegerServer, query: &str, minimum: usize) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let now = now_micros();
-        let path = format!(
-            "/api/traces?{query}&start={}&end={}&limit=100",
-            now - 600_000_000,
-            now + 60_000_000
-        );
-        let answer = jaeger.get(&path);
-        if let Some(traces) = answer
-            .as_ref()
-            .ok()
-            .and_then(|body| body["data"].as_array())
-        {
-            if traces.len() >= minimum {
-                return traces.clone();
-            }
-        }
-        if started.elapsed() > DEADLINE {
-            panic!(
-                "{path} found fewer than {minimum} trace(s): {answer:#?}\nJaeger's log:\n{}",
-                jaeger.log_tail()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn describe(value: &Value) -> String {
@@ -142,9 +103,10 @@ fn jaeger_shows_the_available_trace_across_both_services() {
     let (jaeger, sent) = shop_in_jaeger();
 
     // Every span we sent is stored: six traces (one per request), `sent` spans in all.
-    let all = search(jaeger, "service=catalog", 1)
+    let all = jaeger
+        .search("service=catalog", 1, DEADLINE)
         .into_iter()
-        .chain(search(jaeger, "service=inventory", 1))
+        .chain(jaeger.search("service=inventory", 1, DEADLINE))
         .map(|trace| {
             (
                 trace["traceID"].as_str().unwrap_or_default().to_owned(),
@@ -163,7 +125,7 @@ fn jaeger_shows_the_available_trace_across_both_services() {
     assert_eq!(jaeger.services(), ["catalog", "inventory"]);
 
     // `GET /available`, found by service and operation as the UI searches.
-    let found = search(jaeger, "service=catalog&operation=get%20%2Favailable", 1);
+    let found = jaeger.search("service=catalog&operation=get%20%2Favailable", 1, DEADLINE);
     assert_eq!(found.len(), 1, "one /available trace");
     let trace_id = found[0]["traceID"].as_str().expect("a trace id");
     let trace = jaeger.wait_for_trace(trace_id, 5, DEADLINE);
@@ -237,7 +199,7 @@ fn the_failing_fills_carry_the_error_as_jaeger_shows_it() {
     let (jaeger, _) = shop_in_jaeger();
 
     // The three fills: tea (stocked), product 42 (unknown to the catalog) and a negative one.
-    let fills = search(jaeger, "service=inventory&operation=post%20%2Ffill", 3);
+    let fills = jaeger.search("service=inventory&operation=post%20%2Ffill", 3, DEADLINE);
     let mut shown: Vec<String> = fills
         .iter()
         .map(|trace| {
@@ -275,20 +237,17 @@ fn the_failing_fills_carry_the_error_as_jaeger_shows_it() {
     // the query API passes tag values as strings, and the store reads the value of `error` as a
     // boolean, whatever its text, so it looks for spans whose status is OK; Zipkin spans without
     // an error have no status at all. Users find failed traces by operation, not by `error`.
-    let now = now_micros();
     for value in ["true", "stock%20must%20not%20be%20negative"] {
-        let found = jaeger
-            .get(&format!(
-                "/api/traces?service=inventory&tags=%7B%22error%22%3A%22{value}%22%7D&start={}&end={}",
-                now - 600_000_000,
-                now + 60_000_000
-            ))
-            .expect("the search answers");
+        let found = jaeger.search(
+            &format!("service=inventory&tags=%7B%22error%22%3A%22{value}%22%7D"),
+            0,
+            DEADLINE,
+        );
         assert_eq!(
-            found["data"],
+            json!(found),
             json!([]),
             "error={value}: {}",
-            describe(&found)
+            describe(&json!(found))
         );
     }
 }
