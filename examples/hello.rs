@@ -2,8 +2,10 @@
 //!
 //! It traces one order through nested sync and async functions — one of them fails — and prints
 //! the trace as a waterfall on stderr. With `OTEL_EXPORTER_ZIPKIN_ENDPOINT` set (for example
-//! `http://localhost:9411/api/v2/spans` after `docker run -d -p 9411:9411 openzipkin/zipkin`)
-//! it also sends the spans to Zipkin, and says how many could not be delivered.
+//! `http://localhost:9411/api/v2/spans` for a local Zipkin) it also sends the spans to Zipkin;
+//! with `OTEL_TRACES_EXPORTER=otlp` and `OTEL_EXPORTER_OTLP_ENDPOINT` (for example
+//! `http://localhost:4318` for a local Jaeger v2, Tempo or OpenTelemetry Collector) over OTLP.
+//! Either way it says how many spans could not be delivered.
 //!
 //! The other standard variables apply as well: `OTEL_SERVICE_NAME`, `OTEL_TRACES_EXPORTER`,
 //! `OTEL_TRACES_SAMPLER`, `TRACED_SPANS`, ... (see `traced::config`).
@@ -72,13 +74,17 @@ fn price(item: &str, count: u32) -> u64 {
 }
 
 pub(crate) fn main() {
-    // The waterfall always; Zipkin only when asked for (`OTEL_EXPORTER_ZIPKIN_ENDPOINT` or
+    // The waterfall always; a collector only when asked for (an endpoint variable or
     // `OTEL_TRACES_EXPORTER`, the library's default), so a run without a collector never waits
     // on the network.
     let builder = traced::builder()
         .shutdown_timeout(Duration::from_secs(3))
         .exporter(ExporterKind::Console);
-    let zipkin = builder.config().exporters().contains(&ExporterKind::Zipkin);
+    let collector = builder
+        .config()
+        .exporters()
+        .iter()
+        .any(|kind| matches!(kind, ExporterKind::Zipkin | ExporterKind::Otlp));
     let guard = builder.init();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -91,9 +97,9 @@ pub(crate) fn main() {
     // Sends what is queued (within the 3 s deadline); the waterfall was printed when the trace
     // finished.
     let report = guard.shutdown();
-    if zipkin {
+    if collector {
         eprintln!(
-            "hello: {} span(s) delivered to Zipkin, {} could not be delivered",
+            "hello: {} span(s) delivered to the collector, {} could not be delivered",
             report.stats.sent, report.undelivered
         );
     }

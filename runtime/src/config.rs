@@ -4,10 +4,20 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME` | the service name on every span | `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the executable's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (percent-encoded values); become tags on every span | none |
-//! | `OTEL_TRACES_EXPORTER` | `zipkin`, `console`, `file`, `none`; comma-separated | `zipkin` when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is set, else `console` |
+//! | `OTEL_TRACES_EXPORTER` | `zipkin`, `otlp`, `console`, `file`, `none`; comma-separated | `zipkin` when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is set, `otlp` when an OTLP endpoint is, both when both are, else `console` |
 //! | `OTEL_EXPORTER_ZIPKIN_ENDPOINT` | the collector's URL, or `kafka://host:port[,host:port…][/topic]` for a Kafka topic (feature `kafka`) | `http://localhost:9411/api/v2/spans` |
 //! | `OTEL_EXPORTER_ZIPKIN_TIMEOUT` | milliseconds per request to the collector | the reporter's |
 //! | `OTEL_EXPORTER_ZIPKIN_HEADERS` | `key=value,…` sent with every request (e.g. `Authorization`) | none |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the OTLP/HTTP collector's base URL; traces go to `{base}/v1/traces` | `http://localhost:4318` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the full traces URL, used as given (wins over the base) | |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | `http/protobuf` or `http/json` (`grpc` is not supported) | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | `key=value,…` sent with every request; the traces list wins for a name in both | none |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` | milliseconds per request | `10000` |
+//! | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` | the most tags a span (and fields an event) keeps, for every exporter | `128` |
+//! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` | the most characters a text value keeps, for every exporter | no limit |
+//! | `OTEL_SPAN_EVENT_COUNT_LIMIT` | the most events (annotations) a span keeps | `128` |
+//! | `OTEL_SPAN_LINK_COUNT_LIMIT` | the most links a span keeps | `128` |
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `ratelimiting`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `parentbased_ratelimiting` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | the ratio (`0`–`1`, default `1`) or traces per second (default `100`) | |
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans queued for the collector before new ones are dropped | the reporter's |
@@ -41,10 +51,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::encode::Encoding;
+use crate::limits::SpanLimits;
 use crate::sample::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
 
 /// The collector URL used when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is unset.
 pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
+
+/// The OTLP/HTTP base URL used when no OTLP endpoint variable is set.
+pub const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
 
 /// The file the `file` exporter writes when `TRACED_FILE` is unset.
 pub const DEFAULT_FILE: &str = "traces.json";
@@ -57,6 +72,8 @@ pub const DEFAULT_RATE_LIMIT: f64 = 100.0;
 pub enum ExporterKind {
     /// To a Zipkin collector over HTTP.
     Zipkin,
+    /// To an OTLP/HTTP collector (Jaeger v2, Grafana Tempo, the OpenTelemetry Collector).
+    Otlp,
     /// A waterfall per finished trace on stderr.
     Console,
     /// Zipkin v2 JSON in a file (`TRACED_FILE`) that the Zipkin UI can load.
@@ -68,6 +85,7 @@ impl ExporterKind {
     pub fn name(self) -> &'static str {
         match self {
             ExporterKind::Zipkin => "zipkin",
+            ExporterKind::Otlp => "otlp",
             ExporterKind::Console => "console",
             ExporterKind::File => "file",
         }
@@ -144,6 +162,23 @@ pub struct Config {
     pub zipkin_timeout: Option<Duration>,
     /// `OTEL_EXPORTER_ZIPKIN_HEADERS`, decoded.
     pub zipkin_headers: Vec<(String, String)>,
+    /// The OTLP traces URL: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`.
+    pub otlp_endpoint: String,
+    /// Whether an OTLP endpoint was configured (a variable or the builder): what
+    /// [`Config::exporters`] reads when `OTEL_TRACES_EXPORTER` is unset.
+    pub(crate) otlp_endpoint_set: bool,
+    /// `OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL`: [`Encoding::OtlpProtobuf`] or
+    /// [`Encoding::OtlpJson`].
+    pub otlp_encoding: Encoding,
+    /// `OTEL_EXPORTER_OTLP[_TRACES]_HEADERS`, decoded and merged.
+    pub otlp_headers: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT`.
+    pub otlp_timeout: Option<Duration>,
+    /// `OTEL_EXPORTER_OTLP[_TRACES]_COMPRESSION`: whether it is `gzip`.
+    pub otlp_gzip: Option<bool>,
+    /// The span limits (`OTEL_ATTRIBUTE_*`, `OTEL_SPAN_*_LIMIT`).
+    pub limits: SpanLimits,
     /// `OTEL_TRACES_SAMPLER` with `OTEL_TRACES_SAMPLER_ARG`.
     pub sampler: SamplerConfig,
     /// `OTEL_BSP_MAX_QUEUE_SIZE`.
@@ -173,6 +208,13 @@ impl Default for Config {
             zipkin_endpoint_set: false,
             zipkin_timeout: None,
             zipkin_headers: Vec::new(),
+            otlp_endpoint: otlp_traces_url(DEFAULT_OTLP_BASE),
+            otlp_endpoint_set: false,
+            otlp_encoding: Encoding::OtlpProtobuf,
+            otlp_headers: Vec::new(),
+            otlp_timeout: None,
+            otlp_gzip: None,
+            limits: SpanLimits::default(),
             sampler: SamplerConfig::default(),
             max_queue_size: None,
             max_export_batch_size: None,
@@ -302,7 +344,7 @@ impl Config {
                 None => parser.error(
                     "OTEL_TRACES_EXPORTER",
                     &raw,
-                    "a comma-separated list of zipkin, console, file, or none",
+                    "a comma-separated list of zipkin, otlp, console, file, or none",
                 ),
             }
         }
@@ -327,6 +369,9 @@ impl Config {
                 Err(expected) => parser.error("OTEL_EXPORTER_ZIPKIN_HEADERS", &raw, expected),
             }
         }
+
+        parser.otlp(&mut config);
+        config.limits = parser.limits();
 
         config.sampler = parser.sampler();
 
@@ -382,11 +427,20 @@ impl Config {
     /// assert_eq!(endpoint.exporters(), vec![ExporterKind::Zipkin]);
     /// ```
     pub fn exporters(&self) -> Vec<ExporterKind> {
-        match &self.traces_exporter {
-            Some(kinds) => kinds.clone(),
-            None if self.zipkin_endpoint_set => vec![ExporterKind::Zipkin],
-            None => vec![ExporterKind::Console],
+        if let Some(kinds) = &self.traces_exporter {
+            return kinds.clone();
         }
+        let mut kinds = Vec::new();
+        if self.zipkin_endpoint_set {
+            kinds.push(ExporterKind::Zipkin);
+        }
+        if self.otlp_endpoint_set {
+            kinds.push(ExporterKind::Otlp);
+        }
+        if kinds.is_empty() {
+            kinds.push(ExporterKind::Console);
+        }
+        kinds
     }
 }
 
@@ -458,6 +512,128 @@ impl Parser<'_> {
         }
     }
 
+    /// The OTLP variables: each `OTEL_EXPORTER_OTLP_TRACES_*` wins over its
+    /// `OTEL_EXPORTER_OTLP_*`, as the specification says.
+    fn otlp(&mut self, config: &mut Config) {
+        const URL: &str = "an http:// or https:// URL such as http://localhost:4318";
+        if let Some(raw) = self.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            if is_http_url(&raw) {
+                config.otlp_endpoint = raw;
+                config.otlp_endpoint_set = true;
+            } else {
+                self.error("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &raw, URL);
+            }
+        } else if let Some(raw) = self.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            if is_http_url(&raw) {
+                config.otlp_endpoint = otlp_traces_url(&raw);
+                config.otlp_endpoint_set = true;
+            } else {
+                self.error("OTEL_EXPORTER_OTLP_ENDPOINT", &raw, URL);
+            }
+        }
+        let (variable, raw) = self.either((
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ));
+        if let Some(raw) = raw {
+            match raw.to_ascii_lowercase().as_str() {
+                "http/protobuf" => config.otlp_encoding = Encoding::OtlpProtobuf,
+                "http/json" => config.otlp_encoding = Encoding::OtlpJson,
+                "grpc" => self.error(
+                    variable,
+                    &raw,
+                    "http/protobuf or http/json (traced speaks OTLP over HTTP; every OTLP \
+                     collector also listens for it, on port 4318)",
+                ),
+                _ => self.error(variable, &raw, "http/protobuf or http/json"),
+            }
+        }
+        for variable in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
+            if let Some(raw) = self.get(variable) {
+                match parse_pairs(&raw).and_then(check_headers) {
+                    Ok(pairs) => {
+                        for (name, value) in pairs {
+                            config
+                                .otlp_headers
+                                .retain(|(known, _)| !known.eq_ignore_ascii_case(&name));
+                            config.otlp_headers.push((name, value));
+                        }
+                    }
+                    Err(expected) => self.error(variable, &raw, expected),
+                }
+            }
+        }
+        config.otlp_timeout = self
+            .millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+            .or_else(|| self.millis("OTEL_EXPORTER_OTLP_TIMEOUT"));
+        let (variable, raw) = self.either((
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+        ));
+        if let Some(raw) = raw {
+            match raw.to_ascii_lowercase().as_str() {
+                "gzip" => config.otlp_gzip = Some(true),
+                "none" => config.otlp_gzip = Some(false),
+                _ => self.error(variable, &raw, "gzip or none"),
+            }
+        }
+    }
+
+    /// The first of a signal-specific variable and its generic one that is set.
+    fn either(
+        &mut self,
+        (specific, generic): (&'static str, &'static str),
+    ) -> (&'static str, Option<String>) {
+        match self.get(specific) {
+            Some(value) => (specific, Some(value)),
+            None => (generic, self.get(generic)),
+        }
+    }
+
+    /// The span limits; each span-specific variable wins over its general one.
+    fn limits(&mut self) -> SpanLimits {
+        let mut limits = SpanLimits::default();
+        let count = &[
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_ATTRIBUTE_COUNT_LIMIT",
+        ];
+        if let Some(count) = self.limit(count) {
+            limits.attribute_count = count;
+        }
+        let length = &[
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ];
+        if let Some(length) = self.limit(length) {
+            limits.attribute_value_length = Some(length);
+        }
+        if let Some(count) = self.limit(&["OTEL_SPAN_EVENT_COUNT_LIMIT"]) {
+            limits.event_count = count;
+        }
+        if let Some(count) = self.limit(&["OTEL_SPAN_LINK_COUNT_LIMIT"]) {
+            limits.link_count = count;
+        }
+        limits
+    }
+
+    /// A limit from the first of `variables` that is set: a whole number, zero allowed (keep
+    /// nothing).
+    fn limit(&mut self, variables: &[&'static str]) -> Option<usize> {
+        let (variable, raw) = variables
+            .iter()
+            .find_map(|variable| Some((*variable, self.get(variable)?)))?;
+        match raw.parse::<usize>() {
+            Ok(limit) => Some(limit),
+            Err(_) => {
+                self.error(variable, &raw, "a whole number, 0 or more");
+                None
+            }
+        }
+    }
+
     fn sampler(&mut self) -> SamplerConfig {
         let name = self.get("OTEL_TRACES_SAMPLER");
         let arg = self.get("OTEL_TRACES_SAMPLER_ARG");
@@ -514,6 +690,7 @@ fn parse_exporters(raw: &str) -> Option<Vec<ExporterKind>> {
     for name in raw.split(',').map(str::trim) {
         let kind = match name.to_ascii_lowercase().as_str() {
             "zipkin" => ExporterKind::Zipkin,
+            "otlp" => ExporterKind::Otlp,
             "console" => ExporterKind::Console,
             "file" => ExporterKind::File,
             "none" => continue,
@@ -524,6 +701,15 @@ fn parse_exporters(raw: &str) -> Option<Vec<ExporterKind>> {
         }
     }
     Some(kinds)
+}
+
+/// The traces URL under an OTLP base URL, as the specification builds it.
+fn otlp_traces_url(base: &str) -> String {
+    format!("{}/v1/traces", base.trim_end_matches('/'))
+}
+
+fn is_http_url(raw: &str) -> bool {
+    is_endpoint_url(raw) && !raw.to_ascii_lowercase().starts_with("kafka://")
 }
 
 fn is_endpoint_url(raw: &str) -> bool {
@@ -589,6 +775,86 @@ fn default_service_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn otlp_variables_follow_the_specification() {
+        let config = Config::from_vars([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=one,x-tenant=a%20b"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "API-KEY=two"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+        ])
+        .unwrap();
+        assert_eq!(config.otlp_endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(config.otlp_encoding, Encoding::OtlpJson);
+        assert_eq!(
+            config.otlp_headers,
+            [
+                ("x-tenant".to_owned(), "a b".to_owned()),
+                ("API-KEY".to_owned(), "two".to_owned())
+            ]
+        );
+        assert_eq!(config.otlp_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(config.otlp_gzip, Some(true));
+        assert_eq!(config.exporters(), vec![ExporterKind::Otlp]);
+
+        let given = Config::from_vars([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://tempo:4318/custom/path",
+            ),
+            (
+                "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+                "http://zipkin:9411/api/v2/spans",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(given.otlp_endpoint, "http://tempo:4318/custom/path");
+        assert_eq!(
+            given.exporters(),
+            vec![ExporterKind::Zipkin, ExporterKind::Otlp]
+        );
+        assert_eq!(
+            Config::default().otlp_endpoint,
+            "http://localhost:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn bad_otlp_values_are_named() {
+        for (variable, value) in [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "kafka://k:9092"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "-1"),
+        ] {
+            let error = Config::from_vars([(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "{value}");
+        }
+    }
+
+    #[test]
+    fn limits_take_the_span_specific_variable_first() {
+        let config = Config::from_vars([
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "5"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "0"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "3"),
+        ])
+        .unwrap();
+        assert_eq!(config.limits.attribute_count, 5);
+        assert_eq!(config.limits.attribute_value_length, Some(100));
+        assert_eq!(config.limits.event_count, 0);
+        assert_eq!(config.limits.link_count, 3);
+    }
 
     #[test]
     fn a_kafka_topic_is_a_zipkin_endpoint() {

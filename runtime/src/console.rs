@@ -269,7 +269,7 @@ pub fn render_trace(spans: &[SpanRecord], options: &RenderOptions) -> String {
                 "{event_indent}{}· +{} {}{}",
                 paint.start(DIM),
                 human_duration(offset),
-                cut(&escape(&event.value), options.max_tag_len * 3),
+                cut(&escape(&event.text()), options.max_tag_len * 3),
                 paint.end()
             );
         }

@@ -16,11 +16,11 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use crate::annotation::annotation_text;
+use crate::annotation::annotation_of;
 use crate::clock::Timestamp;
 use crate::export::Exporter;
 use crate::lookup::WithContext;
-use crate::model::{Remote, SpanContext};
+use crate::model::{Link, Remote, SpanContext};
 use crate::pipeline::Core;
 use crate::sample::{AlwaysOn, Sampler};
 use crate::state::SpanState;
@@ -197,14 +197,36 @@ where
         }
     }
 
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let Some(from) = ctx.span(follows).and_then(|span| {
+            span.extensions()
+                .get::<SpanState>()
+                .map(|state| state.context)
+        }) else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            if state.context.sampling.is_sampled() {
+                state.follows_from(Link {
+                    trace_id: from.trace_id,
+                    span_id: from.span_id,
+                });
+            }
+        }
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let level = *event.metadata().level();
         if event.is_contextual() {
             match crate::frame::innermost_sampled() {
                 Some(true) => {
                     // The event's fields are user code: format them before the frame is borrowed.
-                    let value = annotation_text(event);
-                    crate::frame::with_innermost(|state| state.annotate(level, value));
+                    let annotation = annotation_of(event);
+                    crate::frame::with_innermost(|state| state.annotate(level, annotation));
                     return;
                 }
                 Some(false) => return,
@@ -221,10 +243,10 @@ where
         if !sampled {
             return;
         }
-        let value = annotation_text(event);
+        let annotation = annotation_of(event);
         let mut extensions = span.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
-            state.annotate(level, value);
+            state.annotate(level, annotation);
         }
     }
 

@@ -1,4 +1,4 @@
-//! `traced`: decorator-style distributed tracing for Rust, reporting to Zipkin.
+//! `traced`: decorator-style distributed tracing for Rust, reporting to Zipkin or over OTLP.
 //!
 //! Put `#[traced]` on a function and each call becomes a span — a child of the current span —
 //! with the arguments as tags and errors marked; `traced::init()` reports the spans to Zipkin.
@@ -23,6 +23,7 @@ pub mod export;
 pub mod file_export;
 pub mod http;
 pub mod layer;
+pub mod limits;
 pub mod model;
 #[cfg(feature = "opentelemetry")]
 pub mod otel_export;

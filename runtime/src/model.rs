@@ -418,13 +418,133 @@ impl<'a> IntoIterator for &'a Tags {
     }
 }
 
-/// A timed event inside a span.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// A timed event inside a span: an event's message and its other fields, typed.
+///
+/// Zipkin shows it as one text ([`Annotation::text`]); OTLP keeps the fields as the event's
+/// attributes.
+///
+/// ```
+/// use traced::model::{Annotation, TagValue};
+/// let mut loaded = Annotation::new(1_700_000_000_000_000, "loaded");
+/// loaded.fields.push(("rows".into(), TagValue::U64(3)));
+/// assert_eq!(loaded.text(), "loaded rows=3");
+/// ```
+#[derive(Clone, PartialEq, Debug, Default)]
 pub struct Annotation {
     /// Epoch microseconds.
     pub timestamp_us: u64,
-    /// The event's message, then its fields as `key=value`.
-    pub value: String,
+    /// The event's message; empty when it had none.
+    pub message: String,
+    /// The event's other fields, in the order they were recorded.
+    pub fields: Tags,
+}
+
+impl Annotation {
+    /// An annotation with a message and no fields.
+    pub fn new(timestamp_us: u64, message: impl Into<String>) -> Annotation {
+        Annotation {
+            timestamp_us,
+            message: message.into(),
+            fields: Tags::new(),
+        }
+    }
+
+    /// The text Zipkin shows: the message, then the fields as `key=value`, space-separated.
+    /// Borrowed when there are no fields.
+    pub fn text(&self) -> Cow<'_, str> {
+        if self.fields.is_empty() {
+            return Cow::Borrowed(&self.message);
+        }
+        let mut text = self.message.clone();
+        for (key, value) in &self.fields {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(key);
+            text.push('=');
+            // Writing into a String cannot fail.
+            let _ = fmt::Write::write_fmt(&mut text, format_args!("{value}"));
+        }
+        Cow::Owned(text)
+    }
+}
+
+/// Another span this one is causally linked to without being its child (`follows_from`),
+/// which OTLP carries as a span link. Zipkin has no links.
+///
+/// ```
+/// use traced::model::{Link, SpanId, TraceId};
+/// let link = Link { trace_id: TraceId(1), span_id: SpanId(2) };
+/// assert_eq!(link.span_id, SpanId(2));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Link {
+    /// The linked span's trace.
+    pub trace_id: TraceId,
+    /// The linked span.
+    pub span_id: SpanId,
+}
+
+/// What the attribute limits (`OTEL_ATTRIBUTE_COUNT_LIMIT`, ...) removed from a span, for the
+/// exporters whose formats can say so (OTLP's `dropped_*_count` fields).
+///
+/// ```
+/// use traced::model::Dropped;
+/// assert!(Dropped::default().is_none());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Dropped {
+    /// Tags removed from the span.
+    pub attributes: u32,
+    /// Annotations (events) removed from the span.
+    pub events: u32,
+    /// Links removed from the span.
+    pub links: u32,
+}
+
+impl Dropped {
+    /// Whether nothing was removed.
+    pub fn is_none(&self) -> bool {
+        *self == Dropped::default()
+    }
+}
+
+/// The process that records spans, as OTLP describes it: its service name (as written, not
+/// lower-cased) and other attributes (`OTEL_RESOURCE_ATTRIBUTES`). Zipkin has no resource: its
+/// encoders take the service name from the local [`Endpoint`].
+///
+/// ```
+/// use traced::model::{Resource, TagValue};
+/// let resource = Resource::new("Checkout").attribute("deployment.environment.name", "prod");
+/// assert_eq!(resource.service_name, "Checkout");
+/// assert_eq!(resource.attributes[0].1, TagValue::Str("prod".into()));
+/// ```
+#[derive(Clone, PartialEq, Debug, Default)]
+#[non_exhaustive]
+pub struct Resource {
+    /// `service.name`.
+    pub service_name: String,
+    /// The other attributes, in order.
+    pub attributes: Vec<Tag>,
+}
+
+impl Resource {
+    /// A resource with only a service name.
+    pub fn new(service_name: impl Into<String>) -> Resource {
+        Resource {
+            service_name: service_name.into(),
+            attributes: Vec::new(),
+        }
+    }
+
+    /// Adds a text attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Resource {
+        self.attributes.push((
+            Cow::Owned(key.into()),
+            TagValue::Str(Cow::Owned(value.into())),
+        ));
+        self
+    }
 }
 
 /// A finished span, ready to encode for Zipkin.
@@ -451,7 +571,8 @@ pub struct SpanRecord {
     pub timestamp_us: u64,
     /// Duration in microseconds; at least 1.
     pub duration_us: u64,
-    /// The service that recorded the span, when it is not the process's default service.
+    /// The service that recorded the span, when it is not the process's default service, as
+    /// written (the Zipkin encoders lower-case it).
     pub service_name: Option<Arc<str>>,
     /// The peer, for client and server spans.
     pub remote_endpoint: Option<Endpoint>,
@@ -461,6 +582,10 @@ pub struct SpanRecord {
     pub tags: Tags,
     /// Timed events.
     pub annotations: Vec<Annotation>,
+    /// Spans this one follows from (OTLP span links).
+    pub links: Vec<Link>,
+    /// What the attribute limits removed.
+    pub dropped: Dropped,
     /// Forced sampling (B3 debug).
     pub debug: bool,
     /// The server half of a span id shared with its client (Zipkin's classic RPC model).

@@ -41,7 +41,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
 use crate::export::Exporter;
-use crate::model::{Annotation, Kind, SpanId, SpanRecord, TagValue, TraceId};
+use crate::model::{Annotation, Kind, Link, SpanId, SpanRecord, TagValue, TraceId};
 use crate::report::{ReportError, ReporterConfig, ZipkinReporter};
 use crate::semconv::PeerFields;
 
@@ -228,20 +228,23 @@ pub fn span_record(span: SpanData, service_name: Option<&Arc<str>>) -> SpanRecor
         .events
         .events
         .into_iter()
-        .map(|event| {
-            let mut value = event.name.into_owned();
-            for KeyValue {
-                key, value: field, ..
-            } in &event.attributes
-            {
-                use std::fmt::Write as _;
-                // Writing into a String cannot fail.
-                let _ = write!(value, " {}={}", key.as_str(), field);
-            }
-            Annotation {
-                timestamp_us: epoch_us(event.timestamp),
-                value,
-            }
+        .map(|event| Annotation {
+            timestamp_us: epoch_us(event.timestamp),
+            message: event.name.into_owned(),
+            fields: event
+                .attributes
+                .into_iter()
+                .map(|KeyValue { key, value, .. }| (key_text(key), tag_value(value)))
+                .collect(),
+        })
+        .collect();
+    record.links = span
+        .links
+        .links
+        .iter()
+        .map(|link| Link {
+            trace_id: TraceId(u128::from_be_bytes(link.span_context.trace_id().to_bytes())),
+            span_id: SpanId(u64::from_be_bytes(link.span_context.span_id().to_bytes())),
         })
         .collect();
     (record.local_port, record.remote_endpoint) = peer.resolve(record.kind);

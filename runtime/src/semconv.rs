@@ -75,6 +75,12 @@ pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
 /// The peer's port, whatever the kind.
 pub const NETWORK_PEER_PORT: &str = "network.peer.port";
 
+/// Whether an `error.type` names an exception (a Rust type, `panic`) rather than an HTTP status
+/// code, which the HTTP layers put there: OTLP adds an `exception` event only for the former.
+pub(crate) fn is_exception_type(error_type: &str) -> bool {
+    !error_type.is_empty() && !error_type.bytes().all(|byte| byte.is_ascii_digit())
+}
+
 /// Where a field of a span goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Route {

@@ -51,6 +51,7 @@ pub mod harness;
 mod http;
 mod jaeger_server;
 mod kafka_server;
+pub mod otlp;
 pub mod proto;
 pub mod raw;
 mod receiver;

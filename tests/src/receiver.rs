@@ -1,5 +1,7 @@
 //! A Zipkin-compatible collector for tests: `POST /api/v2/spans` in JSON v2 and proto3, every span
 //! checked against the official API definitions, plus fault modes that imitate a sick collector.
+//! It is an OTLP/HTTP collector too: `POST /v1/traces` in protobuf and JSON, decoded with the
+//! official generated types and checked by [`crate::otlp`], under the same fault modes.
 //!
 //! It is a std `TcpListener` with one thread per connection rather than a hyper server: the fault
 //! modes need byte-level control of what the client sees (no answer, a TCP reset, non-HTTP bytes, a
@@ -61,6 +63,12 @@ pub enum Fault {
         /// The reading rate.
         bytes_per_sec: usize,
     },
+    /// OTLP: accepts every request, but answers that it rejected this many of its spans (an
+    /// OTLP "partial success"); the rest are kept.
+    PartialSuccess {
+        /// Spans rejected per request.
+        rejected: u64,
+    },
 }
 
 /// What the receiver saw of one HTTP request, and what it answered.
@@ -121,6 +129,7 @@ const MAX_VIOLATIONS: usize = 1000;
 #[derive(Default)]
 struct State {
     spans: Vec<ReceivedSpan>,
+    otlp_requests: Vec<crate::otlp::ExportTraceServiceRequest>,
     span_count: usize,
     violations: Vec<String>,
     violation_count: usize,
@@ -268,6 +277,16 @@ impl Receiver {
     /// The URL to export to: `http://127.0.0.1:PORT/api/v2/spans`.
     pub fn endpoint(&self) -> String {
         format!("http://{}{SPANS_PATH}", self.addr)
+    }
+
+    /// The OTLP/HTTP traces URL to export to: `http://127.0.0.1:PORT/v1/traces`.
+    pub fn otlp_endpoint(&self) -> String {
+        format!("http://{}{}", self.addr, crate::otlp::TRACES_PATH)
+    }
+
+    /// Every OTLP request accepted so far, decoded, in arrival order.
+    pub fn otlp_requests(&self) -> Vec<crate::otlp::ExportTraceServiceRequest> {
+        self.shared.lock().otlp_requests.clone()
     }
 
     /// The listening address.
@@ -543,7 +562,7 @@ fn serve(stream: TcpStream, connection: u64, shared: &Shared) {
                 (status, headers, format!("injected fault: {status}"))
             }
             None => {
-                let outcome = handle(&request, shared.checker);
+                let outcome = handle(&request, shared.checker, shared.fault);
                 record.status = Some(outcome.status);
                 record.spans = outcome.spans.len();
                 let mut violations = outcome.violations;
@@ -552,6 +571,12 @@ fn serve(stream: TcpStream, connection: u64, shared: &Shared) {
                         "{} {} answered {}: {}",
                         request.method, request.path, outcome.status, outcome.message
                     ));
+                }
+                if let Some(otlp) = outcome.otlp {
+                    let mut state = shared.lock();
+                    if state.otlp_requests.len() < shared.keep_spans {
+                        state.otlp_requests.push(otlp);
+                    }
                 }
                 shared.record(record, outcome.spans, violations);
                 (outcome.status, outcome.headers, outcome.message)
@@ -572,6 +597,7 @@ struct Outcome {
     message: String,
     spans: Vec<ReceivedSpan>,
     violations: Vec<String>,
+    otlp: Option<crate::otlp::ExportTraceServiceRequest>,
 }
 
 impl Outcome {
@@ -582,20 +608,19 @@ impl Outcome {
             message: message.into(),
             spans: Vec::new(),
             violations: Vec::new(),
+            otlp: None,
         }
     }
 }
 
-fn handle(request: &Request, checker: &Checker) -> Outcome {
+fn handle(request: &Request, checker: &Checker, fault: Fault) -> Outcome {
     let path = request.path.split('?').next().unwrap_or("");
-    if path != SPANS_PATH {
+    if path != SPANS_PATH && path != crate::otlp::TRACES_PATH {
         return Outcome::error(404, format!("no such path: {path}"));
     }
     if request.method != "POST" {
-        let mut outcome = Outcome::error(
-            405,
-            format!("{} is not allowed on {SPANS_PATH}", request.method),
-        );
+        let mut outcome =
+            Outcome::error(405, format!("{} is not allowed on {path}", request.method));
         outcome.headers.push(("Allow", "POST".into()));
         return outcome;
     }
@@ -622,6 +647,9 @@ fn handle(request: &Request, checker: &Checker) -> Outcome {
             .trim()
             .to_ascii_lowercase()
     });
+    if path == crate::otlp::TRACES_PATH {
+        return handle_otlp(media_type.as_deref(), &body, fault);
+    }
     let decoded = match media_type.as_deref() {
         Some("application/json") => checker.json(&body),
         Some("application/x-protobuf") => checker.proto(&body),
@@ -641,12 +669,60 @@ fn handle(request: &Request, checker: &Checker) -> Outcome {
                 message: String::new(),
                 spans,
                 violations,
+                otlp: None,
             }
         }
         Err(message) => Outcome {
             violations,
             ..Outcome::error(400, message)
         },
+    }
+}
+
+/// An OTLP/HTTP export, answered as the specification says: 200 with an
+/// `ExportTraceServiceResponse` in the request's encoding (empty, or with a partial success).
+fn handle_otlp(media_type: Option<&str>, body: &[u8], fault: Fault) -> Outcome {
+    let Some(media_type) = media_type else {
+        return Outcome::error(415, "an OTLP request without Content-Type");
+    };
+    let request = match crate::otlp::decode(media_type, body) {
+        Ok(request) => request,
+        Err(message) => return Outcome::error(400, message),
+    };
+    let rejected = match fault {
+        Fault::PartialSuccess { rejected } => rejected,
+        _ => 0,
+    };
+    let message = match (media_type, rejected) {
+        ("application/json", 0) => "{}".to_owned(),
+        ("application/json", rejected) => format!(
+            r#"{{"partialSuccess":{{"rejectedSpans":"{rejected}","errorMessage":"over quota"}}}}"#
+        ),
+        (_, 0) => String::new(),
+        (_, rejected) => {
+            // partial_success (1) { rejected_spans (1): varint, error_message (2): "over quota" }
+            let mut inner = vec![0x08];
+            let mut rest = rejected;
+            while rest >= 0x80 {
+                inner.push(rest as u8 | 0x80);
+                rest >>= 7;
+            }
+            inner.push(rest as u8);
+            inner.extend_from_slice(b"\x12\x0aover quota");
+            let mut answer = vec![0x0a, inner.len() as u8];
+            answer.extend(inner);
+            String::from_utf8(answer).expect("an ASCII answer for small counts")
+        }
+    };
+    let mut spans = crate::otlp::received_spans(&request);
+    spans.truncate(spans.len().saturating_sub(rejected as usize));
+    Outcome {
+        status: 200,
+        headers: vec![("Content-Type", media_type.to_owned())],
+        message,
+        spans,
+        violations: crate::otlp::violations(&request),
+        otlp: Some(request),
     }
 }
 

@@ -49,7 +49,7 @@ fn picture(spans: &[SpanRecord]) -> Vec<(String, Option<String>, String, Vec<Str
                 format!("{:?} {:?} {:?}", span.tags, span.kind, span.remote_endpoint),
                 span.annotations
                     .iter()
-                    .map(|annotation| annotation.value.clone())
+                    .map(|annotation| annotation.text().into_owned())
                     .collect(),
             )
         })
@@ -103,7 +103,7 @@ fn library_spans_and_events_nest_under_the_innermost_scope() {
     let annotations: Vec<_> = failed
         .annotations
         .iter()
-        .map(|annotation| annotation.value.as_str())
+        .map(|annotation| annotation.text().into_owned())
         .collect();
     assert_eq!(annotations, ["looking up order=0", "order zero"]);
 

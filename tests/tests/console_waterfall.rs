@@ -195,10 +195,7 @@ fn strip_ansi(text: &str) -> String {
 fn events_follow_their_span_with_their_offset() {
     let mut root = span(1, None, "main", 0, 5_000);
     root.annotations = (0..7)
-        .map(|i| Annotation {
-            timestamp_us: 1_000_000 + 1_500 + i,
-            value: format!("step {i} done rows=3"),
-        })
+        .map(|i| Annotation::new(1_000_000 + 1_500 + i, format!("step {i} done rows=3")))
         .collect();
     let text = render_trace(&[root], &plain());
     let lines: Vec<&str> = text.lines().collect();
@@ -381,10 +378,7 @@ fn golden_rendering_of_a_two_service_trace() {
         ("retries".into(), TagValue::I64(-1)),
     ]
     .into();
-    served.annotations = vec![Annotation {
-        timestamp_us: 1_000_000 + 3_400,
-        value: "lock wait".to_owned(),
-    }];
+    served.annotations = vec![Annotation::new(1_000_000 + 3_400, "lock wait".to_owned())];
     served.service_name = Some(Arc::from("inventory"));
     // In closing order, as the layer exports them.
     let text = render_trace(&[query, served, call, root], &plain());

@@ -27,6 +27,7 @@ fn both_ways(spans: &[SpanRecord]) -> [Vec<ReceivedSpan>; 2] {
         let checked = match encoding {
             Encoding::Json => check_json(&body),
             Encoding::Proto => check_proto(&body),
+            otlp => unreachable!("{otlp:?} is not a Zipkin encoding"),
         };
         let (received, violations) =
             checked.unwrap_or_else(|error| panic!("{encoding:?} body refused: {error}"));
@@ -74,17 +75,14 @@ fn every_unicode_scalar_value_survives_both_encodings() {
                         TagValue::Str(Cow::Owned(text.clone())),
                     )]
                     .into(),
-                    annotations: vec![Annotation {
-                        timestamp_us: 1_700_000_000_000_001,
-                        value: text,
-                    }],
+                    annotations: vec![Annotation::new(1_700_000_000_000_001, text)],
                     ..base((batch * 16 + index + 1) as u64)
                 }
             })
             .collect();
         for received in both_ways(&spans) {
             for (span, got) in spans.iter().zip(&received) {
-                let text = span.annotations[0].value.as_str();
+                let text = span.annotations[0].message.as_str();
                 let expected_name = text.to_lowercase();
                 assert_eq!(got.name.as_deref(), Some(expected_name.as_str()));
                 assert_eq!(got.service(), Some(expected_name.as_str()));
@@ -105,10 +103,7 @@ fn control_characters_quotes_and_escapes_stay_valid() {
             ("n".into(), TagValue::F64(f64::NAN)),
         ]
         .into(),
-        annotations: vec![Annotation {
-            timestamp_us: 1_700_000_000_000_001,
-            value: nasty.into(),
-        }],
+        annotations: vec![Annotation::new(1_700_000_000_000_001, nasty)],
         remote_endpoint: Some(Endpoint {
             service_name: Some(Arc::from(nasty)),
             ..Endpoint::default()

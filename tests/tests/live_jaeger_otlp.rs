@@ -3,8 +3,10 @@
 //! Zipkin cannot: names and service names in their original case, typed attributes, the status
 //! with its message, events with their attributes, and the parent as a CHILD_OF reference.
 //!
-//! Nothing of traced is under test here: this proves the test support's OTLP endpoint is live
-//! and pins what Jaeger shows for each OTLP field, so the exporter's tests can compare with it.
+//! The first test pins what Jaeger shows for each OTLP field from a hand-written request; the
+//! others send the shop's scenario through traced's own OTLP exporter, in protobuf and in JSON,
+//! to the same kind of Jaeger (and to the strict receiver, which decodes every request with the
+//! official OTLP types), and read it back through Jaeger's query API.
 
 use std::time::Duration;
 
@@ -163,4 +165,180 @@ fn jaeger_shows_an_otlp_trace_with_case_types_status_and_events() {
             field("attempt", "int64", json!(2)),
         ]
     );
+}
+
+mod live_support;
+
+/// The shop's scenario sent by traced's OTLP exporter (`encoding`) to a real Jaeger, and the
+/// strict receiver; Jaeger's query API read back as its UI reads it.
+fn shop_over_otlp(encoding: traced::encode::Encoding) -> (JaegerServer, u64) {
+    let jaeger = JaegerServer::start();
+    let sent = live_support::play_shop_in(
+        encoding,
+        format!("{}/v1/traces", jaeger.otlp_http_endpoint()),
+    );
+    (jaeger, sent)
+}
+
+/// The one span of `trace` with this operation name in this service.
+fn the<'a>(trace: &'a Value, operation: &str, in_service: &str) -> &'a Value {
+    let matching: Vec<&Value> = trace["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter(|span| {
+            let process = span["processID"].as_str().unwrap_or_default();
+            span["operationName"] == operation
+                && trace["processes"][process]["serviceName"] == in_service
+        })
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one {operation:?} in {in_service}: {trace:#}"
+    );
+    matching[0]
+}
+
+fn tag_of(span: &Value, key: &str) -> (String, Value) {
+    let found: Vec<(String, String, Value)> = fields(&span["tags"])
+        .into_iter()
+        .filter(|(name, _, _)| name == key)
+        .collect();
+    assert_eq!(found.len(), 1, "one {key:?} tag: {span:#}");
+    (found[0].1.clone(), found[0].2.clone())
+}
+
+/// What Jaeger shows of the shop sent over OTLP: every span stored, both services, the
+/// `GET /available` trace in its original case with parents, kinds, typed attributes and the
+/// scope, and the failing fills as ERROR statuses with their messages.
+fn check_shop_in_jaeger(jaeger: &JaegerServer, sent: u64) {
+    assert_eq!(jaeger.services(), ["catalog", "inventory"]);
+    let all: std::collections::BTreeMap<String, Value> = jaeger
+        .search("service=catalog", 1, DEADLINE)
+        .into_iter()
+        .chain(jaeger.search("service=inventory", 1, DEADLINE))
+        .map(|trace| {
+            (
+                trace["traceID"].as_str().unwrap_or_default().to_owned(),
+                trace,
+            )
+        })
+        .collect();
+    assert_eq!(all.len(), 6, "one trace per request");
+    let stored: usize = all
+        .values()
+        .map(|trace| trace["spans"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(stored as u64, sent, "every span sent is stored");
+
+    // Found by its name as sent: OTLP keeps the case Zipkin lower-cases.
+    let found = jaeger.search("service=catalog&operation=GET%20%2Favailable", 1, DEADLINE);
+    assert_eq!(found.len(), 1, "one /available trace");
+    let trace = jaeger.wait_for_trace(found[0]["traceID"].as_str().expect("an id"), 5, DEADLINE);
+    assert_eq!(
+        trace["spans"].as_array().map(Vec::len),
+        Some(5),
+        "{trace:#}"
+    );
+    let server = the(&trace, "GET /available", "catalog");
+    let list_items = the(&trace, "list_items", "catalog");
+    let call = the(&trace, "GET", "catalog");
+    let stocks = the(&trace, "GET /stocks", "inventory");
+    let list_stocks = the(&trace, "list_stocks", "inventory");
+    assert_eq!(server["references"], json!([]));
+    for (child, parent) in [
+        (list_items, server),
+        (call, server),
+        (stocks, call),
+        (list_stocks, stocks),
+    ] {
+        assert_eq!(
+            child["references"],
+            json!([{"refType": "CHILD_OF", "traceID": trace["traceID"], "spanID": parent["spanID"]}]),
+            "{} under {}",
+            child["operationName"],
+            parent["operationName"]
+        );
+    }
+    for (span, kind) in [
+        (server, "server"),
+        (list_items, "client"),
+        (call, "client"),
+        (stocks, "server"),
+        (list_stocks, "client"),
+    ] {
+        assert_eq!(
+            tag_of(span, "span.kind"),
+            ("string".to_owned(), json!(kind))
+        );
+        assert_eq!(
+            tag_of(span, "otel.scope.name"),
+            ("string".to_owned(), json!("traced"))
+        );
+    }
+    // Integers stay integers.
+    assert_eq!(
+        tag_of(server, "http.response.status_code"),
+        ("int64".to_owned(), json!(200))
+    );
+    assert_eq!(
+        tag_of(stocks, "http.route"),
+        ("string".to_owned(), json!("/stocks"))
+    );
+    assert_eq!(
+        tag_of(call, "peer.service"),
+        ("string".to_owned(), json!("inventory"))
+    );
+    assert_eq!(
+        tag_of(list_stocks, "db.system.name"),
+        ("string".to_owned(), json!("sqlite"))
+    );
+    assert!(
+        matches!(tag_of(call, "server.port"), (kind, port) if kind == "int64" && port.as_u64().is_some())
+    );
+
+    // The fills: one success, two failures as ERROR statuses with their messages.
+    let fills = jaeger.search("service=inventory&operation=POST%20%2Ffill", 3, DEADLINE);
+    let mut shown: Vec<String> = fills
+        .iter()
+        .map(|trace| {
+            let root = the(trace, "POST /fill", "inventory");
+            let status: Vec<(String, String, Value)> = fields(&root["tags"])
+                .into_iter()
+                .filter(|(key, _, _)| {
+                    ["error", "otel.status_code", "otel.status_description"].contains(&key.as_str())
+                })
+                .collect();
+            serde_json::to_string(&status).unwrap_or_default()
+        })
+        .collect();
+    shown.sort();
+    let failed = |message: &str| {
+        serde_json::to_string(&[
+            field("error", "bool", json!(true)),
+            field("otel.status_code", "string", json!("ERROR")),
+            field("otel.status_description", "string", json!(message)),
+        ])
+        .unwrap_or_default()
+    };
+    let mut expected = [
+        "[]".to_owned(),
+        failed("product 42 is not in the catalog"),
+        failed("stock must not be negative"),
+    ];
+    expected.sort();
+    assert_eq!(shown, expected);
+}
+
+#[test]
+fn the_shop_over_otlp_protobuf_is_one_trace_per_request_in_jaeger() {
+    let (jaeger, sent) = shop_over_otlp(traced::encode::Encoding::OtlpProtobuf);
+    check_shop_in_jaeger(&jaeger, sent);
+}
+
+#[test]
+fn the_shop_over_otlp_json_is_one_trace_per_request_in_jaeger() {
+    let (jaeger, sent) = shop_over_otlp(traced::encode::Encoding::OtlpJson);
+    check_shop_in_jaeger(&jaeger, sent);
 }

@@ -1,12 +1,15 @@
 //! The reporter against sick collectors: retries where they help, none where they cannot, and in
 //! every case an instrumented program that never blocks, bounded memory, a shutdown within its
-//! deadline and every span accounted for.
+//! deadline and every span accounted for. Each fault is met by both wires the reporter speaks,
+//! Zipkin and OTLP (`<scenario>::zipkin`, `<scenario>::otlp`); OTLP's partial success is its own
+//! case.
 
 mod report_support;
 
 use std::time::{Duration, Instant};
 
 use report_support::{config, dispatch, make_traces};
+use traced::encode::Encoding;
 use traced::export::Exporter;
 use traced::model::{SpanId, SpanRecord, TraceId};
 use traced::report::{ReporterConfig, Stats, ZipkinReporter};
@@ -26,8 +29,62 @@ fn span(id: u64) -> SpanRecord {
 }
 
 /// Only a flush sends: no timer can split the spans of a test into several batches.
-fn quiet_config(endpoint: &str) -> ReporterConfig {
-    config(endpoint).schedule_delay(Duration::from_secs(3600))
+fn quiet_config(config: ReporterConfig) -> ReporterConfig {
+    config.schedule_delay(Duration::from_secs(3600))
+}
+
+/// The wire the reporter speaks in a fault test: each collector fault is met by both.
+#[derive(Clone, Copy, Debug)]
+enum Protocol {
+    /// Zipkin v2 JSON to `/api/v2/spans`.
+    Zipkin,
+    /// OTLP/HTTP protobuf to `/v1/traces`.
+    Otlp,
+}
+
+impl Protocol {
+    fn endpoint(self, receiver: &Receiver) -> String {
+        match self {
+            Protocol::Zipkin => receiver.endpoint(),
+            Protocol::Otlp => receiver.otlp_endpoint(),
+        }
+    }
+
+    fn encoding(self) -> Encoding {
+        match self {
+            Protocol::Zipkin => Encoding::Json,
+            Protocol::Otlp => Encoding::OtlpProtobuf,
+        }
+    }
+
+    fn config(self, receiver: &Receiver) -> ReporterConfig {
+        config(&self.endpoint(receiver)).encoding(self.encoding())
+    }
+
+    /// The status a healthy collector answers.
+    fn accepted(self) -> u16 {
+        match self {
+            Protocol::Zipkin => 202,
+            Protocol::Otlp => 200,
+        }
+    }
+}
+
+/// One `#[test]` per protocol for a fault scenario: `scenario::zipkin` and `scenario::otlp`.
+macro_rules! both_protocols {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn zipkin() {
+                super::$scenario(super::Protocol::Zipkin)
+            }
+
+            #[test]
+            fn otlp() {
+                super::$scenario(super::Protocol::Otlp)
+            }
+        }
+    };
 }
 
 fn assert_all_accounted(stats: Stats, created: u64) {
@@ -37,13 +94,13 @@ fn assert_all_accounted(stats: Stats, created: u64) {
     assert!(stats.is_balanced(), "{stats:?}");
 }
 
-#[test]
-fn a_collector_failing_with_503_then_recovering_gets_everything() {
+both_protocols!(a_collector_failing_with_503_then_recovering_gets_everything);
+fn a_collector_failing_with_503_then_recovering_gets_everything(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::FailFirst {
         requests: 3,
         status: 503,
     });
-    let reporter = ZipkinReporter::start(config(&receiver.endpoint())).unwrap();
+    let reporter = ZipkinReporter::start(protocol.config(&receiver)).unwrap();
     let created = make_traces(&dispatch(&reporter), 5, 3);
     assert_eq!(reporter.flush(WAIT).unsent, 0);
     assert_eq!(
@@ -62,17 +119,20 @@ fn a_collector_failing_with_503_then_recovering_gets_everything() {
         .iter()
         .map(|request| request.status)
         .collect();
-    assert_eq!(statuses[..4], [Some(503), Some(503), Some(503), Some(202)]);
+    assert_eq!(
+        statuses[..4],
+        [Some(503), Some(503), Some(503), Some(protocol.accepted())]
+    );
 }
 
-#[test]
-fn retry_after_is_honoured_on_429() {
+both_protocols!(retry_after_is_honoured_on_429);
+fn retry_after_is_honoured_on_429(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::TooManyRequests {
         retry_after_secs: Some(2),
     });
     // Without Retry-After the backoff here would be 10–20 ms.
     let reporter =
-        ZipkinReporter::start(quiet_config(&receiver.endpoint()).max_attempts(2)).unwrap();
+        ZipkinReporter::start(quiet_config(protocol.config(&receiver)).max_attempts(2)).unwrap();
     let created = make_traces(&dispatch(&reporter), 1, 1);
     reporter.flush(Duration::ZERO);
     receiver.wait_for_requests(1, WAIT);
@@ -93,13 +153,13 @@ fn retry_after_is_honoured_on_429() {
     assert_all_accounted(stats, created);
 }
 
-#[test]
-fn a_429_without_retry_after_backs_off_and_gives_up_after_max_attempts() {
+both_protocols!(a_429_without_retry_after_backs_off_and_gives_up_after_max_attempts);
+fn a_429_without_retry_after_backs_off_and_gives_up_after_max_attempts(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::TooManyRequests {
         retry_after_secs: None,
     });
     let reporter =
-        ZipkinReporter::start(quiet_config(&receiver.endpoint()).max_attempts(3)).unwrap();
+        ZipkinReporter::start(quiet_config(protocol.config(&receiver)).max_attempts(3)).unwrap();
     let created = make_traces(&dispatch(&reporter), 1, 2);
     let outcome = reporter.flush(WAIT);
     assert_eq!(outcome.unsent, created);
@@ -109,10 +169,10 @@ fn a_429_without_retry_after_backs_off_and_gives_up_after_max_attempts() {
     assert_all_accounted(stats, created);
 }
 
-#[test]
-fn a_400_is_not_retried() {
+both_protocols!(a_400_is_not_retried);
+fn a_400_is_not_retried(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::AlwaysStatus(400));
-    let reporter = ZipkinReporter::start(quiet_config(&receiver.endpoint())).unwrap();
+    let reporter = ZipkinReporter::start(quiet_config(protocol.config(&receiver))).unwrap();
     let created = make_traces(&dispatch(&reporter), 1, 2);
     assert_eq!(reporter.flush(WAIT).unsent, created);
     // Give a wrongly scheduled retry the time to show up.
@@ -126,10 +186,10 @@ fn a_400_is_not_retried() {
     assert_all_accounted(stats, created);
 }
 
-#[test]
-fn a_500_on_every_request_is_retried_a_bounded_number_of_times() {
+both_protocols!(a_500_on_every_request_is_retried_a_bounded_number_of_times);
+fn a_500_on_every_request_is_retried_a_bounded_number_of_times(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::AlwaysStatus(500));
-    let reporter = ZipkinReporter::start(config(&receiver.endpoint()).max_attempts(4)).unwrap();
+    let reporter = ZipkinReporter::start(protocol.config(&receiver).max_attempts(4)).unwrap();
     let created = make_traces(&dispatch(&reporter), 2, 2);
     assert_eq!(reporter.flush(WAIT).unsent, created);
     std::thread::sleep(Duration::from_millis(300));
@@ -137,6 +197,36 @@ fn a_500_on_every_request_is_retried_a_bounded_number_of_times() {
     assert_eq!(receiver.requests().len() as u64, 4 * stats.failed_batches);
     assert_eq!(stats.retries, 3 * stats.failed_batches);
     assert_all_accounted(stats, created);
+}
+
+#[test]
+fn an_otlp_partial_success_counts_the_rejected_spans_and_is_not_retried() {
+    for encoding in [Encoding::OtlpProtobuf, Encoding::OtlpJson] {
+        let receiver = Receiver::start_with(Fault::PartialSuccess { rejected: 2 });
+        let reporter = ZipkinReporter::start(quiet_config(
+            config(&receiver.otlp_endpoint()).encoding(encoding),
+        ))
+        .unwrap();
+        let created = make_traces(&dispatch(&reporter), 1, 4);
+        assert_eq!(reporter.flush(WAIT).unsent, 2, "{encoding:?}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(receiver.requests().len(), 1, "no retry: {encoding:?}");
+        let stats = reporter.stats();
+        assert_eq!(
+            (stats.sent, stats.dropped, stats.rejected, stats.retries),
+            (created - 2, 2, 2, 0),
+            "{encoding:?}"
+        );
+        assert_all_accounted(stats, created);
+        let error = reporter
+            .last_error()
+            .expect("the rejection is the last error");
+        assert!(
+            error.contains("rejected 2 span(s)") && error.contains("over quota"),
+            "{error}"
+        );
+        receiver.assert_no_violations();
+    }
 }
 
 /// The scenario every sick collector must pass: 10,000 spans exported while it misbehaves,
@@ -186,24 +276,25 @@ fn sick_collector(endpoint: &str, config: ReporterConfig) -> Stats {
     stats
 }
 
-fn sick_config() -> ReporterConfig {
+fn sick_config(protocol: Protocol) -> ReporterConfig {
     config("http://unused")
+        .encoding(protocol.encoding())
         .max_queue_spans(1_000)
         .export_timeout(Duration::from_secs(8))
         .connect_timeout(Duration::from_secs(2))
 }
 
-#[test]
-fn a_collector_not_listening() {
-    let stats = sick_collector(&unused_endpoint(), sick_config());
+both_protocols!(a_collector_not_listening);
+fn a_collector_not_listening(protocol: Protocol) {
+    let stats = sick_collector(&unused_endpoint(), sick_config(protocol));
     assert_eq!(stats.sent, 0);
     assert!(stats.dropped >= 9_000, "{stats:?}");
 }
 
-#[test]
-fn a_collector_that_never_answers() {
+both_protocols!(a_collector_that_never_answers);
+fn a_collector_that_never_answers(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::Hang);
-    let stats = sick_collector(&receiver.endpoint(), sick_config());
+    let stats = sick_collector(&protocol.endpoint(&receiver), sick_config(protocol));
     assert_eq!(stats.sent, 0);
     assert!(
         receiver.requests().len() <= 2,
@@ -212,30 +303,30 @@ fn a_collector_that_never_answers() {
     );
 }
 
-#[test]
-fn a_collector_that_resets_connections() {
+both_protocols!(a_collector_that_resets_connections);
+fn a_collector_that_resets_connections(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::Reset);
-    let stats = sick_collector(&receiver.endpoint(), sick_config());
+    let stats = sick_collector(&protocol.endpoint(&receiver), sick_config(protocol));
     assert_eq!(stats.sent, 0);
     assert!(stats.retries >= 1, "{stats:?}");
 }
 
-#[test]
-fn a_collector_that_answers_garbage() {
+both_protocols!(a_collector_that_answers_garbage);
+fn a_collector_that_answers_garbage(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::Garbage);
-    let stats = sick_collector(&receiver.endpoint(), sick_config());
+    let stats = sick_collector(&protocol.endpoint(&receiver), sick_config(protocol));
     assert_eq!(stats.sent, 0);
     assert!(stats.retries >= 1, "{stats:?}");
 }
 
-#[test]
-fn a_collector_that_reads_very_slowly() {
+both_protocols!(a_collector_that_reads_very_slowly);
+fn a_collector_that_reads_very_slowly(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::SlowRead {
         bytes_per_sec: 4_096,
     });
     let stats = sick_collector(
-        &receiver.endpoint(),
-        sick_config().export_timeout(Duration::from_secs(2)),
+        &protocol.endpoint(&receiver),
+        sick_config(protocol).export_timeout(Duration::from_secs(2)),
     );
     assert!(stats.dropped > 0, "{stats:?}");
 }

@@ -21,7 +21,7 @@ fn config_error(result: Result<traced::TracingGuard, InitError>) -> traced::conf
 fn try_init_refuses_bad_values_and_installs_nothing() {
     let cases = [
         ("OTEL_TRACES_SAMPLER", "sometimes"),
-        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_TRACES_EXPORTER", "jaeger"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "-1"),
         ("OTEL_PROPAGATORS", "xray"),
         ("RUST_LOG", "info,[unclosed"),

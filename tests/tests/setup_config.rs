@@ -137,14 +137,15 @@ fn traces_exporter_lists() {
             &[ExporterKind::Console, ExporterKind::Zipkin],
         ),
         ("none,console", &[ExporterKind::Console]),
+        ("OTLP,zipkin", &[ExporterKind::Otlp, ExporterKind::Zipkin]),
     ];
     for (value, expected) in cases {
         let config = parse(&[("OTEL_TRACES_EXPORTER", value)]);
         assert_eq!(&config.exporters(), expected, "{value}");
     }
-    for value in ["otlp", "zipkin,jaeger", "console;zipkin"] {
+    for value in ["jaeger", "zipkin,jaeger", "console;zipkin"] {
         let variable = "OTEL_TRACES_EXPORTER";
-        let expected = "a comma-separated list of zipkin, console, file, or none";
+        let expected = "a comma-separated list of zipkin, otlp, console, file, or none";
         let config = bad(&[(variable, value)], (variable, value, expected));
         assert_eq!(
             config.exporters(),

@@ -93,7 +93,7 @@ pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>)
             out.extend_from_slice(b"{\"timestamp\":");
             write_u64(annotation.timestamp_us, out);
             out.extend_from_slice(b",\"value\":");
-            write_string(&annotation.value, out);
+            write_string(&annotation.text(), out);
             out.push(b'}');
         }
         out.push(b']');
@@ -178,7 +178,7 @@ fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
 }
 
 /// Writes 16 lower-hex digits.
-fn write_hex(value: u64, out: &mut Vec<u8>) {
+pub(super) fn write_hex(value: u64, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 16];
     for (index, digit) in digits.iter_mut().enumerate() {
@@ -187,7 +187,7 @@ fn write_hex(value: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits);
 }
 
-fn write_u64(mut value: u64, out: &mut Vec<u8>) {
+pub(super) fn write_u64(mut value: u64, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -204,7 +204,7 @@ fn write_u64(mut value: u64, out: &mut Vec<u8>) {
 /// Writes `text` as a JSON string. Quote, backslash and every control character are escaped
 /// (RFC 8259 §7); U+2028 and U+2029 too, so the output is also valid JavaScript. Everything
 /// else is copied as UTF-8, which a `&str` always is.
-fn write_string(text: &str, out: &mut Vec<u8>) {
+pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
@@ -306,13 +306,11 @@ mod tests {
                 ("delta".into(), TagValue::I64(-4)),
             ]
             .into(),
-            annotations: vec![Annotation {
-                timestamp_us: 1_502_787_600_000_100,
-                value: "card checked".into(),
-            }],
+            annotations: vec![Annotation::new(1_502_787_600_000_100, "card checked")],
             debug: true,
             shared: true,
             local_root: false,
+            ..SpanRecord::default()
         }
     }
 
@@ -398,10 +396,7 @@ mod tests {
                 TagValue::Str(hostile.clone().into()),
             )]
             .into(),
-            annotations: vec![Annotation {
-                timestamp_us: 1,
-                value: hostile.clone(),
-            }],
+            annotations: vec![Annotation::new(1, hostile.clone())],
             service_name: Some(Arc::from("svc\n\"x\"")),
             ..full_span()
         };

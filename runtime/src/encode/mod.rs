@@ -25,23 +25,31 @@
 //! assert_eq!(Encoding::Json.content_type(), "application/json");
 //! ```
 
-use crate::model::{Annotation, Endpoint, SpanRecord, TagValue};
+use crate::model::{Annotation, Endpoint, Resource, SpanRecord, TagValue};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, UdpSocket};
 
 mod json;
+mod otlp;
+mod otlp_json;
+mod otlp_proto;
 mod proto;
+mod protobuf;
 
 pub use json::encode_json;
+pub use otlp_json::encode_otlp_json;
+pub use otlp_proto::encode_otlp_proto;
 pub use proto::encode_proto;
 
-/// The wire format of a POST to the collector.
+/// The wire format of a POST to the collector: Zipkin v2 (JSON or proto3) or OTLP (protobuf or
+/// JSON).
 ///
 /// ```
 /// use traced::encode::Encoding;
 /// assert_eq!(Encoding::default(), Encoding::Json);
 /// assert_eq!(Encoding::Proto.content_type(), "application/x-protobuf");
+/// assert!(Encoding::OtlpProtobuf.is_otlp());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum Encoding {
@@ -50,14 +58,55 @@ pub enum Encoding {
     Json,
     /// `zipkin.proto3.ListOfSpans` (`application/x-protobuf`): smaller and cheaper to parse.
     Proto,
+    /// OTLP/HTTP protobuf (`application/x-protobuf`): OpenTelemetry's default, for Jaeger v2,
+    /// Grafana Tempo and the OpenTelemetry Collector.
+    OtlpProtobuf,
+    /// OTLP/HTTP JSON (`application/json`).
+    OtlpJson,
 }
 
 impl Encoding {
     /// The `Content-Type` of a body in this encoding.
     pub fn content_type(self) -> &'static str {
         match self {
-            Encoding::Json => "application/json",
-            Encoding::Proto => "application/x-protobuf",
+            Encoding::Json | Encoding::OtlpJson => "application/json",
+            Encoding::Proto | Encoding::OtlpProtobuf => "application/x-protobuf",
+        }
+    }
+
+    /// Whether this is an OTLP encoding (a whole batch is one `ExportTraceServiceRequest`).
+    pub fn is_otlp(self) -> bool {
+        matches!(self, Encoding::OtlpProtobuf | Encoding::OtlpJson)
+    }
+
+    /// Appends `spans` to `out` as one OTLP request, under `resource`; for the Zipkin
+    /// encodings, as one list with the resource's service name on the local endpoint.
+    ///
+    /// ```
+    /// use traced::encode::Encoding;
+    /// use traced::model::{Resource, SpanRecord};
+    ///
+    /// let mut body = Vec::new();
+    /// Encoding::OtlpJson.encode_batch([&SpanRecord::default()], &Resource::new("shop"), &mut body);
+    /// assert!(body.starts_with(b"{\"resourceSpans\""));
+    /// ```
+    pub fn encode_batch<'a>(
+        self,
+        spans: impl IntoIterator<Item = &'a SpanRecord>,
+        resource: &Resource,
+        out: &mut Vec<u8>,
+    ) {
+        match self {
+            Encoding::OtlpProtobuf => encode_otlp_proto(spans, resource, out),
+            Encoding::OtlpJson => encode_otlp_json(spans, resource, out),
+            zipkin => {
+                let local = Endpoint::service(&resource.service_name);
+                zipkin.begin_list(out);
+                for (index, span) in spans.into_iter().enumerate() {
+                    zipkin.push_span(span, &local, index == 0, out);
+                }
+                zipkin.end_list(out);
+            }
         }
     }
 
@@ -75,11 +124,16 @@ impl Encoding {
         match self {
             Encoding::Json => encode_json(spans, local, out),
             Encoding::Proto => encode_proto(spans, local, out),
+            Encoding::OtlpProtobuf | Encoding::OtlpJson => {
+                let resource = Resource::new(local.service_name.as_deref().unwrap_or_default());
+                self.encode_batch(spans, &resource, out)
+            }
         }
     }
 
     /// Starts an empty list in `out`, for encoding span by span with [`Encoding::push_span`].
     pub(crate) fn begin_list(self, out: &mut Vec<u8>) {
+        debug_assert!(!self.is_otlp());
         if self == Encoding::Json {
             out.push(b'[');
         }
@@ -102,6 +156,8 @@ impl Encoding {
                 json::write_span(span, local, out);
             }
             Encoding::Proto => proto::write_list_entry(span, local, out),
+            // The reporter encodes OTLP a batch at a time (`encode_batch`).
+            Encoding::OtlpProtobuf | Encoding::OtlpJson => {}
         }
     }
 
@@ -220,16 +276,21 @@ pub(crate) fn live_tags<'a>(
     })
 }
 
-/// The annotations to send: each distinct (timestamp, value) once, in recording order.
+/// The annotations to send: each distinct (timestamp, text) once, in recording order.
 pub(crate) fn live_annotations(annotations: &[Annotation]) -> impl Iterator<Item = &Annotation> {
-    let mut seen: Option<std::collections::HashSet<(u64, &str)>> =
+    let mut seen: Option<std::collections::HashSet<(u64, Cow<'_, str>)>> =
         (annotations.len() > SCAN_LIMIT).then(Default::default);
     annotations
         .iter()
         .enumerate()
         .filter(move |(index, annotation)| match &mut seen {
-            Some(seen) => seen.insert((annotation.timestamp_us, &annotation.value)),
-            None => !annotations[..*index].contains(annotation),
+            Some(seen) => seen.insert((annotation.timestamp_us, annotation.text())),
+            None => {
+                let text = annotation.text();
+                !annotations[..*index].iter().any(|earlier| {
+                    earlier.timestamp_us == annotation.timestamp_us && earlier.text() == text
+                })
+            }
         })
         .map(|(_, annotation)| annotation)
 }
@@ -283,10 +344,7 @@ mod tests {
 
     #[test]
     fn identical_annotations_are_sent_once() {
-        let annotation = |timestamp_us, value: &str| Annotation {
-            timestamp_us,
-            value: value.into(),
-        };
+        let annotation = |timestamp_us, value: &str| Annotation::new(timestamp_us, value);
         let few = vec![annotation(1, "a"), annotation(1, "a"), annotation(2, "a")];
         assert_eq!(live_annotations(&few).count(), 2);
         let many: Vec<_> = (0..40).map(|index| annotation(index % 20, "x")).collect();

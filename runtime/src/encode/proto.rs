@@ -10,11 +10,8 @@
 
 use crate::model::{Endpoint, Kind, SpanRecord};
 
+use super::protobuf::{nested, put_bytes, put_key, put_varint, FIXED64, VARINT};
 use super::{live_annotations, live_tags, lowercase, tag_text, wire_duration, WireEndpoint};
-
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
 
 /// Appends `spans` to `out` as a proto3 `zipkin.proto3.ListOfSpans` (`application/x-protobuf`).
 ///
@@ -85,8 +82,9 @@ fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>) {
         nested(out, 10, |out| {
             put_key(out, 1, FIXED64);
             out.extend_from_slice(&annotation.timestamp_us.to_le_bytes());
-            if !annotation.value.is_empty() {
-                put_bytes(out, 2, annotation.value.as_bytes());
+            let text = annotation.text();
+            if !text.is_empty() {
+                put_bytes(out, 2, text.as_bytes());
             }
         });
     }
@@ -127,50 +125,6 @@ fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
         put_key(out, 4, VARINT);
         put_varint(out, u64::from(port));
     }
-}
-
-fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
-    put_varint(out, u64::from(field << 3 | u32::from(wire_type)));
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_key(out, field, LEN);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-/// Writes a length-delimited field whose body `write` appends. The body is written in place
-/// after a one-byte length, patched afterwards: nearly every message here is shorter than 128
-/// bytes, so this avoids a sizing pass; a longer one moves its body to make room.
-fn nested(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
-    put_key(out, field, LEN);
-    out.push(0);
-    let start = out.len();
-    write(out);
-    let len = out.len() - start;
-    if len < 0x80 {
-        out[start - 1] = len as u8;
-        return;
-    }
-    let mut prefix = [0u8; 10];
-    let mut used = 0;
-    let mut rest = len as u64;
-    while rest >= 0x80 {
-        prefix[used] = rest as u8 | 0x80;
-        rest >>= 7;
-        used += 1;
-    }
-    prefix[used] = rest as u8;
-    used += 1;
-    out.splice(start - 1..start, prefix[..used].iter().copied());
 }
 
 #[cfg(test)]
@@ -280,13 +234,11 @@ mod tests {
                 ("ok".into(), TagValue::Bool(true)),
             ]
             .into(),
-            annotations: vec![Annotation {
-                timestamp_us: 1_502_787_600_000_100,
-                value: "card checked".into(),
-            }],
+            annotations: vec![Annotation::new(1_502_787_600_000_100, "card checked")],
             debug: true,
             shared: true,
             local_root: false,
+            ..SpanRecord::default()
         }
     }
 
@@ -356,10 +308,7 @@ mod tests {
                 TagValue::Str(hostile.clone().into()),
             )]
             .into(),
-            annotations: vec![Annotation {
-                timestamp_us: 9,
-                value: hostile.clone(),
-            }],
+            annotations: vec![Annotation::new(9, hostile.clone())],
             ..full_span()
         };
         let list = decode(&[span], &process());
@@ -389,7 +338,7 @@ mod tests {
         for len in [0, 1, 127, 128, 129, 16_383, 16_384, 70_000] {
             let mut out = vec![0xaa];
             nested(&mut out, 3, |out| out.extend(std::iter::repeat_n(7u8, len)));
-            let mut expected = vec![0xaa, 3 << 3 | LEN];
+            let mut expected = vec![0xaa, 3 << 3 | super::super::protobuf::LEN];
             put_varint(&mut expected, len as u64);
             expected.extend(std::iter::repeat_n(7u8, len));
             assert_eq!(out, expected, "body of {len} bytes");

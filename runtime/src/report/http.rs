@@ -11,8 +11,9 @@ use super::ReportError;
 /// How a POST ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// The collector accepted the spans.
-    Delivered,
+    /// The collector accepted the spans; holds its answer's body (an OTLP collector says there
+    /// which spans it rejected, if any).
+    Delivered(Vec<u8>),
     /// Worth repeating; `after` is what the collector asked for with `Retry-After`.
     Retry {
         after: Option<Duration>,
@@ -108,7 +109,7 @@ impl Sender {
             .read_to_vec()
             .unwrap_or_default();
         if (200..300).contains(&status) {
-            return Outcome::Delivered;
+            return Outcome::Delivered(answer);
         }
         let mut reason = format!("HTTP {status}");
         let snippet = String::from_utf8_lossy(&answer[..answer.len().min(200)]);

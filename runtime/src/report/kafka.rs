@@ -165,7 +165,7 @@ impl KafkaSender {
         {
             Ok(_) => {
                 *self.connection.borrow_mut() = Some(connection);
-                Outcome::Delivered
+                Outcome::Delivered(Vec::new())
             }
             Err(error) => classify(&error, &self.endpoint.topic),
         }

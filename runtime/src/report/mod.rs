@@ -40,11 +40,13 @@ use std::time::{Duration, Instant};
 
 use crate::encode::{host_ipv4, Encoding};
 use crate::export::{Exporter, FlushOutcome};
-use crate::model::{Endpoint, SpanRecord};
+use crate::limits::SpanLimits;
+use crate::model::{Endpoint, Resource, SpanRecord};
 
 mod http;
 #[cfg(feature = "kafka")]
 mod kafka;
+mod partial_success;
 mod queue;
 mod retry;
 mod stats;
@@ -60,6 +62,9 @@ const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The default collector endpoint, as `OTEL_EXPORTER_ZIPKIN_ENDPOINT` defines it.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
+
+/// The default OTLP/HTTP traces endpoint, as `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` defines it.
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 
 /// How a [`ZipkinReporter`] sends spans. Start from `Default` and change what you need.
 ///
@@ -87,10 +92,16 @@ pub struct ReporterConfig {
     /// 1,000,000 bytes (below the broker's default `message.max.bytes`).
     pub endpoint: String,
     /// This process's endpoint: lower-case service name and host IPv4 (default: no name, the
-    /// address of the interface of the default route).
+    /// address of the interface of the default route). Zipkin encodings only.
     pub local: Endpoint,
-    /// JSON (default) or proto3.
+    /// This process as OTLP describes it: service name as written and resource attributes.
+    /// OTLP encodings only.
+    pub resource: Resource,
+    /// Zipkin JSON (default) or proto3, or OTLP protobuf or JSON.
     pub encoding: Encoding,
+    /// The span limits applied on the reporter's thread before encoding (OpenTelemetry's
+    /// defaults).
+    pub limits: SpanLimits,
     /// Whether bodies are gzip-compressed (default false; needs the `gzip` feature).
     pub gzip: bool,
     /// The most spans queued or in flight (default 32768; `OTEL_BSP_MAX_QUEUE_SIZE` sets it).
@@ -137,7 +148,9 @@ impl Default for ReporterConfig {
                 ipv4: host_ipv4(),
                 ..Endpoint::default()
             },
+            resource: Resource::default(),
             encoding: Encoding::Json,
+            limits: SpanLimits::default(),
             gzip: false,
             max_queue_spans: 32_768,
             max_queue_bytes: 32 << 20,
@@ -176,9 +189,31 @@ impl ReporterConfig {
         self
     }
 
-    /// Sets the local service name (lower-cased, as Zipkin expects).
+    /// A configuration for an OTLP/HTTP collector (Jaeger v2, Grafana Tempo, the OpenTelemetry
+    /// Collector): endpoint [`DEFAULT_OTLP_ENDPOINT`], protobuf encoding.
+    ///
+    /// ```
+    /// use traced::encode::Encoding;
+    /// use traced::report::ReporterConfig;
+    ///
+    /// let config = ReporterConfig::otlp().service_name("Checkout");
+    /// assert_eq!(config.endpoint, "http://localhost:4318/v1/traces");
+    /// assert_eq!(config.encoding, Encoding::OtlpProtobuf);
+    /// assert_eq!(config.resource.service_name, "Checkout");
+    /// ```
+    pub fn otlp() -> ReporterConfig {
+        ReporterConfig {
+            endpoint: DEFAULT_OTLP_ENDPOINT.to_owned(),
+            encoding: Encoding::OtlpProtobuf,
+            ..ReporterConfig::default()
+        }
+    }
+
+    /// Sets the service name: lower-cased on the local endpoint, as Zipkin expects, and as
+    /// written in the OTLP resource.
     pub fn service_name(mut self, name: &str) -> ReporterConfig {
         self.local.service_name = Some(Arc::from(name.to_lowercase()));
+        self.resource.service_name = name.to_owned();
         self
     }
 
@@ -197,6 +232,10 @@ impl ReporterConfig {
     setters! {
         /// Sets this process's endpoint (service name, addresses, port).
         local: Endpoint,
+        /// Sets the OTLP resource (service name and attributes).
+        resource: Resource,
+        /// Sets the span limits.
+        limits: SpanLimits,
         /// Sets the wire format.
         encoding: Encoding,
         /// Turns gzip compression of bodies on or off.
@@ -255,16 +294,16 @@ impl fmt::Display for ReportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReportError::InvalidEndpoint { endpoint, reason } => {
-                write!(f, "invalid Zipkin endpoint {endpoint:?}: {reason}")
+                write!(f, "invalid collector endpoint {endpoint:?}: {reason}")
             }
             ReportError::InvalidHeader(name) => {
-                write!(f, "invalid HTTP header {name:?} for the Zipkin reporter")
+                write!(f, "invalid HTTP header {name:?} for the reporter")
             }
             ReportError::GzipUnavailable => {
                 f.write_str("gzip compression needs traced's `gzip` feature")
             }
             ReportError::Tls(why) => {
-                write!(f, "invalid TLS settings for the Zipkin reporter: {why}")
+                write!(f, "invalid TLS settings for the reporter: {why}")
             }
             ReportError::InvalidLimit(what) => write!(f, "invalid reporter limit: {what}"),
             ReportError::Spawn(error) => write!(f, "cannot start the reporter thread: {error}"),
@@ -355,6 +394,8 @@ impl ZipkinReporter {
             encoding: config.encoding,
             gzip: config.gzip,
             local: config.local,
+            resource: config.resource,
+            limits: config.limits,
             endpoint: config.endpoint.clone(),
             // A zero delay would make an idle worker spin; a millisecond is as good as none.
             schedule_delay: config.schedule_delay.max(Duration::from_millis(1)),

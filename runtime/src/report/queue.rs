@@ -152,11 +152,19 @@ pub(crate) fn estimate_bytes(span: &SpanRecord) -> usize {
         }
     }
     bytes += span.annotations.capacity() * size_of::<Annotation>();
-    bytes += span
-        .annotations
-        .iter()
-        .map(|annotation| annotation.value.capacity())
-        .sum::<usize>();
+    for annotation in &span.annotations {
+        bytes += annotation.message.capacity();
+        if annotation.fields.spilled() {
+            bytes += annotation.fields.capacity() * size_of::<crate::model::Tag>();
+        }
+        for (key, value) in &annotation.fields {
+            bytes += owned(key);
+            if let TagValue::Str(text) = value {
+                bytes += owned(text);
+            }
+        }
+    }
+    bytes += span.links.capacity() * size_of::<crate::model::Link>();
     if let Some(remote) = &span.remote_endpoint {
         bytes += size_of::<Endpoint>() + remote.service_name.as_deref().map_or(0, str::len);
     }

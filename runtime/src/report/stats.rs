@@ -31,12 +31,29 @@ pub struct Stats {
     pub failed_batches: u64,
     /// POSTs repeated after a connection error, a 429 or a 5xx.
     pub retries: u64,
+    /// Spans an OTLP collector answered it rejected (its "partial success"); they are
+    /// counted in `dropped` too, not in `sent`.
+    pub rejected: u64,
 }
 
 impl Stats {
     /// Whether every exported span is counted exactly once as sent, dropped or pending.
     pub fn is_balanced(&self) -> bool {
         self.exported == self.sent + self.dropped + self.pending
+    }
+
+    /// Two reporters' counts added up (a Zipkin and an OTLP reporter side by side).
+    pub(crate) fn plus(self, other: Stats) -> Stats {
+        Stats {
+            exported: self.exported + other.exported,
+            queued: self.queued + other.queued,
+            sent: self.sent + other.sent,
+            dropped: self.dropped + other.dropped,
+            pending: self.pending + other.pending,
+            failed_batches: self.failed_batches + other.failed_batches,
+            retries: self.retries + other.retries,
+            rejected: self.rejected + other.rejected,
+        }
     }
 }
 
@@ -52,6 +69,8 @@ pub(crate) struct Counters {
     pub(crate) lost: u64,
     pub(crate) failed_batches: u64,
     pub(crate) retries: u64,
+    /// Of `lost`, those an OTLP collector rejected.
+    pub(crate) rejected: u64,
 }
 
 impl Counters {
@@ -64,6 +83,7 @@ impl Counters {
             pending: self.queued - self.sent - self.lost,
             failed_batches: self.failed_batches,
             retries: self.retries,
+            rejected: self.rejected,
         }
     }
 
@@ -138,6 +158,7 @@ mod tests {
             lost: 1,
             failed_batches: 1,
             retries: 3,
+            rejected: 0,
         };
         let stats = counters.snapshot();
         assert_eq!((stats.dropped, stats.pending), (3, 2));

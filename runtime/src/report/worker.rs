@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::encode::Encoding;
-use crate::model::{Endpoint, SpanRecord};
+use crate::limits::SpanLimits;
+use crate::model::{Endpoint, Resource, SpanRecord};
 
 use super::http::Outcome;
 use super::queue::{estimate_bytes, Shared};
@@ -22,6 +23,9 @@ pub(crate) struct Worker {
     /// Whether the worker gzips the body itself (HTTP).
     pub(crate) gzip_body: bool,
     pub(crate) local: Endpoint,
+    /// The process as OTLP describes it.
+    pub(crate) resource: Resource,
+    pub(crate) limits: SpanLimits,
     pub(crate) endpoint: String,
     pub(crate) schedule_delay: Duration,
     pub(crate) export_timeout: Duration,
@@ -35,6 +39,9 @@ pub(crate) struct Worker {
 enum Undelivered {
     /// It failed for good; counted as a failed batch.
     Failed,
+    /// The collector took it but rejected this many of its spans (OTLP partial success); not
+    /// retried, as OTLP asks.
+    Rejected(u64),
     /// Shutdown gave up on the worker; nothing may be counted any more.
     Abandoned,
 }
@@ -116,6 +123,12 @@ impl Worker {
             state.held_bytes -= bytes;
             match result {
                 Ok(()) => state.counters.sent += count as u64,
+                Err(Undelivered::Rejected(rejected)) => {
+                    let rejected = rejected.min(count as u64);
+                    state.counters.sent += count as u64 - rejected;
+                    state.counters.lost += rejected;
+                    state.counters.rejected += rejected;
+                }
                 Err(_) => {
                     state.counters.lost += count as u64;
                     state.counters.failed_batches += 1;
@@ -132,6 +145,23 @@ impl Worker {
     /// (gzipped if configured); returns how many spans it holds. A single span larger than the
     /// byte limit still goes alone: the collector decides.
     fn encode_batch(&self, running: &mut Running) -> usize {
+        // The limits are applied here, on the reporter's thread, not where spans end.
+        for span in running.taken.iter_mut().take(self.batch_spans) {
+            self.limits.apply(span);
+        }
+        let count = if self.encoding.is_otlp() {
+            self.encode_otlp_batch(running)
+        } else {
+            self.encode_zipkin_batch(running)
+        };
+        if self.gzip_body {
+            compress(&running.body, &mut running.compressed);
+        }
+        count
+    }
+
+    /// A Zipkin list, span by span, stopping before the span that would pass the byte limit.
+    fn encode_zipkin_batch(&self, running: &mut Running) -> usize {
         let body = &mut running.body;
         body.clear();
         self.encoding.begin_list(body);
@@ -147,10 +177,25 @@ impl Worker {
             count += 1;
         }
         self.encoding.end_list(body);
-        if self.gzip_body {
-            compress(body, &mut running.compressed);
-        }
         count
+    }
+
+    /// One OTLP request (spans grouped by service cannot be appended one at a time): a batch
+    /// over the byte limit is halved until it fits, or is a single span.
+    fn encode_otlp_batch(&self, running: &mut Running) -> usize {
+        let mut count = running.taken.len().min(self.batch_spans);
+        loop {
+            running.body.clear();
+            self.encoding.encode_batch(
+                running.taken.iter().take(count),
+                &self.resource,
+                &mut running.body,
+            );
+            if running.body.len() <= self.batch_bytes || count == 1 {
+                return count;
+            }
+            count = count.div_ceil(2);
+        }
     }
 
     /// POSTs the encoded batch, retrying connection errors, 429 and 5xx with backoff, within
@@ -169,7 +214,7 @@ impl Worker {
                 None => self.export_timeout,
             };
             let (after, reason) = match self.transport.send(body, self.gzip, timeout) {
-                Outcome::Delivered => return Ok(()),
+                Outcome::Delivered(answer) => return self.delivered(&answer),
                 Outcome::Fail { reason } => {
                     self.shared.lock().last_error = Some(reason);
                     return Err(Undelivered::Failed);
@@ -188,6 +233,26 @@ impl Worker {
                 return Err(Undelivered::Abandoned);
             }
             state.counters.retries += 1;
+        }
+    }
+
+    /// A delivered batch, unless an OTLP collector answered that it rejected some of it.
+    fn delivered(&self, answer: &[u8]) -> Result<(), Undelivered> {
+        if !self.encoding.is_otlp() {
+            return Ok(());
+        }
+        match super::partial_success::rejected(self.encoding, answer) {
+            Some((rejected, message)) if rejected > 0 || !message.is_empty() => {
+                self.shared.lock().last_error = Some(format!(
+                    "the collector rejected {rejected} span(s) of a batch: {message}"
+                ));
+                if rejected > 0 {
+                    Err(Undelivered::Rejected(rejected))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
         }
     }
 

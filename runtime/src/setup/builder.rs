@@ -16,7 +16,8 @@ use crate::encode::Encoding;
 use crate::export::{Exporter, FanOut};
 use crate::file_export::FileExporter;
 use crate::layer::TracedLayer;
-use crate::model::Endpoint;
+use crate::limits::SpanLimits;
+use crate::model::{Endpoint, Resource};
 use crate::propagation::Propagator;
 use crate::report::{ReporterConfig, ZipkinReporter};
 use crate::sample::Sampler;
@@ -25,6 +26,7 @@ use super::error::InitError;
 use super::filter::SpanFilter;
 use super::fmt::{Correlated, DispatchCell};
 use super::guard::{activate, Installed, Parts, ShutdownReport, TracingGuard, GLOBAL_INSTALLED};
+use super::limited::with_limits;
 use super::resource::{resource_tags, with_resource};
 use super::{DEFAULT_FILTER, DEFAULT_SHUTDOWN_TIMEOUT};
 
@@ -149,6 +151,45 @@ impl Builder {
         self
     }
 
+    /// The OTLP/HTTP traces URL, used as given (instead of `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+    /// and `OTEL_EXPORTER_OTLP_ENDPOINT`), such as `http://localhost:4318/v1/traces`.
+    ///
+    /// ```no_run
+    /// let _guard = traced::builder()
+    ///     .service_name("checkout")
+    ///     .otlp_endpoint("http://jaeger:4318/v1/traces")
+    ///     .init();
+    /// ```
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Builder {
+        self.config.otlp_endpoint = url.into();
+        self.config.otlp_endpoint_set = true;
+        self.overrides(&[
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]);
+        self
+    }
+
+    /// A header sent with every request to the OTLP collector (e.g. an API key).
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Builder {
+        self.config.otlp_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The span limits for every exporter (instead of `OTEL_ATTRIBUTE_COUNT_LIMIT`, ...).
+    pub fn span_limits(mut self, limits: SpanLimits) -> Builder {
+        self.config.limits = limits;
+        self.overrides(&[
+            "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_SPAN_EVENT_COUNT_LIMIT",
+            "OTEL_SPAN_LINK_COUNT_LIMIT",
+        ]);
+        self
+    }
+
     /// The exporters to install (instead of `OTEL_TRACES_EXPORTER`); empty installs none.
     pub fn exporters(mut self, kinds: impl IntoIterator<Item = ExporterKind>) -> Builder {
         let mut list = Vec::new();
@@ -227,23 +268,49 @@ impl Builder {
         self
     }
 
-    /// How long one request to the collector may take.
+    /// How long one request to a collector (Zipkin or OTLP) may take.
     pub fn request_timeout(mut self, timeout: Duration) -> Builder {
         self.config.zipkin_timeout = Some(timeout);
-        self.overrides(&["OTEL_EXPORTER_ZIPKIN_TIMEOUT"]);
+        self.config.otlp_timeout = Some(timeout);
+        self.overrides(&[
+            "OTEL_EXPORTER_ZIPKIN_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        ]);
         self
     }
 
-    /// The collector's wire format: JSON (default) or proto3.
+    /// A collector's wire format: a Zipkin encoding (JSON, the default, or proto3) sets the
+    /// Zipkin reporter's, an OTLP one (protobuf, the default, or JSON) the OTLP reporter's
+    /// (instead of `OTEL_EXPORTER_OTLP_PROTOCOL`).
+    ///
+    /// ```
+    /// use traced::encode::Encoding;
+    /// let builder = traced::builder().encoding(Encoding::Proto).encoding(Encoding::OtlpJson);
+    /// assert_eq!(builder.config().otlp_encoding, Encoding::OtlpJson);
+    /// ```
     pub fn encoding(mut self, encoding: Encoding) -> Builder {
-        self.encoding = encoding;
+        if encoding.is_otlp() {
+            self.config.otlp_encoding = encoding;
+            self.overrides(&[
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            ]);
+        } else {
+            self.encoding = encoding;
+        }
         self
     }
 
-    /// Gzip-compresses the bodies sent to the collector (needs the `gzip` feature, on by
-    /// default).
+    /// Gzip-compresses the bodies sent to the collectors (needs the `gzip` feature, on by
+    /// default); for OTLP instead of `OTEL_EXPORTER_OTLP_COMPRESSION`.
     pub fn gzip(mut self, gzip: bool) -> Builder {
         self.gzip = gzip;
+        self.config.otlp_gzip = Some(gzip);
+        self.overrides(&[
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        ]);
         self
     }
 
@@ -370,7 +437,7 @@ impl Builder {
             // Lost a race with another installer: stop what was started, quietly.
             if let Some(installed) = &guard.installed {
                 installed.done.store(true, Ordering::Release);
-                if let Some(reporter) = &installed.reporter {
+                for reporter in &installed.reporters {
                     reporter.shutdown(Duration::ZERO);
                 }
             }
@@ -486,10 +553,10 @@ impl Builder {
             .sampler
             .take()
             .unwrap_or_else(|| self.config.sampler.build());
-        let (exporter, others, reporter) = self.build_exporters()?;
+        let (exporter, others, reporters) = self.build_exporters()?;
         let installed = Arc::new(Installed {
             others,
-            reporter,
+            reporters,
             shutdown_timeout: self.shutdown_timeout,
             done: AtomicBool::new(false),
             report: Mutex::new(ShutdownReport::default()),
@@ -564,7 +631,7 @@ impl Builder {
             })
     }
 
-    /// The layer's exporter, the exporters other than the reporter, and the reporter.
+    /// The layer's exporter, the exporters other than the reporters, and the reporters.
     #[allow(clippy::type_complexity)]
     fn build_exporters(
         &mut self,
@@ -572,7 +639,7 @@ impl Builder {
         (
             Arc<dyn Exporter>,
             Vec<Arc<dyn Exporter>>,
-            Option<Arc<ZipkinReporter>>,
+            Vec<Arc<ZipkinReporter>>,
         ),
         InitError,
     > {
@@ -584,30 +651,49 @@ impl Builder {
         let resource = resource_tags(&config.resource_attributes);
         let mut exporters: Vec<Arc<dyn Exporter>> = Vec::new();
         let mut others: Vec<Arc<dyn Exporter>> = Vec::new();
-        let mut reporter = None;
+        let mut reporters = Vec::new();
+        let limits = config.limits;
         for kind in config.exporters() {
-            match kind {
-                ExporterKind::Zipkin => match ZipkinReporter::start(self.reporter_config(&local)) {
+            let reporter_config = match kind {
+                ExporterKind::Zipkin => Some(self.reporter_config(&local)),
+                ExporterKind::Otlp => Some(self.otlp_config()),
+                _ => None,
+            };
+            if let Some(reporter_config) = reporter_config {
+                match ZipkinReporter::start(reporter_config) {
                     Ok(started) => {
                         let started = Arc::new(started);
-                        reporter = Some(started.clone());
-                        exporters.push(with_resource(started, &resource));
+                        reporters.push(started.clone());
+                        // OTLP carries the resource attributes in its resource, not as tags.
+                        exporters.push(match kind {
+                            ExporterKind::Otlp => started,
+                            _ => with_resource(started, &resource),
+                        });
                     }
                     Err(error) if self.lenient => {
-                        eprintln!("traced: the Zipkin reporter cannot start: {error}; spans are not sent to Zipkin");
+                        eprintln!(
+                            "traced: the {} reporter cannot start: {error}; spans are not sent to it",
+                            kind.name()
+                        );
                     }
                     Err(error) => return Err(InitError::Reporter(error)),
-                },
+                }
+                continue;
+            }
+            match kind {
+                ExporterKind::Zipkin | ExporterKind::Otlp => {}
                 ExporterKind::Console => {
-                    let console: Arc<dyn Exporter> =
-                        Arc::new(ConsoleExporter::stderr(&config.service_name));
+                    let console: Arc<dyn Exporter> = with_limits(
+                        Arc::new(ConsoleExporter::stderr(&config.service_name)),
+                        limits,
+                    );
                     others.push(console.clone());
                     exporters.push(console);
                 }
                 ExporterKind::File => {
                     match FileExporter::create(&config.file_path, local.clone()) {
                         Ok(file) => {
-                            let file: Arc<dyn Exporter> = Arc::new(file);
+                            let file: Arc<dyn Exporter> = with_limits(Arc::new(file), limits);
                             others.push(file.clone());
                             exporters.push(with_resource(file, &resource));
                         }
@@ -632,18 +718,36 @@ impl Builder {
         } else {
             Arc::new(FanOut::new(exporters))
         };
-        Ok((exporter, others, reporter))
+        Ok((exporter, others, reporters))
     }
 
-    fn reporter_config(&self, local: &Endpoint) -> ReporterConfig {
+    /// The OTLP reporter's configuration: the `OTEL_EXPORTER_OTLP_*` variables (or the
+    /// builder), the batch variables shared with Zipkin, the resource.
+    fn otlp_config(&self) -> ReporterConfig {
         let config = &self.config;
-        let mut reporter = ReporterConfig::default()
-            .endpoint(config.zipkin_endpoint.clone())
-            .local(local.clone())
-            .encoding(self.encoding)
-            .gzip(self.gzip)
+        let mut resource = Resource::new(config.service_name.clone());
+        for (key, value) in &config.resource_attributes {
+            resource = resource.attribute(key.clone(), value.clone());
+        }
+        let mut reporter = self
+            .batch_config(ReporterConfig::otlp())
+            .endpoint(config.otlp_endpoint.clone())
+            .resource(resource)
+            .encoding(config.otlp_encoding)
+            .gzip(config.otlp_gzip.unwrap_or(self.gzip));
+        reporter.headers = config.otlp_headers.clone();
+        if let Some(timeout) = config.otlp_timeout.or(config.export_timeout) {
+            reporter = reporter.export_timeout(timeout);
+        }
+        reporter
+    }
+
+    /// What every reporter shares: limits, queue and batch sizes, delay, TLS, shutdown.
+    fn batch_config(&self, mut reporter: ReporterConfig) -> ReporterConfig {
+        let config = &self.config;
+        reporter = reporter
+            .limits(config.limits)
             .shutdown_timeout(self.shutdown_timeout);
-        reporter.headers = config.zipkin_headers.clone();
         reporter.tls_root_certs_pem = self.tls_root_certs_pem.clone();
         if let Some(size) = config.max_queue_size {
             reporter = reporter.max_queue_spans(size);
@@ -654,6 +758,18 @@ impl Builder {
         if let Some(delay) = config.schedule_delay {
             reporter = reporter.schedule_delay(delay);
         }
+        reporter
+    }
+
+    fn reporter_config(&self, local: &Endpoint) -> ReporterConfig {
+        let config = &self.config;
+        let mut reporter = self
+            .batch_config(ReporterConfig::default())
+            .endpoint(config.zipkin_endpoint.clone())
+            .local(local.clone())
+            .encoding(self.encoding)
+            .gzip(self.gzip);
+        reporter.headers = config.zipkin_headers.clone();
         // Both bound one export; the Zipkin-specific variable is the more precise one.
         if let Some(timeout) = config.zipkin_timeout.or(config.export_timeout) {
             reporter = reporter.export_timeout(timeout);

@@ -14,7 +14,7 @@ pub enum InitError {
     Config(ConfigError),
     /// A global subscriber was already installed; a process has only one.
     AlreadyInstalled,
-    /// The Zipkin reporter could not start.
+    /// A reporter (Zipkin or OTLP) could not start.
     Reporter(ReportError),
     /// The `file` exporter could not create its file.
     File {
@@ -33,7 +33,7 @@ impl fmt::Display for InitError {
                 "traced: a global tracing subscriber is already installed (use traced::layer() \
                  to add traced to your own subscriber)",
             ),
-            InitError::Reporter(error) => write!(f, "traced: the Zipkin reporter: {error}"),
+            InitError::Reporter(error) => write!(f, "traced: the reporter: {error}"),
             InitError::File { path, source } => {
                 write!(f, "traced: cannot create {}: {source}", path.display())
             }

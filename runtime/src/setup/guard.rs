@@ -41,7 +41,7 @@ impl TracingGuard {
     pub fn stats(&self) -> Stats {
         self.installed
             .as_ref()
-            .and_then(|installed| installed.reporter.as_ref().map(|reporter| reporter.stats()))
+            .map(|installed| installed.stats())
             .unwrap_or_default()
     }
 }
@@ -67,13 +67,22 @@ impl fmt::Debug for TracingGuard {
 pub(super) struct Installed {
     /// Every exporter but the reporter, flushed first (they finish quickly).
     pub(super) others: Vec<Arc<dyn Exporter>>,
-    pub(super) reporter: Option<Arc<ZipkinReporter>>,
+    /// The reporters (Zipkin, OTLP), shut down last.
+    pub(super) reporters: Vec<Arc<ZipkinReporter>>,
     pub(super) shutdown_timeout: Duration,
     pub(super) done: AtomicBool,
     pub(super) report: Mutex<ShutdownReport>,
 }
 
 impl Installed {
+    /// The reporters' counts, added up.
+    pub(super) fn stats(&self) -> Stats {
+        self.reporters
+            .iter()
+            .map(|reporter| reporter.stats())
+            .fold(Stats::default(), Stats::plus)
+    }
+
     pub(super) fn shutdown(&self) -> ShutdownReport {
         if self.done.swap(true, Ordering::AcqRel) {
             return *self
@@ -88,13 +97,13 @@ impl Installed {
             report.undelivered += exporter.flush(left).unsent;
         }
         let written = report.undelivered;
-        if let Some(reporter) = &self.reporter {
+        for reporter in &self.reporters {
             let left = deadline.saturating_duration_since(Instant::now());
             // The reporter says on stderr what it could not deliver.
             reporter.shutdown(left);
-            report.stats = reporter.stats();
-            report.undelivered += report.stats.dropped;
         }
+        report.stats = self.stats();
+        report.undelivered += report.stats.dropped;
         if written > 0 {
             eprintln!("traced: {written} span(s) could not be written");
         }

@@ -95,7 +95,8 @@ pub fn shutdown() -> ShutdownReport {
     }
 }
 
-/// What the installed Zipkin reporter did so far; zeros when none is installed.
+/// What the installed reporters (Zipkin, OTLP) did so far, added up; zeros when none is
+/// installed.
 ///
 /// ```
 /// let stats = traced::stats();
@@ -103,6 +104,6 @@ pub fn shutdown() -> ShutdownReport {
 /// ```
 pub fn stats() -> Stats {
     installed()
-        .and_then(|installed| installed.reporter.as_ref().map(|reporter| reporter.stats()))
+        .map(|installed| installed.stats())
         .unwrap_or_default()
 }

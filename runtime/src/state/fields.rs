@@ -56,7 +56,8 @@ impl FieldRecorder<'_> {
         match crate::semconv::route(key) {
             Route::Name => self.state.details().name = Some(text.into_owned()),
             Route::Kind => self.state.kind = Kind::parse(&text),
-            Route::Service => self.state.service = Some(Arc::from(text.to_lowercase())),
+            // Kept as written: OTLP shows it so; the Zipkin encoders lower-case it.
+            Route::Service => self.state.service = Some(Arc::from(text.as_ref())),
             Route::Peer(field) => {
                 self.state.details().peer.text(field, &text);
                 self.tag(key, TagValue::Str(Cow::Owned(text.into_owned())));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tracing_core::{Level, Metadata};
 
 use crate::clock::Timestamp;
-use crate::model::{Annotation, Kind, Sampling, SpanContext, TagValue, Tags, TraceId};
+use crate::model::{Annotation, Kind, Link, Sampling, SpanContext, TagValue, Tags, TraceId};
 use crate::pipeline::{child_context, start_time};
 use crate::semconv::PeerFields;
 
@@ -60,6 +60,7 @@ pub(crate) struct SpanState {
 struct Details {
     name: Option<String>,
     annotations: Vec<Annotation>,
+    links: Vec<Link>,
     peer: PeerFields,
 }
 
@@ -139,6 +140,7 @@ impl SpanState {
         }
         if let Some(mut details) = self.details.take() {
             span.details().annotations.append(&mut details.annotations);
+            span.details().links.append(&mut details.links);
         }
     }
 
@@ -235,19 +237,24 @@ impl SpanState {
     }
 
     /// Adds an event as an annotation; an ERROR event also tags the span as failed.
-    pub(crate) fn annotate(&mut self, level: Level, value: String) {
+    pub(crate) fn annotate(&mut self, level: Level, annotation: Annotation) {
         if level == Level::ERROR && !self.has_tag("error") {
-            let message = if value.is_empty() {
+            let text = annotation.text();
+            let message = if text.is_empty() {
                 "error".to_owned()
             } else {
-                value.clone()
+                text.into_owned()
             };
             self.tags
                 .push((Cow::Borrowed("error"), TagValue::Str(Cow::Owned(message))));
         }
-        self.details().annotations.push(Annotation {
-            timestamp_us: Timestamp::now().epoch_us(),
-            value,
-        });
+        self.details().annotations.push(annotation);
+    }
+
+    /// Records that this span follows from another (a span link in OTLP).
+    pub(crate) fn follows_from(&mut self, link: Link) {
+        if !self.details().links.contains(&link) {
+            self.details().links.push(link);
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::clock::Timestamp;
-use crate::model::{Annotation, Endpoint, Kind, Sampling, SpanRecord, Tags};
+use crate::model::{Annotation, Dropped, Endpoint, Kind, Link, Sampling, SpanRecord, Tags};
 
 use super::{Details, SpanState};
 
@@ -27,8 +27,14 @@ impl SpanState {
             ..
         } = *self;
         let (timestamp_us, duration_us) = start.epoch_us_until(end);
-        let (name, annotations, local_port, remote_endpoint) = match self.details.take() {
-            None => (Cow::Borrowed(meta.name()), Vec::new(), None, None),
+        let (name, annotations, links, local_port, remote_endpoint) = match self.details.take() {
+            None => (
+                Cow::Borrowed(meta.name()),
+                Vec::new(),
+                Vec::new(),
+                None,
+                None,
+            ),
             Some(details) => details.finish(meta.name(), kind),
         };
         // The record is one literal, built where the caller wants it: a span record is a few
@@ -51,6 +57,8 @@ impl SpanState {
                 std::mem::take(&mut self.tags)
             },
             annotations,
+            links,
+            dropped: Dropped::default(),
             debug: context.sampling == Sampling::Debug,
             shared,
             local_root,
@@ -58,25 +66,26 @@ impl SpanState {
     }
 }
 
+/// A span's rare parts, as its record holds them.
+type FinishedDetails = (
+    Cow<'static, str>,
+    Vec<Annotation>,
+    Vec<Link>,
+    Option<u16>,
+    Option<Endpoint>,
+);
+
 impl Details {
-    /// The record's name, annotations, local port and remote endpoint.
-    fn finish(
-        self,
-        name: &'static str,
-        kind: Option<Kind>,
-    ) -> (
-        Cow<'static, str>,
-        Vec<Annotation>,
-        Option<u16>,
-        Option<Endpoint>,
-    ) {
+    /// The record's name, annotations, links, local port and remote endpoint.
+    fn finish(self, name: &'static str, kind: Option<Kind>) -> FinishedDetails {
         let Details {
             name: renamed,
             annotations,
+            links,
             peer,
         } = self;
         let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
         let (local_port, remote) = peer.resolve(kind);
-        (name, annotations, local_port, remote)
+        (name, annotations, links, local_port, remote)
     }
 }

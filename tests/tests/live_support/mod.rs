@@ -143,8 +143,24 @@ pub(crate) async fn serve(app: axum::Router) -> SocketAddr {
 /// server) and to the strict receiver; checks the answers, that both got every span and that
 /// nothing broke the Zipkin spec; returns how many spans the server was sent.
 pub(crate) fn play_shop(endpoint: String) -> u64 {
+    play_shop_in(Encoding::Json, endpoint)
+}
+
+/// [`play_shop`] in any encoding: Zipkin's, or OTLP's to an OTLP endpoint (the strict receiver
+/// then takes the same encoding on its OTLP path, decoded with the official OTLP types).
+pub(crate) fn play_shop_in(encoding: Encoding, endpoint: String) -> u64 {
     let receiver = Receiver::start();
-    let reporting = Reporting::start(&[Sink::json(endpoint), Sink::json(receiver.endpoint())]);
+    let checked = if encoding.is_otlp() {
+        receiver.otlp_endpoint()
+    } else {
+        receiver.endpoint()
+    };
+    let sink = |endpoint: String| Sink {
+        endpoint,
+        encoding,
+        gzip: false,
+    };
+    let reporting = Reporting::start(&[sink(endpoint), sink(checked)]);
     let data = DataDir::temporary().expect("a temporary directory");
     let statuses = reporting.block_on(async {
         let shop = shop::start(&Config::loopback(data.path()))
