@@ -159,6 +159,7 @@ where
                 Some((remote, shared)) => {
                     let context = self.core.continue_remote(remote, shared);
                     let mut state = SpanState::new(context, meta, true, None);
+                    state.set_trace_state(crate::remote_parent::trace_state_of(context.trace_id));
                     // Only a caller's span id can be shared; a bare decision starts a trace.
                     if shared && matches!(remote, Remote::Context(_)) {
                         state.set_shared();

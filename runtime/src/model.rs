@@ -584,6 +584,9 @@ pub struct SpanRecord {
     pub annotations: Vec<Annotation>,
     /// Spans this one follows from (OTLP span links).
     pub links: Vec<Link>,
+    /// The W3C `tracestate` of the caller whose trace this span continues (the header text),
+    /// when it ended inside that continuation's work; OTLP sends it, Zipkin has no place for it.
+    pub trace_state: Option<Arc<str>>,
     /// What the attribute limits removed.
     pub dropped: Dropped,
     /// Forced sampling (B3 debug).

@@ -1,12 +1,68 @@
-//! A caller's context waiting for the root span it continues: set around the code that makes
-//! the span, taken by the layer when the span is created.
+//! What a caller sent, for the spans that continue it: its context, waiting for the root span
+//! it continues (set around the code that makes the span, taken by the layer when the span is
+//! created), and its W3C `tracestate`, bound to the thread while the continued work runs (so
+//! spans of that trace record it, for OTLP's `trace_state`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
-use crate::model::Remote;
+use crate::model::{Remote, TraceId};
 
 thread_local! {
     static PENDING_REMOTE: Cell<Option<(Remote, bool)>> = const { Cell::new(None) };
+    /// The trace whose `tracestate` is bound, 0 for none. Separate from the text so the check
+    /// every finished span makes is one read of a constant-initialised cell, no lazy init.
+    static TRACE_STATE_TRACE: Cell<u128> = const { Cell::new(0) };
+    static TRACE_STATE_TEXT: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// A bound `tracestate`: the trace it belongs to and its header text.
+pub(crate) type BoundTraceState = (u128, Option<Arc<str>>);
+
+/// Binds `trace`'s `tracestate` header text to this thread; returns what was bound before, for
+/// [`restore_trace_state`].
+pub(crate) fn bind_trace_state(trace: TraceId, header: Option<Arc<str>>) -> BoundTraceState {
+    let trace = if header.is_some() { trace.0 } else { 0 };
+    let previous_trace = TRACE_STATE_TRACE.with(|bound| bound.replace(trace));
+    let previous_text = TRACE_STATE_TEXT.with(|text| text.replace(header));
+    (previous_trace, previous_text)
+}
+
+/// Runs `body` (which makes the span continuing `trace`) with `header` bound, so that span
+/// keeps it.
+pub(crate) fn with_trace_state<R>(
+    trace: TraceId,
+    header: Option<Arc<str>>,
+    body: impl FnOnce() -> R,
+) -> R {
+    if header.is_none() {
+        return body();
+    }
+    struct Restore(Option<BoundTraceState>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0.take() {
+                restore_trace_state(previous);
+            }
+        }
+    }
+    let _restore = Restore(Some(bind_trace_state(trace, header)));
+    body()
+}
+
+/// Puts back what [`bind_trace_state`] replaced (nothing during thread teardown).
+pub(crate) fn restore_trace_state((trace, text): BoundTraceState) {
+    let _ = TRACE_STATE_TRACE.try_with(|bound| bound.set(trace));
+    let _ = TRACE_STATE_TEXT.try_with(|bound| *bound.borrow_mut() = text);
+}
+
+/// The `tracestate` header text bound for `trace` on this thread, if any.
+#[inline]
+pub(crate) fn trace_state_of(trace: TraceId) -> Option<Arc<str>> {
+    if trace.0 == 0 || TRACE_STATE_TRACE.with(Cell::get) != trace.0 {
+        return None;
+    }
+    TRACE_STATE_TEXT.with(|text| text.borrow().clone())
 }
 
 /// Runs `make_span` so that the first root span it creates continues `remote` — the context a

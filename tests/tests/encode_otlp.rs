@@ -400,3 +400,39 @@ fn non_finite_doubles() {
     let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     assert!(parsed["resourceSpans"].is_array());
 }
+
+#[traced]
+fn continued_work() {}
+
+#[test]
+fn a_continued_w3c_trace_keeps_the_callers_trace_state() {
+    let capture = Capture::new();
+    capture.in_scope(|| {
+        let headers = vec![
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+        ];
+        traced::propagation::Propagator::trace_context()
+            .continue_trace(&headers, || tracing::info_span!("handle"))
+            .in_scope(continued_work);
+        continued_work();
+    });
+    let request = decoded(&capture.spans(), &Resource::new("shop"));
+    let states: Vec<(String, String)> = otlp::spans(&request)
+        .into_iter()
+        .map(|(_, span)| (span.name, span.trace_state))
+        .collect();
+    let continued = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".to_owned();
+    assert_eq!(
+        states,
+        [
+            ("continued_work".to_owned(), continued.clone()),
+            ("handle".to_owned(), continued),
+            // Another trace, after the continuation: no state of its own.
+            ("continued_work".to_owned(), String::new()),
+        ]
+    );
+}

@@ -15,7 +15,8 @@
 //!   `exception.message` is added at the span's end, as the semantic conventions ask.
 //! - Annotations are events (the message is the name, `event` when there is none; the fields
 //!   are typed attributes); `follows_from` is a link; the dropped counts are the limits'.
-//! - Flags: sampled, and whether the parent is remote (`local_root` with a parent).
+//! - Flags: sampled, and whether the parent is remote (`local_root` with a parent). The trace
+//!   state is the W3C `tracestate` of the caller the trace continues, when the span has it.
 
 use std::borrow::Cow;
 

@@ -59,6 +59,14 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",\"spanId\":\"");
     write_hex(span.id.0, out);
     out.push(b'"');
+    if let Some(state) = span
+        .trace_state
+        .as_deref()
+        .filter(|state| !state.is_empty())
+    {
+        out.extend_from_slice(b",\"traceState\":");
+        write_string(state, out);
+    }
     if let Some(parent) = span.parent_id {
         out.extend_from_slice(b",\"parentSpanId\":\"");
         write_hex(parent.0, out);

@@ -57,6 +57,13 @@ pub fn encode_otlp_proto<'a>(
 fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     put_bytes(out, 1, &span.trace_id.0.to_be_bytes());
     put_bytes(out, 2, &span.id.0.to_be_bytes());
+    if let Some(state) = span
+        .trace_state
+        .as_deref()
+        .filter(|state| !state.is_empty())
+    {
+        put_bytes(out, 3, state.as_bytes());
+    }
     if let Some(parent) = span.parent_id {
         put_bytes(out, 4, &parent.0.to_be_bytes());
     }

@@ -342,16 +342,19 @@ impl<S> ServerService<S> {
                 )
             };
         }
-        let span = match incoming.as_ref().map(|incoming| incoming.remote) {
-            Some(remote) => {
+        let span = match incoming.as_ref() {
+            Some(incoming) => {
                 let shared = config.model == SpanModel::Shared;
+                let (trace, state) = incoming.trace_state_text();
                 // A root, so the caller's context wins over whatever span is current here (a
                 // local parent would otherwise take precedence).
-                crate::remote_parent::with_remote_parent(
-                    remote,
-                    shared,
-                    || server_span!(parent: None,),
-                )
+                crate::remote_parent::with_trace_state(trace, state, || {
+                    crate::remote_parent::with_remote_parent(
+                        incoming.remote,
+                        shared,
+                        || server_span!(parent: None,),
+                    )
+                })
             }
             // No caller: nest under the current span, if any (a service called in-process).
             None => server_span!(),

@@ -41,16 +41,40 @@ fn scoped_state(incoming: Option<&Incoming>) -> ScopedState {
     Some((context.trace_id, Arc::new(state)))
 }
 
+impl Incoming {
+    /// The caller's trace and its `tracestate` as header text, for the span continuing it.
+    pub(crate) fn trace_state_text(&self) -> (TraceId, Option<Arc<str>>) {
+        let trace = self
+            .remote
+            .context()
+            .map_or(TraceId(0), |context| context.trace_id);
+        let text = self
+            .trace_state
+            .as_ref()
+            .filter(|_| trace.0 != 0)
+            .map(|state| Arc::from(state.header()));
+        (trace, text)
+    }
+}
+
 /// Binds a trace state to the thread and puts the previous one back when dropped, so nesting
 /// and early returns restore it.
 struct StateGuard {
     previous: ScopedState,
+    /// The same state as text, for the spans of the trace to record (`remote_parent.rs`).
+    previous_text: Option<crate::remote_parent::BoundTraceState>,
 }
 
 impl StateGuard {
     fn bind(state: ScopedState) -> StateGuard {
+        let text = state
+            .as_ref()
+            .map(|(trace, members)| (*trace, Arc::<str>::from(members.header())));
+        let previous_text =
+            text.map(|(trace, header)| crate::remote_parent::bind_trace_state(trace, Some(header)));
         StateGuard {
             previous: TRACE_STATE.with(|current| current.replace(state)),
+            previous_text,
         }
     }
 }
@@ -60,6 +84,9 @@ impl Drop for StateGuard {
         let previous = self.previous.take();
         // During thread teardown the slot may already be gone; nothing is left to restore then.
         let _ = TRACE_STATE.try_with(|current| *current.borrow_mut() = previous);
+        if let Some(previous_text) = self.previous_text.take() {
+            crate::remote_parent::restore_trace_state(previous_text);
+        }
     }
 }
 

@@ -243,7 +243,10 @@ impl Propagator {
         let incoming = self.extract_incoming(carrier);
         let span = match incoming.as_ref() {
             Some(incoming) => {
-                crate::remote_parent::with_remote_parent(incoming.remote, false, make_span)
+                let (trace, state) = incoming.trace_state_text();
+                crate::remote_parent::with_trace_state(trace, state, || {
+                    crate::remote_parent::with_remote_parent(incoming.remote, false, make_span)
+                })
             }
             None => make_span(),
         };

@@ -62,6 +62,8 @@ struct Details {
     annotations: Vec<Annotation>,
     links: Vec<Link>,
     peer: PeerFields,
+    /// The caller's W3C `tracestate`, on the root that continues its trace.
+    trace_state: Option<Arc<str>>,
 }
 
 impl SpanState {
@@ -249,6 +251,13 @@ impl SpanState {
                 .push((Cow::Borrowed("error"), TagValue::Str(Cow::Owned(message))));
         }
         self.details().annotations.push(annotation);
+    }
+
+    /// Keeps the caller's W3C `tracestate` header text (the root continuing its trace).
+    pub(crate) fn set_trace_state(&mut self, trace_state: Option<Arc<str>>) {
+        if trace_state.is_some() {
+            self.details().trace_state = trace_state;
+        }
     }
 
     /// Records that this span follows from another (a span link in OTLP).

@@ -1,6 +1,7 @@
 //! A finished span's state becomes its record.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::clock::Timestamp;
 use crate::model::{Annotation, Dropped, Endpoint, Kind, Link, Sampling, SpanRecord, Tags};
@@ -27,16 +28,18 @@ impl SpanState {
             ..
         } = *self;
         let (timestamp_us, duration_us) = start.epoch_us_until(end);
-        let (name, annotations, links, local_port, remote_endpoint) = match self.details.take() {
-            None => (
-                Cow::Borrowed(meta.name()),
-                Vec::new(),
-                Vec::new(),
-                None,
-                None,
-            ),
-            Some(details) => details.finish(meta.name(), kind),
-        };
+        let (name, annotations, links, local_port, remote_endpoint, trace_state) =
+            match self.details.take() {
+                None => (
+                    Cow::Borrowed(meta.name()),
+                    Vec::new(),
+                    Vec::new(),
+                    None,
+                    None,
+                    None,
+                ),
+                Some(details) => details.finish(meta.name(), kind),
+            };
         // The record is one literal, built where the caller wants it: a span record is a few
         // hundred bytes, and every move of it is a copy.
         SpanRecord {
@@ -58,6 +61,10 @@ impl SpanState {
             },
             annotations,
             links,
+            // A continued root has its caller's state; a span that ends inside the
+            // continuation's work reads it from the thread.
+            trace_state: trace_state
+                .or_else(|| crate::remote_parent::trace_state_of(context.trace_id)),
             dropped: Dropped::default(),
             debug: context.sampling == Sampling::Debug,
             shared,
@@ -73,6 +80,7 @@ type FinishedDetails = (
     Vec<Link>,
     Option<u16>,
     Option<Endpoint>,
+    Option<Arc<str>>,
 );
 
 impl Details {
@@ -83,9 +91,10 @@ impl Details {
             annotations,
             links,
             peer,
+            trace_state,
         } = self;
         let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
         let (local_port, remote) = peer.resolve(kind);
-        (name, annotations, links, local_port, remote)
+        (name, annotations, links, local_port, remote, trace_state)
     }
 }
