@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 
+use traced_benches::encode;
 use traced_benches::export::{ExportStack, GeneratorOutcome};
 use traced_benches::sink::Sink;
 use traced_benches::stacks::{self, Parent};
@@ -45,6 +46,7 @@ fn main() {
                 growth: measure_growth(),
                 export: run_exports(),
                 instructions: count_instructions(),
+                encoders: measure_encoders(),
             };
             let markdown = render(&results);
             println!("\n{markdown}");
@@ -78,6 +80,24 @@ fn main() {
                 ..Results::default()
             };
             println!("\n{}", render(&results));
+        }
+        "encode" => {
+            let results = Results {
+                encoders: measure_encoders(),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "encode-profile" => {
+            // One encoder's batches alone, for callgrind (`--toggle-collect=*encode_loop*`).
+            let encoder = args.get(1).map_or("otlp_protobuf", String::as_str);
+            let batches = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
+            let spans = encode::sample_batch();
+            let resource = encode::sample_resource();
+            let local = traced::model::Endpoint::service("catalog");
+            let mut out = Vec::new();
+            encode::encode(encoder, &spans, &resource, &local, &mut out);
+            encode::encode_loop(encoder, batches, &spans, &resource, &local, &mut out);
         }
         "instructions" => {
             for row in count_instructions() {
@@ -123,6 +143,7 @@ struct Results {
     alloc: Vec<AllocRow>,
     growth: Vec<traced_benches::growth::Cell>,
     instructions: Vec<InstructionRow>,
+    encoders: Vec<EncoderRow>,
 }
 
 impl Results {
@@ -459,6 +480,51 @@ async fn profile_async_loop(iters: u64, stack: &str) {
     }
 }
 
+/// One wire format's cost per span on the reporter's thread.
+struct EncoderRow {
+    id: &'static str,
+    label: &'static str,
+    ns: f64,
+    instructions: Option<f64>,
+    batch_bytes: usize,
+}
+
+/// Each encoder's time per span, and its instructions per span under callgrind when valgrind
+/// is installed (`src/encode.rs`).
+fn measure_encoders() -> Vec<EncoderRow> {
+    const BATCHES: u64 = 40;
+    let exe = std::env::current_exe().ok();
+    encode::ENCODERS
+        .iter()
+        .map(|&(id, label)| {
+            eprintln!("encoding: {id} ...");
+            let instructions = exe.as_ref().and_then(|exe| {
+                let output = Command::new("valgrind")
+                    .args([
+                        "--tool=callgrind",
+                        "--callgrind-out-file=/dev/null",
+                        "--toggle-collect=*encode_loop*",
+                    ])
+                    .arg(exe)
+                    .args(["encode-profile", id, &BATCHES.to_string()])
+                    .output()
+                    .ok()?;
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                let line = stderr.lines().find(|line| line.contains("Collected :"))?;
+                let total: u64 = line.rsplit(':').next()?.trim().parse().ok()?;
+                Some(total as f64 / (BATCHES * encode::BATCH as u64) as f64)
+            });
+            EncoderRow {
+                id,
+                label,
+                ns: encode::measure_ns(id),
+                instructions,
+                batch_bytes: encode::batch_bytes(id),
+            }
+        })
+        .collect()
+}
+
 /// Instructions per call under callgrind, counted inside the loop only. Unlike times, these
 /// do not depend on what else the machine is doing.
 fn count_instructions() -> Vec<InstructionRow> {
@@ -724,7 +790,52 @@ fn render(results: &Results) -> String {
             let _ = writeln!(out, "- {}: {:.0}", row.label, row.per_span);
         }
     }
-    if !results.ns.is_empty() {
+    if !results.encoders.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nEncoding cost per span on the reporter's thread (`src/encode.rs`: batches of {} spans \
+             as a service makes them, a third of them HTTP server spans with eleven tags; time is \
+             the fastest of ten rounds, instructions by callgrind):\n",
+            encode::BATCH
+        );
+        let _ = writeln!(
+            out,
+            "| encoder | ns per span | instructions per span | bytes per span |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|");
+        for row in &results.encoders {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.0} |",
+                row.label,
+                fmt_ns(Some(row.ns)),
+                row.instructions
+                    .map_or("–".to_owned(), |n| format!("{n:.0}")),
+                row.batch_bytes as f64 / encode::BATCH as f64
+            );
+        }
+        let ours = results
+            .encoders
+            .iter()
+            .find(|row| row.id == "otlp_protobuf");
+        let generated = results
+            .encoders
+            .iter()
+            .find(|row| row.id == "otlp_protobuf_generated");
+        if let (Some(ours), Some(generated)) = (ours, generated) {
+            let _ = writeln!(
+                out,
+                "\nOTLP protobuf from the generated types costs {:.1}× the time of ours{}.",
+                generated.ns / ours.ns,
+                match (generated.instructions, ours.instructions) {
+                    (Some(theirs), Some(mine)) =>
+                        format!(" and {:.1}× the instructions", theirs / mine),
+                    _ => String::new(),
+                }
+            );
+        }
+    }
+    if !results.ns.is_empty() || !results.encoders.is_empty() {
         let _ = writeln!(
             out,
             "\n## Targets (issue 6), computed from the numbers above\n"
@@ -823,6 +934,19 @@ fn targets(results: &Results) -> Vec<String> {
     let mut line = |text: String, met: Option<bool>| {
         lines.push(format!("- {}: {text}", verdict(met)));
     };
+    for id in ["zipkin_json", "otlp_protobuf"] {
+        if let Some(row) = results.encoders.iter().find(|row| row.id == id) {
+            line(
+                format!(
+                    "encoding ≤ 1,000 instructions per span, {}: {}",
+                    row.label,
+                    row.instructions
+                        .map_or("–".to_owned(), |n| format!("{n:.0}"))
+                ),
+                row.instructions.map(|n| n <= 1000.0),
+            );
+        }
+    }
     let traced_flat = results.export(TRACED_SAMPLED, None);
     let traced_paced = results.export(TRACED_SAMPLED, Some(PACED_RATE));
     line(
