@@ -74,6 +74,8 @@ impl Details {
             name: renamed,
             annotations,
             peer,
+            // Reported through the tags it was copied to (`SpanState::tag_baggage`), if any.
+            baggage: _,
         } = self;
         let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
         let (local_port, remote) = peer.resolve(kind);
