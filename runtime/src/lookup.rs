@@ -29,13 +29,16 @@ pub(crate) fn with_state_mut(
     (with_context.state_mut)(dispatch, id, nearest, change)
 }
 
+/// A change to a span's state, made while the registry holds its extensions.
+type Change<'a> = &'a mut dyn FnMut(&mut SpanState);
+
 /// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
 /// trick tracing-opentelemetry uses): the layer hands out these function pointers via
 /// `downcast_raw`.
 #[derive(Clone, Copy)]
 pub(crate) struct WithContext {
     inherited: fn(&Dispatch, &Id) -> Option<Inherited>,
-    state_mut: fn(&Dispatch, &Id, bool, &mut dyn FnMut(&mut SpanState)) -> bool,
+    state_mut: fn(&Dispatch, &Id, bool, Change<'_>) -> bool,
 }
 
 impl WithContext {
