@@ -29,7 +29,9 @@
 //! async function, `span.in_scope` on another thread). A span started before the entry was set
 //! keeps the baggage it started with, as in OpenTelemetry, where a context never changes. With
 //! no span of ours current there is nowhere to keep baggage: [`set`] returns `false`, [`get`]
-//! `None`.
+//! `None`. One exception to "a span's own": in a trace that is not sampled, a synchronous
+//! `#[traced]` call on the fast path makes no span at all (that is what makes unsampled calls
+//! free), so an entry it sets lands on its caller's span.
 //!
 //! # Across processes
 //!
