@@ -24,7 +24,8 @@
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request | the reporter's |
 //! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds between two sends | the reporter's |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds one export (with retries) may take | the reporter's |
-//! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `jaeger`, `baggage`, `none`, … comma-separated | the propagator's default |
+//! | `OTEL_PROPAGATORS` | `tracecontext`, `b3`, `b3multi`, `jaeger` (with `uberctx-*` baggage), `baggage` (W3C), `none`, … comma-separated | the propagator's default (every format read, `b3` and `baggage` written) |
+//! | `TRACED_BAGGAGE_TAGS` | [baggage](crate::baggage) keys copied onto every span that has them, as tags of the same name (secret-named keys `REDACTED`), comma-separated: `user.id,tenant` | none |
 //! | `TRACED_FILE` | where the `file` exporter writes Zipkin v2 JSON | `traces.json` |
 //! | `TRACED_SPANS` | which spans reach the exporters, in `RUST_LOG`'s syntax (`info`, `my_crate=debug,hyper=off`); when set it decides for every span, `#[traced]` ones included | every `#[traced]` span at any level, other spans at `info` or above |
 //! | `RUST_LOG` | the log layers' filter (`builder().fmt()`, `builder().layer(..)`); never the spans | `info` |
@@ -196,6 +197,8 @@ pub struct Config {
     /// `TRACED_SPANS`: the span filter's directives, checked; `None` for the default (every
     /// `#[traced]` span, other spans at `info` or above).
     pub span_filter: Option<String>,
+    /// `TRACED_BAGGAGE_TAGS`: the baggage keys copied onto spans as tags, in order.
+    pub baggage_tags: Vec<String>,
 }
 
 impl Default for Config {
@@ -223,6 +226,7 @@ impl Default for Config {
             propagators: None,
             file_path: PathBuf::from(DEFAULT_FILE),
             span_filter: None,
+            baggage_tags: Vec::new(),
         }
     }
 }
@@ -399,6 +403,17 @@ impl Config {
             match parse_directives(&directives) {
                 Ok(_) => config.span_filter = Some(directives),
                 Err(expected) => parser.error("TRACED_SPANS", &directives, expected),
+            }
+        }
+
+        if let Some(raw) = parser.get("TRACED_BAGGAGE_TAGS") {
+            match parse_baggage_keys(&raw) {
+                Some(keys) => config.baggage_tags = keys,
+                None => parser.error(
+                    "TRACED_BAGGAGE_TAGS",
+                    &raw,
+                    "comma-separated baggage keys (HTTP tokens) such as user.id,tenant",
+                ),
             }
         }
 
@@ -712,6 +727,20 @@ fn is_http_url(raw: &str) -> bool {
     is_endpoint_url(raw) && !raw.to_ascii_lowercase().starts_with("kafka://")
 }
 
+/// `user.id, tenant` as keys, each once, or `None` when one is not a baggage key.
+fn parse_baggage_keys(raw: &str) -> Option<Vec<String>> {
+    let mut keys: Vec<String> = Vec::new();
+    for key in raw.split(',').map(str::trim).filter(|key| !key.is_empty()) {
+        if !crate::baggage::entries::is_token(key) {
+            return None;
+        }
+        if !keys.iter().any(|known| known == key) {
+            keys.push(key.to_owned());
+        }
+    }
+    Some(keys)
+}
+
 fn is_endpoint_url(raw: &str) -> bool {
     let lower = raw.to_ascii_lowercase();
     let rest = lower
@@ -854,6 +883,19 @@ mod tests {
         assert_eq!(config.limits.attribute_value_length, Some(100));
         assert_eq!(config.limits.event_count, 0);
         assert_eq!(config.limits.link_count, 3);
+    }
+
+    #[test]
+    fn baggage_tags_are_checked_keys() {
+        let config =
+            Config::from_vars([("TRACED_BAGGAGE_TAGS", " user.id, tenant,,user.id ")]).unwrap();
+        assert_eq!(config.baggage_tags, ["user.id", "tenant"]);
+        let error = Config::from_vars([("TRACED_BAGGAGE_TAGS", "user id")]).unwrap_err();
+        assert_eq!(error.variable, "TRACED_BAGGAGE_TAGS");
+        assert!(Config::from_vars([("OTEL_SERVICE_NAME", "x")])
+            .unwrap()
+            .baggage_tags
+            .is_empty());
     }
 
     #[test]

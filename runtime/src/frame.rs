@@ -213,9 +213,9 @@ fn with_top<R>(f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
         .flatten()
 }
 
-/// The innermost frame's context and service, when a frame is the innermost scope.
+/// What a child of the innermost frame inherits, when a frame is the innermost scope.
 pub(crate) fn innermost() -> Option<Inherited> {
-    with_top(|top| (top.state.context, top.state.service.clone()))
+    with_top(|top| top.state.inherited())
 }
 
 /// Whether the innermost scope is a frame, and then whether it is sampled.
@@ -224,16 +224,18 @@ pub(crate) fn innermost_sampled() -> Option<bool> {
     with_top(|top| top.is_sampled())
 }
 
-/// Runs `record` on the innermost frame's state.
-pub(crate) fn with_innermost(record: impl FnOnce(&mut SpanState)) {
-    with_top(|top| record(&mut top.state));
+/// Runs `record` on the innermost frame's state, when a frame is the innermost scope.
+pub(crate) fn with_innermost<R>(record: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
+    with_top(|top| record(&mut top.state))
 }
 
 /// The innermost frame's context when it is unsampled: a `#[traced]` call under it records
-/// nothing, so it can skip its own span.
+/// nothing, so it can skip its own span. Not when the frame has baggage: the call's own span
+/// must carry it (see `begin`).
 #[inline]
 pub(crate) fn innermost_unsampled() -> Option<SpanContext> {
-    with_top(|top| (!top.is_sampled()).then_some(top.state.context)).flatten()
+    with_top(|top| (!top.is_sampled() && !top.state.has_baggage()).then_some(top.state.context))
+        .flatten()
 }
 
 /// What a `#[traced]` call gets after its callsite and the dispatcher were asked.
@@ -248,6 +250,13 @@ pub(crate) enum Begun {
 
 /// Asks the callsite and the current dispatcher how a `#[traced]` call is recorded, and decides
 /// its frame's ids when the fast path applies.
+///
+/// A call whose parent has baggage gets a tracing span instead of a frame: a frame is made from
+/// an `Opening` that would have to carry the baggage through every step of the fast path (and
+/// every future's handle), for every call, to serve the few that have some. The registry span
+/// takes its parent's baggage when it is created (the layer's `on_new_span`), and goes wherever
+/// its future goes. So the fast path stays as it was, and calls under baggage pay what a tracing
+/// span costs.
 pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) -> Begun {
     let interest = callsite.interest();
     if interest.is_never() {
@@ -269,8 +278,11 @@ pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) ->
         if !frames_allowed {
             return Begun::Span;
         }
-        match dispatch.downcast_ref::<Arc<Core>>() {
-            Some(core) => Begun::Frame(open(core, dispatch)),
+        match dispatch
+            .downcast_ref::<Arc<Core>>()
+            .and_then(|core| open(core, dispatch))
+        {
+            Some(opening) => Begun::Frame(opening),
             None => Begun::Span,
         }
     })
@@ -282,7 +294,7 @@ fn open_under_innermost() -> Option<Opening> {
         .try_with(|local| {
             let stack = local.stack.try_borrow().ok()?;
             let top = stack.slots[..stack.live].last()?;
-            if local.entered.get() > top.entered {
+            if local.entered.get() > top.entered || top.state.has_baggage() {
                 return None;
             }
             let cached = local.core.try_borrow().ok()?;
@@ -303,26 +315,29 @@ fn open_under_innermost() -> Option<Opening> {
         .flatten()
 }
 
-fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Opening {
+/// A frame's opening under the current scope, or `None` when its parent has baggage (see
+/// `begin`).
+fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Option<Opening> {
     let parent = innermost().or_else(|| {
         let current = dispatch.current_span();
         current.id().and_then(|id| parent_of(dispatch, id))
     });
     let (context, local_root, service) = match parent {
-        Some((parent, service)) => (child_context(parent), false, service),
+        Some((_, _, Some(_))) => return None,
+        Some((parent, service, None)) => (child_context(parent), false, service),
         None => (core.root_context(), true, None),
     };
     if context.sampling.is_sampled() {
         core.exporter.span_started(context.trace_id);
     }
     remember(core);
-    Opening {
+    Some(Opening {
         context,
         start: start_time(context),
         local_root,
         service,
         core: core.id,
-    }
+    })
 }
 
 /// Keeps `core` as this thread's exporter for finished frames.
@@ -466,7 +481,10 @@ pub(crate) fn close(index: usize, panicked: bool) {
         let end = Timestamp::now();
         // The record is built straight into the exporter's hands. While it runs, this thread's
         // stack is borrowed, so what an exporter itself does is never traced (no feedback).
-        export(Some(local), frame.core, || frame.state.take_record(end));
+        export(Some(local), frame.core, |core| {
+            frame.state.tag_baggage(&core.baggage_tags);
+            frame.state.take_record(end)
+        });
     });
 }
 
@@ -480,21 +498,28 @@ pub(crate) fn finish(frame: &mut Frame) {
     let mut state = Some(&mut frame.state);
     let _ = LOCAL.try_with(|local| {
         if let Some(state) = state.take() {
-            export(Some(local), core, || state.take_record(end));
+            export(Some(local), core, |core| {
+                state.tag_baggage(&core.baggage_tags);
+                state.take_record(end)
+            });
         }
     });
     // This thread's locals are being destroyed.
     if let Some(state) = state {
-        export(None, core, || state.take_record(end));
+        export(None, core, |core| {
+            state.tag_baggage(&core.baggage_tags);
+            state.take_record(end)
+        });
     }
 }
 
-/// Hands the record that `build` makes to the exporter of the layer `core_id`.
+/// Hands the record that `build` makes (with the layer's settings) to the exporter of the layer
+/// `core_id`.
 #[inline(always)]
-fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce() -> SpanRecord) {
+fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce(&Core) -> SpanRecord) {
     if let Some(cached) = local.and_then(|local| local.core.try_borrow().ok()) {
         if let Some(core) = cached.as_ref().filter(|core| core.id == core_id) {
-            core.exporter.export(build());
+            core.exporter.export(build(core));
             return;
         }
     }
@@ -507,7 +532,7 @@ fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce() -> SpanRecor
             .cloned()
     });
     if let Some(core) = core {
-        core.exporter.export(build());
+        core.exporter.export(build(&core));
         remember(&core);
     }
 }

@@ -86,6 +86,43 @@ impl TracedLayer {
         self.core = Arc::new(self.core.with_sampler(Box::new(sampler)));
         self
     }
+
+    /// Copies these [baggage](crate::baggage) entries onto every span that has them, as tags
+    /// named after their keys (`TRACED_BAGGAGE_TAGS` with [`crate::init`]): a tag the span
+    /// already has wins, and the value of a key that names a secret (`session`, `token`, …; the
+    /// rule of [`crate::http::is_sensitive_key`]) is recorded as `REDACTED`.
+    ///
+    /// ```
+    /// use traced::testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// let layer = traced::TracedLayer::new(capture.clone()).baggage_tags(["tenant", "session"]);
+    /// let subscriber = tracing_subscriber::layer::SubscriberExt::with(tracing_subscriber::registry(), layer);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info_span!("handle").in_scope(|| {
+    ///         traced::baggage::set("tenant", "acme");
+    ///         traced::baggage::set("session", "s3cr3t");
+    ///         tracing::info_span!("query").in_scope(|| {});
+    ///     });
+    /// });
+    /// let query = capture.span("query");
+    /// assert_eq!(query.tag("tenant").and_then(|tag| tag.as_str()), Some("acme"));
+    /// assert_eq!(query.tag("session").and_then(|tag| tag.as_str()), Some("REDACTED"));
+    /// ```
+    pub fn baggage_tags<K: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> TracedLayer {
+        let keys: Box<[Box<str>]> = keys
+            .into_iter()
+            .map(|key| key.into().into_boxed_str())
+            .collect();
+        // The core is shared only once the layer is in a subscriber, after the builder calls.
+        if let Some(core) = Arc::get_mut(&mut self.core) {
+            core.baggage_tags = keys;
+        }
+        self
+    }
 }
 
 /// The context of the current span (the one `#[traced]` or a library entered), if our layer is
@@ -114,7 +151,7 @@ impl TracedLayer {
 /// });
 /// ```
 pub fn current_context() -> Option<SpanContext> {
-    if let Some((context, _)) = crate::frame::innermost() {
+    if let Some((context, ..)) = crate::frame::innermost() {
         return Some(context);
     }
     let mut found = None;
@@ -122,7 +159,7 @@ pub fn current_context() -> Option<SpanContext> {
         let Some(current) = dispatch.current_span().id().cloned() else {
             return;
         };
-        found = crate::lookup::parent_of(dispatch, &current).map(|(context, _)| context);
+        found = crate::lookup::parent_of(dispatch, &current).map(|(context, ..)| context);
     });
     found
 }
@@ -154,7 +191,11 @@ where
         });
         let meta = attrs.metadata();
         let mut state = match local_parent {
-            Some((parent, service)) => SpanState::child(parent, meta, service),
+            Some((parent, service, baggage)) => {
+                let mut state = SpanState::child(parent, meta, service);
+                state.inherit_baggage(baggage);
+                state
+            }
             None => match crate::remote_parent::take_pending() {
                 Some((remote, shared)) => {
                     let context = self.core.continue_remote(remote, shared);
@@ -255,13 +296,14 @@ where
         let Some(span) = ctx.span(&id) else {
             return;
         };
-        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+        let Some(mut state) = span.extensions_mut().remove::<SpanState>() else {
             return;
         };
         if !state.context.sampling.is_sampled() {
             return;
         }
         let end = Timestamp::now();
+        state.tag_baggage(&self.core.baggage_tags);
         self.core.exporter.export(state.finish(end));
     }
 

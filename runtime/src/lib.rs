@@ -16,6 +16,7 @@
 //! assert_eq!(capture.span("add").tag("a"), Some(&traced::model::TagValue::U64(2)));
 //! ```
 
+pub mod baggage;
 pub mod config;
 pub mod console;
 pub mod encode;

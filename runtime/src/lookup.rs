@@ -6,17 +6,40 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::state::{Inherited, SpanState};
 
-/// The context and service of the span `id` in `dispatch`, or of its nearest ancestor our layer
-/// records (a span only another layer's filter enabled has none): what a child inherits.
+/// The context, service and baggage of the span `id` in `dispatch`, or of its nearest ancestor
+/// our layer records (a span only another layer's filter enabled has none): what a child
+/// inherits.
 pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     let with_context = dispatch.downcast_ref::<WithContext>()?;
-    (with_context.0)(dispatch, id)
+    (with_context.inherited)(dispatch, id)
 }
 
+/// Runs `change` on the state of the span `id` in `dispatch` — or, with `nearest`, of its
+/// nearest ancestor our layer records when it has none; `false` when there is none.
+/// `change` must not call into tracing: the span's extensions are locked while it runs.
+pub(crate) fn with_state_mut(
+    dispatch: &Dispatch,
+    id: &Id,
+    nearest: bool,
+    change: &mut dyn FnMut(&mut SpanState),
+) -> bool {
+    let Some(with_context) = dispatch.downcast_ref::<WithContext>() else {
+        return false;
+    };
+    (with_context.state_mut)(dispatch, id, nearest, change)
+}
+
+/// A change to a span's state, made while the registry holds its extensions.
+type Change<'a> = &'a mut dyn FnMut(&mut SpanState);
+
 /// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
-/// trick tracing-opentelemetry uses): the layer hands out this function pointer via `downcast_raw`.
+/// trick tracing-opentelemetry uses): the layer hands out these function pointers via
+/// `downcast_raw`.
 #[derive(Clone, Copy)]
-pub(crate) struct WithContext(fn(&Dispatch, &Id) -> Option<Inherited>);
+pub(crate) struct WithContext {
+    inherited: fn(&Dispatch, &Id) -> Option<Inherited>,
+    state_mut: fn(&Dispatch, &Id, bool, Change<'_>) -> bool,
+}
 
 impl WithContext {
     /// Looks spans up in a subscriber of type `S`.
@@ -24,8 +47,38 @@ impl WithContext {
     where
         S: Subscriber + for<'lookup> LookupSpan<'lookup>,
     {
-        WithContext(span_context::<S>)
+        WithContext {
+            inherited: span_context::<S>,
+            state_mut: span_state_mut::<S>,
+        }
     }
+}
+
+fn span_state_mut<S>(
+    dispatch: &Dispatch,
+    id: &Id,
+    nearest: bool,
+    change: &mut dyn FnMut(&mut SpanState),
+) -> bool
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    else {
+        return false;
+    };
+    for span in span.scope() {
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            change(state);
+            return true;
+        }
+        if !nearest {
+            break;
+        }
+    }
+    false
 }
 
 fn span_context<S>(dispatch: &Dispatch, id: &Id) -> Option<Inherited>

@@ -1,6 +1,7 @@
-//! Percent-decoding (`%XX` escapes) of text that is not form data: OpenTelemetry's
-//! `OTEL_RESOURCE_ATTRIBUTES` values (config.rs) and Jaeger's URL-encoded `uber-trace-id`
-//! (propagation/jaeger.rs) share it. (`redact.rs` decodes escapes byte by byte in a `const fn`,
+//! Percent-encoding (`%XX` escapes) of text that is not form data: OpenTelemetry's
+//! `OTEL_RESOURCE_ATTRIBUTES` values (config.rs), Jaeger's URL-encoded `uber-trace-id` and
+//! `uberctx-*` values (propagation/jaeger.rs) and W3C baggage values (propagation/baggage.rs)
+//! share it. (`redact.rs` decodes escapes byte by byte in a `const fn`,
 //! which this allocating decoder cannot be.)
 
 /// `text` with its `%XX` escapes decoded, or `None` when an escape is broken or the result is
@@ -26,6 +27,22 @@ pub(crate) fn decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Appends `text` to `out` with every byte for which `keep` is false written as `%XX`
+/// (upper-case hex, as RFC 3986 recommends). `%` itself must not be kept, or the result could
+/// not be decoded.
+pub(crate) fn encode_into(text: &str, keep: impl Fn(u8) -> bool, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        if keep(byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +55,16 @@ mod tests {
         assert_eq!(decode("bad%zz"), None);
         assert_eq!(decode("%+1"), None);
         assert_eq!(decode("%ff"), None, "not UTF-8");
+    }
+
+    #[test]
+    fn encoding_escapes_what_is_not_kept_and_round_trips() {
+        let mut out = String::new();
+        encode_into("a b%✓", |byte| byte.is_ascii_alphanumeric(), &mut out);
+        assert_eq!(out, "a%20b%25%E2%9C%93");
+        assert_eq!(decode(&out).as_deref(), Some("a b%✓"));
+        let mut out = String::new();
+        encode_into("100%", |_| true, &mut out);
+        assert_eq!(out, "100%25", "a kept `%` would not decode");
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Core {
     pub(crate) id: u64,
     sampler: Box<dyn Sampler>,
     pub(crate) exporter: Arc<dyn Exporter>,
+    /// The baggage keys copied onto every span that has them, as tags.
+    pub(crate) baggage_tags: Box<[Box<str>]>,
 }
 
 /// When a span with `context` starts: now, or never for an unsampled span, which is never
@@ -47,6 +49,7 @@ impl Core {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sampler,
             exporter,
+            baggage_tags: Box::default(),
         }
     }
 
@@ -56,6 +59,7 @@ impl Core {
             id: self.id,
             sampler,
             exporter: Arc::clone(&self.exporter),
+            baggage_tags: self.baggage_tags.clone(),
         }
     }
 

@@ -1,18 +1,19 @@
 //! Hostile input for every header parser: arbitrary bytes, names in any case, repeats and
-//! oversized values never panic and never produce an invalid context; every valid context
-//! survives inject → extract in every format, and a real span's injection is continued by the
-//! receiving service.
+//! oversized values never panic and never produce an invalid context or baggage; every valid
+//! context survives inject → extract in every format, and so does any baggage (W3C and Jaeger);
+//! a real span's injection is continued by the receiving service.
 //!
 //! Case counts are bounded so CI stays fast; raise them locally with `PROPTEST_CASES`.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
+use traced::baggage::{Baggage, MAX_BYTES, MAX_ENTRIES};
 use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 use traced::propagation::{Format, Propagator, TraceState, MAX_TRACE_STATE_MEMBERS};
 use traced::testing::Capture;
 use traced_tests::strategies::{any_text, mixed_case, near_valid, valid_context};
 
-const NAMES: [&str; 9] = traced::propagation::HEADER_NAMES;
+const NAMES: &[&str] = &traced::propagation::HEADER_NAMES;
 
 /// What a format can carry of `context`.
 fn carried(format: Format, context: SpanContext) -> SpanContext {
@@ -116,7 +117,7 @@ proptest! {
             .into_iter()
             .map(|(name, mask, text)| (mixed_case(NAMES[name], mask), text))
             .collect();
-        for name in NAMES {
+        for &name in NAMES {
             pairs.push((name.to_owned(), spliced_text.clone()));
         }
         check(Propagator::default().extract(&pairs))?;
@@ -194,6 +195,49 @@ proptest! {
             Some(Remote::Context(SpanContext { sampling, ..context })),
             "{}", value
         );
+    }
+
+    #[test]
+    fn any_baggage_header_gives_valid_baggage_within_the_limits(
+        values in proptest::collection::vec(
+            prop_oneof![
+                any_text(),
+                near_valid(),
+                "[a-zA-Z0-9 =;,%!#$&'*+.^_`|~\t-]{0,300}",
+            ],
+            0..4,
+        ),
+        jaeger in proptest::collection::vec(("[a-zA-Z0-9._-]{0,12}", any_text()), 0..6),
+    ) {
+        let mut pairs: Vec<(String, String)> =
+            values.into_iter().map(|value| ("baggage".to_owned(), value)).collect();
+        pairs.extend(jaeger.into_iter().map(|(key, value)| (format!("uberctx-{key}"), value)));
+        let baggage = Propagator::default().extract_baggage(&pairs);
+        prop_assert!(baggage.len() <= MAX_ENTRIES);
+        for entry in baggage.entries() {
+            prop_assert!(!entry.key().is_empty());
+            prop_assert!(entry.key().len() + entry.value().len() < MAX_BYTES);
+        }
+        // What was read can be sent on and reads back the same.
+        let mut sent = Vec::new();
+        Propagator::default().inject_baggage(&baggage, &mut sent);
+        let again = Propagator::default().extract_baggage(&sent);
+        prop_assert_eq!(again, baggage);
+    }
+
+    #[test]
+    fn any_baggage_round_trips_in_both_formats(
+        entries in proptest::collection::vec(("[a-z0-9._-]{1,12}", any_text()), 0..8),
+    ) {
+        let baggage: Baggage = entries.into_iter().collect();
+        for propagator in [
+            Propagator::new([], []),
+            Propagator::new([Format::Jaeger], [Format::Jaeger]).baggage(false),
+        ] {
+            let mut sent = HeaderMap::new();
+            propagator.inject_baggage(&baggage, &mut sent);
+            prop_assert_eq!(propagator.extract_baggage(&sent), baggage.clone());
+        }
     }
 
     #[test]

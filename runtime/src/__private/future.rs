@@ -328,7 +328,8 @@ impl<const N: usize> FirstPoll<'_, N> {
         let Some(frame) = crate::frame::take_out(self.index) else {
             return;
         };
-        self.handle.0 = if frame.is_sampled() {
+        // Baggage set in the first poll must be there in the next ones, sampled or not.
+        self.handle.0 = if frame.is_sampled() || frame.state.has_baggage() {
             HandleKind::Frame(Box::new(frame))
         } else {
             // Nothing is recorded: the ids are all the next poll needs.

@@ -139,7 +139,8 @@ impl ClientTrace {
     }
 }
 
-/// Sends a `reqwest` request inside a CLIENT span, with the trace context in its headers.
+/// Sends a `reqwest` request inside a CLIENT span, with the trace context and the current
+/// span's [baggage](crate::baggage) in its headers.
 ///
 /// The span is named after the method and tagged, by OpenTelemetry's stable HTTP conventions
 /// ([`crate::semconv`]), with `http.request.method`, `url.full` (without userinfo, sensitive

@@ -1,5 +1,7 @@
 //! HTTP integrations: a SERVER span per request for tower / axum services, a CLIENT span per
-//! request for reqwest, and the trace context carried between them in the headers.
+//! request for reqwest, and the trace context carried between them in the headers, with the
+//! trace's [baggage](crate::baggage): the server span has the caller's, and the client sends the
+//! current span's.
 //!
 //! | side | feature | what you add |
 //! |---|---|---|

@@ -26,7 +26,9 @@ const TARGET: &str = "traced::http";
 /// context starts a new trace; the request itself is never refused), opens a span named
 /// `{METHOD} {route}` — the route template from axum's `MatchedPath` when the layer is added
 /// with `Router::layer`; `{METHOD}` alone without one — and makes it current while the handler
-/// runs, so `#[traced]` functions and outgoing client calls nest under it.
+/// runs, so `#[traced]` functions and outgoing client calls nest under it. The caller's
+/// [baggage](crate::baggage) (W3C `baggage`, Jaeger `uberctx-*`, as the propagator reads them)
+/// is the server span's, so the handler reads it and the calls it makes send it on.
 ///
 /// Tags, by OpenTelemetry's stable HTTP conventions ([`crate::semconv`]):
 /// `http.request.method`, `http.route`, `url.path`, `url.query` (sensitive values redacted),
@@ -312,10 +314,15 @@ impl<S> ServerService<S> {
             .get(http::header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
             .map(crate::value::cap_str);
-        let incoming = match &config.propagator {
-            Some(propagator) => propagator.extract_incoming(request.headers()),
-            None => crate::propagation::global().extract_incoming(request.headers()),
+        let global;
+        let propagator = match &config.propagator {
+            Some(propagator) => propagator,
+            None => {
+                global = crate::propagation::global();
+                &*global
+            }
         };
+        let incoming = propagator.extract_incoming(request.headers());
         // One field list for both parents; `Empty` fields are filled in below and on completion.
         macro_rules! server_span {
             ($($parent:tt)*) => {
@@ -359,6 +366,7 @@ impl<S> ServerService<S> {
             // No caller: nest under the current span, if any (a service called in-process).
             None => server_span!(),
         };
+        crate::baggage::attach(&span, &propagator.extract_baggage(request.headers()));
         if let Some(name) = &config.service_name {
             span.record("service.name", &**name);
         }

@@ -26,9 +26,24 @@ pub trait Carrier {
     /// The first value of header `name`, if present and text.
     fn get(&self, name: &str) -> Option<&str>;
 
-    /// Every value of header `name`, in order; only `tracestate` combines repeated headers.
+    /// Every value of header `name`, in order; only `tracestate` and `baggage` combine
+    /// repeated headers.
     fn get_all(&self, name: &str) -> Vec<&str> {
         self.get(name).into_iter().collect()
+    }
+
+    /// Every header name present, once each: Jaeger baggage is one `uberctx-{key}` header per
+    /// entry, so it can only be read from a carrier that lists its names. The default lists
+    /// none (no Jaeger baggage is read); the carriers of this crate list theirs.
+    ///
+    /// ```
+    /// use traced::propagation::Carrier;
+    ///
+    /// let headers = vec![("uberctx-tenant", "acme"), ("b3", "1")];
+    /// assert_eq!(headers.keys(), ["uberctx-tenant", "b3"]);
+    /// ```
+    fn keys(&self) -> Vec<&str> {
+        Vec::new()
     }
 }
 
@@ -67,6 +82,10 @@ impl Carrier for HeaderMap {
             .filter_map(|value| value.to_str().ok())
             .collect()
     }
+
+    fn keys(&self) -> Vec<&str> {
+        HeaderMap::keys(self).map(HeaderName::as_str).collect()
+    }
 }
 
 impl CarrierMut for HeaderMap {
@@ -94,6 +113,10 @@ impl<S: BuildHasher> Carrier for HashMap<String, String, S> {
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+
+    fn keys(&self) -> Vec<&str> {
+        HashMap::keys(self).map(String::as_str).collect()
+    }
 }
 
 impl<S: BuildHasher> CarrierMut for HashMap<String, String, S> {
@@ -115,6 +138,10 @@ impl Carrier for BTreeMap<String, String> {
         self.iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        BTreeMap::keys(self).map(String::as_str).collect()
     }
 }
 
@@ -142,6 +169,17 @@ impl<K: AsRef<str>, V: AsRef<str>> Carrier for [(K, V)] {
             .map(|(_, value)| value.as_ref())
             .collect()
     }
+
+    fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        for (key, _) in self {
+            let key = key.as_ref();
+            if !keys.iter().any(|seen| seen.eq_ignore_ascii_case(key)) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> Carrier for Vec<(K, V)> {
@@ -151,6 +189,10 @@ impl<K: AsRef<str>, V: AsRef<str>> Carrier for Vec<(K, V)> {
 
     fn get_all(&self, name: &str) -> Vec<&str> {
         <[(K, V)] as Carrier>::get_all(self, name)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        <[(K, V)] as Carrier>::keys(self)
     }
 }
 
@@ -172,6 +214,10 @@ impl<C: Carrier + ?Sized> Carrier for &C {
 
     fn get_all(&self, name: &str) -> Vec<&str> {
         (**self).get_all(name)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        (**self).keys()
     }
 }
 

@@ -28,7 +28,9 @@ pub enum Format {
     /// Read leniently (ids of any length up to their width, either case, URL-encoded values);
     /// written with full-width lower-hex ids, parent `0` and the flags in hex. Jaeger has no
     /// "undecided" state, so a context without a sampling decision is not written in this
-    /// format. Jaeger baggage (`uberctx-*`) is not carried.
+    /// format. Its baggage headers (`uberctx-{key}`) are read and written by a
+    /// [`Propagator`](super::Propagator) that has this format, not by [`Format::extract`] and
+    /// [`Format::inject`], which carry the context alone.
     Jaeger,
 }
 

@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use super::carrier::{Carrier, CarrierMut};
 use super::propagator::Propagator;
+use crate::baggage::Baggage;
 use crate::model::Remote;
 
 fn global_slot() -> &'static RwLock<Arc<Propagator>> {
@@ -52,8 +53,21 @@ pub fn extract<C: Carrier + ?Sized>(carrier: &C) -> Option<Remote> {
     global().extract(carrier)
 }
 
-/// Writes the current span's context into `carrier` with the global propagator, to carry the
-/// trace on to the service being called; writes nothing when no span of ours is current.
+/// The caller's [baggage](crate::baggage) from `carrier`, read with the global propagator (see
+/// [`Propagator::extract_baggage`]); add it to the span that continues the caller's trace with
+/// [`baggage::extend`](crate::baggage::extend).
+///
+/// ```
+/// let headers = vec![("baggage", "tenant=acme")];
+/// assert_eq!(traced::propagation::extract_baggage(&headers).get("tenant"), Some("acme"));
+/// ```
+pub fn extract_baggage<C: Carrier + ?Sized>(carrier: &C) -> Baggage {
+    global().extract_baggage(carrier)
+}
+
+/// Writes the current span's context and [baggage](crate::baggage) into `carrier` with the
+/// global propagator, to carry the trace on to the service being called; writes nothing when
+/// no span of ours is current.
 ///
 /// ```
 /// use traced::testing::Capture;

@@ -14,13 +14,26 @@
 //! "undecided" state, so a context without a sampling decision is not written in this format:
 //! injection never invents a decision.
 //!
-//! `uberctx-{key}` baggage headers are not read or written here.
+//! Baggage travels in one `uberctx-{key}` header per entry, its value URL-encoded, as
+//! jaeger-client writes and reads it. Reading takes every header with the prefix (in any case)
+//! and lower-cases the key, since header names have no case (jaeger-client does the same); a
+//! value whose `%` escape is broken, or that is not UTF-8 once decoded, gives no entry, and the
+//! other entries are kept. Writing escapes every value byte but RFC 3986's unreserved ones
+//! (letters, digits, `-._~`), so any text arrives as it left. Both directions keep to the W3C
+//! limits the rest of the crate uses: at most [`MAX_ENTRIES`] entries and [`MAX_BYTES`] bytes
+//! of keys and values in all; entries past them are left out whole. Jaeger has no entry
+//! properties: W3C properties are not written here. jaeger-client's `jaeger-baggage` header (ad
+//! hoc baggage for debugging, `k=v, k=v`) is not read.
 
 use super::carrier::{read, Carrier, CarrierMut};
+use crate::baggage::{Baggage, MAX_BYTES, MAX_ENTRIES};
 use crate::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 
 /// The header.
 pub(crate) const UBER_TRACE_ID: &str = "uber-trace-id";
+
+/// The prefix of a baggage header's name; the rest is the key.
+pub(crate) const BAGGAGE_PREFIX: &str = "uberctx-";
 
 /// The flag bits jaeger-client defines that matter for propagation.
 const SAMPLED: u8 = 0x01;
@@ -100,5 +113,59 @@ pub(crate) fn inject<C: CarrierMut + ?Sized>(context: &SpanContext, carrier: &mu
         Some(value) => carrier.set(UBER_TRACE_ID, value),
         // A forwarded request may still hold the previous hop's header.
         None => carrier.remove(UBER_TRACE_ID),
+    }
+}
+
+/// The baggage of every `uberctx-{key}` header of `carrier` (see the module docs).
+pub(crate) fn extract_baggage<C: Carrier + ?Sized>(carrier: &C) -> Baggage {
+    let mut baggage = Baggage::new();
+    let mut bytes = 0;
+    for name in carrier.keys() {
+        let Some(key) = name
+            .get(..BAGGAGE_PREFIX.len())
+            .filter(|prefix| prefix.eq_ignore_ascii_case(BAGGAGE_PREFIX))
+            .and_then(|_| name.get(BAGGAGE_PREFIX.len()..))
+        else {
+            continue;
+        };
+        let Some(value) = carrier.get(name).filter(|value| value.len() <= MAX_BYTES) else {
+            continue;
+        };
+        let Some(value) = crate::percent::decode(value.trim_matches([' ', '\t'])) else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        let size = key.len() + 1 + value.len();
+        if bytes + size > MAX_BYTES || baggage.len() >= MAX_ENTRIES {
+            continue;
+        }
+        if baggage.insert(key, value) {
+            bytes += size;
+        }
+    }
+    baggage
+}
+
+/// RFC 3986's unreserved bytes: what a URL-encoded value keeps as it is.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Writes one `uberctx-{key}` header per entry of `baggage`, within the limits.
+pub(crate) fn inject_baggage<C: CarrierMut + ?Sized>(baggage: &Baggage, carrier: &mut C) {
+    let mut bytes = 0;
+    let mut name = String::new();
+    for (key, value) in baggage.iter().take(MAX_ENTRIES) {
+        let mut encoded = String::with_capacity(value.len());
+        crate::percent::encode_into(value, is_unreserved, &mut encoded);
+        let size = key.len() + 1 + encoded.len();
+        if bytes + size > MAX_BYTES {
+            continue;
+        }
+        bytes += size;
+        name.clear();
+        name.push_str(BAGGAGE_PREFIX);
+        name.push_str(&key.to_ascii_lowercase());
+        carrier.set(&name, encoded);
     }
 }

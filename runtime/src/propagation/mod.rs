@@ -1,5 +1,6 @@
 //! Carrying a trace across processes: B3 (single and multi header), W3C Trace Context and
-//! Jaeger (`uber-trace-id`).
+//! Jaeger (`uber-trace-id`), and the trace's [baggage](crate::baggage) (W3C `baggage`, Jaeger
+//! `uberctx-*`).
 //!
 //! A server extracts the caller's context from the request headers and continues its trace; a
 //! client injects the current span's context into the headers it sends.
@@ -42,22 +43,38 @@
 //! (span, parent) hex digits in either case, left-padded; flags a hex bitmap where `1` is
 //! sampled, `2` debug (which implies sampled) and no bit a "not sampled" decision; a
 //! URL-encoded value (`%3A` for `:`) is decoded first. It is written with full-width lower-hex
-//! ids, parent `0` and flags `0`, `1` or `3`. Jaeger baggage (`uberctx-*` headers) is not
-//! carried: those headers are ignored.
+//! ids, parent `0` and flags `0`, `1` or `3`.
+//!
+//! Baggage rides beside the context, whichever format carried that (or none did): the W3C
+//! `baggage` header (read and written by default; `baggage` in `OTEL_PROPAGATORS`), and, with
+//! the Jaeger format, one `uberctx-{key}` header per entry, its value URL-encoded, in both
+//! directions. A malformed entry — a key that is not a token, a broken `%` escape, a value that
+//! is not UTF-8 once decoded, a malformed W3C property — is dropped alone; the other entries,
+//! the context and the request are untouched. Both formats keep to the W3C limits (180 entries,
+//! 8192 bytes), leaving out whole entries past them. W3C entry properties (`;ttl=60`) are kept
+//! and sent on in W3C headers; Jaeger cannot carry them. Keys arriving in `uberctx-*` headers
+//! are lower-case, since header names have no case. When both formats bring a key, the W3C
+//! value wins. See [`Propagator::extract_baggage`] and [`Propagator::inject_baggage`].
 //!
 //! One way to continue a trace, one to carry it on:
 //! - continue: [`Propagator::continue_trace`] makes the span that continues the caller's trace
 //!   (run the work with [`Continuation::in_scope`] or [`Continuation::instrument`]); for
 //!   `#[traced(parent = ...)]`, [`extract`] (or [`Propagator::extract`]) reads the caller's
 //!   context;
-//! - carry on: [`inject`] writes the current span's context with the global propagator
-//!   ([`Propagator::inject`] writes a given context with a given propagator).
+//! - carry on: [`inject`] writes the current span's context and baggage with the global
+//!   propagator ([`Propagator::inject`] writes a given context, and the current baggage, with a
+//!   given propagator).
+//!
+//! The HTTP integrations do both, baggage included; with `#[traced(parent = ...)]`, read the
+//! caller's baggage with [`extract_baggage`] and add it with
+//! [`baggage::extend`](crate::baggage::extend).
 //!
 //! `tracestate` flows through: a [`Continuation`] keeps the caller's vendor members while its
 //! work runs, and W3C injection inside it sends them on to the next hop of the same trace. A
 //! trace that did not arrive with W3C headers sends none.
 
 mod b3;
+mod baggage;
 mod carrier;
 mod continuation;
 mod format;
@@ -73,21 +90,23 @@ pub use carrier::{Carrier, CarrierMut};
 pub(crate) use continuation::Incoming;
 pub use continuation::{Continuation, Continued};
 pub use format::{Format, PropagationError};
-pub use global::{extract, global, inject, set_global};
+pub use global::{extract, extract_baggage, global, inject, set_global};
 pub use propagator::Propagator;
 #[cfg(feature = "tower")]
 pub(crate) use w3c::traceparent_value;
 pub use w3c::{TraceState, MAX_TRACE_STATE_MEMBERS};
 
 /// Every header the propagators read or write, lower-case: to let them through a CORS policy
-/// or a proxy, or to strip them at a trust boundary.
+/// or a proxy, or to strip them at a trust boundary. Jaeger baggage headers are named by
+/// their prefix, [`JAEGER_BAGGAGE_PREFIX`].
 ///
 /// ```
 /// assert!(traced::propagation::HEADER_NAMES.contains(&"traceparent"));
 /// assert!(traced::propagation::HEADER_NAMES.contains(&"x-b3-traceid"));
 /// assert!(traced::propagation::HEADER_NAMES.contains(&"uber-trace-id"));
+/// assert!(traced::propagation::HEADER_NAMES.contains(&"baggage"));
 /// ```
-pub const HEADER_NAMES: [&str; 9] = [
+pub const HEADER_NAMES: [&str; 10] = [
     b3::B3,
     b3::TRACE_ID,
     b3::SPAN_ID,
@@ -97,7 +116,16 @@ pub const HEADER_NAMES: [&str; 9] = [
     w3c::TRACEPARENT,
     w3c::TRACESTATE,
     jaeger::UBER_TRACE_ID,
+    baggage::BAGGAGE,
 ];
+
+/// The prefix of Jaeger's baggage headers: `uberctx-{key}`, one per entry.
+///
+/// ```
+/// let name = "uberctx-tenant";
+/// assert!(name.starts_with(traced::propagation::JAEGER_BAGGAGE_PREFIX));
+/// ```
+pub const JAEGER_BAGGAGE_PREFIX: &str = jaeger::BAGGAGE_PREFIX;
 
 /// Header values this long or longer are ignored unread: no valid propagation header comes
 /// close, and parsing attacker-sized input is wasted work.

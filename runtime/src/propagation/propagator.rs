@@ -4,12 +4,18 @@ use super::carrier::{Carrier, CarrierMut};
 use super::continuation::{Continuation, Incoming, TRACE_STATE};
 use super::format::{Format, PropagationError};
 use super::w3c::{self, TraceState};
+use super::{baggage, jaeger};
+use crate::baggage::Baggage;
 use crate::model::{Remote, SpanContext};
 
 /// A composite propagator: which formats to read, in which order, and which to write.
 ///
 /// The default reads `b3`, then `X-B3-*`, then `traceparent`, then `uber-trace-id`, and writes
 /// the `b3` single header — the smallest, and the one every Zipkin tracer reads.
+///
+/// [Baggage](crate::baggage) travels beside the context: in the W3C `baggage` header, read and
+/// written unless turned off with [`Propagator::baggage`], and in Jaeger's `uberctx-{key}`
+/// headers, read when [`Format::Jaeger`] is read and written when it is written.
 ///
 /// ```
 /// use traced::model::{Sampling, SpanContext, SpanId, TraceId};
@@ -27,6 +33,8 @@ use crate::model::{Remote, SpanContext};
 pub struct Propagator {
     extract_order: Vec<Format>,
     inject: Vec<Format>,
+    /// Whether the W3C `baggage` header is read and written.
+    baggage: bool,
 }
 
 impl Default for Propagator {
@@ -34,6 +42,7 @@ impl Default for Propagator {
         Propagator {
             extract_order: Format::ALL.to_vec(),
             inject: vec![Format::B3Single],
+            baggage: true,
         }
     }
 }
@@ -49,8 +58,8 @@ fn dedup(formats: impl IntoIterator<Item = Format>) -> Vec<Format> {
 }
 
 impl Propagator {
-    /// A propagator reading `extract_order` in that order and writing every `inject` format.
-    /// Repeated formats count once.
+    /// A propagator reading `extract_order` in that order and writing every `inject` format,
+    /// with W3C baggage (see [`Propagator::baggage`]). Repeated formats count once.
     ///
     /// ```
     /// use traced::propagation::{Format, Propagator};
@@ -65,7 +74,29 @@ impl Propagator {
         Propagator {
             extract_order: dedup(extract_order),
             inject: dedup(inject),
+            baggage: true,
         }
+    }
+
+    /// Whether the W3C `baggage` header is read and written (`true` unless set otherwise, or
+    /// `OTEL_PROPAGATORS` does not name `baggage`). Jaeger's `uberctx-*` baggage goes with the
+    /// Jaeger format instead, whatever this says.
+    ///
+    /// ```
+    /// use traced::propagation::Propagator;
+    ///
+    /// let headers = vec![("baggage", "tenant=acme")];
+    /// assert_eq!(Propagator::default().extract_baggage(&headers).get("tenant"), Some("acme"));
+    /// assert!(Propagator::default().baggage(false).extract_baggage(&headers).is_empty());
+    /// ```
+    pub fn baggage(mut self, enabled: bool) -> Propagator {
+        self.baggage = enabled;
+        self
+    }
+
+    /// Whether the W3C `baggage` header is read and written.
+    pub fn carries_baggage(&self) -> bool {
+        self.baggage
     }
 
     /// Reads every format, writes B3 single (the default).
@@ -94,9 +125,10 @@ impl Propagator {
     }
 
     /// The propagator `OTEL_PROPAGATORS` describes: a comma-separated list of `b3` (B3 single),
-    /// `b3multi`, `tracecontext`, `jaeger` (`uber-trace-id`), in order. As OpenTelemetry's B3 propagator does, `b3` and
-    /// `b3multi` read both B3 forms and differ in what they write. `baggage` is accepted and
-    /// carries nothing here; `none` alone turns propagation off; an empty value gives the
+    /// `b3multi`, `tracecontext`, `jaeger` (`uber-trace-id`, and `uberctx-*` baggage),
+    /// `baggage` (W3C `baggage`), in order. As OpenTelemetry's B3 propagator does, `b3` and
+    /// `b3multi` read both B3 forms and differ in what they write. W3C baggage is carried only
+    /// when `baggage` is named; `none` alone turns propagation off; an empty value gives the
     /// default. Anything else is an error naming the entry.
     ///
     /// ```
@@ -105,9 +137,11 @@ impl Propagator {
     /// let propagator = Propagator::from_otel_propagators("tracecontext,baggage,b3multi").unwrap();
     /// assert_eq!(propagator.extract_order(), &[Format::TraceContext, Format::B3Single, Format::B3Multi]);
     /// assert_eq!(propagator.inject_formats(), &[Format::TraceContext, Format::B3Multi]);
+    /// assert!(propagator.carries_baggage());
     /// let propagator = Propagator::from_otel_propagators("tracecontext,jaeger").unwrap();
     /// assert_eq!(propagator.extract_order(), &[Format::TraceContext, Format::Jaeger]);
     /// assert_eq!(propagator.inject_formats(), &[Format::TraceContext, Format::Jaeger]);
+    /// assert!(!propagator.carries_baggage());
     /// assert!(Propagator::from_otel_propagators("xray").is_err());
     /// ```
     pub fn from_otel_propagators(text: &str) -> Result<Propagator, PropagationError> {
@@ -115,6 +149,7 @@ impl Propagator {
         let mut inject = Vec::new();
         let mut none = false;
         let mut any = false;
+        let mut w3c_baggage = false;
         for name in text
             .split(',')
             .map(str::trim)
@@ -126,6 +161,7 @@ impl Propagator {
                 continue;
             }
             if name.eq_ignore_ascii_case("baggage") {
+                w3c_baggage = true;
                 continue;
             }
             let format: Format = name.parse()?;
@@ -140,10 +176,10 @@ impl Propagator {
         if !any {
             return Ok(Propagator::default());
         }
-        if none && inject.is_empty() {
-            return Ok(Propagator::new([], []));
+        if none && inject.is_empty() && !w3c_baggage {
+            return Ok(Propagator::new([], []).baggage(false));
         }
-        Ok(Propagator::new(extract, inject))
+        Ok(Propagator::new(extract, inject).baggage(w3c_baggage))
     }
 
     /// The caller's context from `carrier` (an `http::HeaderMap` or another [`Carrier`]), or
@@ -166,6 +202,70 @@ impl Propagator {
             .find_map(|format| format.extract(carrier))
     }
 
+    /// The caller's baggage from `carrier`: the W3C `baggage` header (when this propagator
+    /// carries it), then the `uberctx-*` headers (when it reads [`Format::Jaeger`]) for the keys
+    /// not found in the first. Malformed entries are left out one by one; see
+    /// [`crate::baggage`] for what to do with the result.
+    ///
+    /// ```
+    /// use traced::propagation::{Format, Propagator};
+    ///
+    /// let headers = vec![
+    ///     ("baggage", "tenant=acme,user.id=42"),
+    ///     ("uberctx-tenant", "ignored"),
+    ///     ("uberctx-region", "eu%20west"),
+    ///     ("uberctx-broken", "%zz"),
+    /// ];
+    /// let baggage = Propagator::default().extract_baggage(&headers);
+    /// assert_eq!(
+    ///     baggage.iter().collect::<Vec<_>>(),
+    ///     [("tenant", "acme"), ("user.id", "42"), ("region", "eu west")]
+    /// );
+    /// let b3_only = Propagator::new([Format::B3Single], [Format::B3Single]).baggage(false);
+    /// assert!(b3_only.extract_baggage(&headers).is_empty());
+    /// ```
+    pub fn extract_baggage<C: Carrier + ?Sized>(&self, carrier: &C) -> Baggage {
+        let mut found = if self.baggage {
+            baggage::extract(carrier)
+        } else {
+            Baggage::new()
+        };
+        if self.extract_order.contains(&Format::Jaeger) {
+            let jaeger = jaeger::extract_baggage(carrier);
+            for entry in jaeger.entries() {
+                if found.get(entry.key()).is_none() {
+                    found.insert(entry.key(), entry.value());
+                }
+            }
+        }
+        found
+    }
+
+    /// Writes `baggage` into `carrier` in the baggage formats of this propagator: W3C `baggage`
+    /// (when it carries it) and `uberctx-*` (when it writes [`Format::Jaeger`]).
+    /// [`Propagator::inject`] already writes the current span's baggage; this is for baggage
+    /// of your own.
+    ///
+    /// ```
+    /// use traced::propagation::{Format, Propagator};
+    ///
+    /// let baggage = [("tenant", "acme corp")].into_iter().collect();
+    /// let mut headers = Vec::new();
+    /// Propagator::new(Format::ALL, [Format::Jaeger]).inject_baggage(&baggage, &mut headers);
+    /// assert_eq!(headers, [
+    ///     ("baggage".to_owned(), "tenant=acme%20corp".to_owned()),
+    ///     ("uberctx-tenant".to_owned(), "acme%20corp".to_owned()),
+    /// ]);
+    /// ```
+    pub fn inject_baggage<C: CarrierMut + ?Sized>(&self, baggage: &Baggage, carrier: &mut C) {
+        if self.baggage {
+            baggage::inject(baggage, carrier);
+        }
+        if self.inject.contains(&Format::Jaeger) {
+            jaeger::inject_baggage(baggage, carrier);
+        }
+    }
+
     /// Like [`Propagator::extract`], also saying which format matched and keeping
     /// `tracestate` when the context came as `traceparent`.
     pub(crate) fn extract_incoming<C: Carrier + ?Sized>(&self, carrier: &C) -> Option<Incoming> {
@@ -184,10 +284,14 @@ impl Propagator {
     }
 
     /// Writes `context` into `carrier` (an `http::HeaderMap` or another [`CarrierMut`]) in every
-    /// configured format. W3C injection adds the `tracestate` a caller of the same trace sent,
-    /// while the work of a [`Continuation`] runs. To send the current span's context with the
-    /// global propagator, use [`inject`](super::inject).
+    /// configured format, with the current span's [baggage](crate::baggage) (see
+    /// [`Propagator::inject_baggage`]). W3C injection adds the `tracestate` a caller of the same
+    /// trace sent, while the work of a [`Continuation`] runs. To send the current span's context
+    /// with the global propagator, use [`inject`](super::inject).
     pub fn inject<C: CarrierMut + ?Sized>(&self, context: &SpanContext, carrier: &mut C) {
+        if self.baggage || self.inject.contains(&Format::Jaeger) {
+            self.inject_baggage(&crate::baggage::current(), carrier);
+        }
         if !self.inject.contains(&Format::TraceContext) {
             self.inject_with_state(context, None, carrier);
             return;
@@ -215,9 +319,10 @@ impl Propagator {
     }
 
     /// Continues the trace `carrier` carries (or starts a new one) in the span `make_span`
-    /// creates, now: the one way to continue a caller's trace in a `tracing` span. Run the
-    /// work with [`Continuation::in_scope`] or [`Continuation::instrument`]; while it runs, the
-    /// caller's `tracestate` is kept for W3C injection. `make_span` should create a root span
+    /// creates, now: the one way to continue a caller's trace in a `tracing` span. The span gets
+    /// the caller's [baggage](crate::baggage). Run the work with [`Continuation::in_scope`] or
+    /// [`Continuation::instrument`]; while it runs, the caller's `tracestate` is kept for W3C
+    /// injection. `make_span` should create a root span
     /// (`parent: None`) when another span may be current, since a local parent wins.
     ///
     /// ```
@@ -250,6 +355,7 @@ impl Propagator {
             }
             None => make_span(),
         };
+        crate::baggage::attach(&span, &self.extract_baggage(carrier));
         Continuation::new(span, incoming.as_ref())
     }
 }

@@ -1277,7 +1277,7 @@ fn jaeger_injection_per_sampling_state() {
 }
 
 #[test]
-fn jaeger_is_read_last_by_default_and_uberctx_is_ignored() {
+fn jaeger_is_read_last_by_default_and_uberctx_carries_no_context() {
     let jaeger = format!("{TRACE_64}:{SPAN}:{PARENT}:1");
     let only = headers(&[("Uber-Trace-Id", &jaeger)]);
     let expected = remote(TRACE_64, SPAN, Some(PARENT), Sampling::Accept);
@@ -1319,4 +1319,287 @@ fn jaeger_is_read_last_by_default_and_uberctx_is_ignored() {
         (incoming.format, incoming.trace_state),
         (Format::Jaeger, None)
     );
+}
+
+fn baggage_pairs(baggage: &crate::baggage::Baggage) -> Vec<(String, String)> {
+    baggage
+        .iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+fn owned_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+#[test]
+fn jaeger_baggage_is_read_from_uberctx_headers_entry_by_entry() {
+    let jaeger = Propagator::new([Format::Jaeger], [Format::Jaeger]).baggage(false);
+    let incoming = headers(&[
+        ("uber-trace-id", &format!("{TRACE_64}:{SPAN}:0:1")),
+        ("uberctx-user.id", "42"),
+        ("UBERCTX-Tenant", "acme%20corp%2C%20inc"),
+        ("uberctx-broken", "%zz"),
+        ("uberctx-not-utf8", "%ff"),
+        ("uberctx-plus", "a+b"),
+        ("uberctx-empty", ""),
+        ("uberctx-", "no key"),
+        ("x-uberctx-other", "not ours"),
+    ]);
+    assert_eq!(
+        baggage_pairs(&jaeger.extract_baggage(&incoming)),
+        owned_pairs(&[
+            ("user.id", "42"),
+            ("tenant", "acme corp, inc"),
+            ("plus", "a+b"),
+            ("empty", ""),
+        ])
+    );
+    // The context is read as before, whatever the baggage headers hold.
+    assert_eq!(
+        jaeger.extract(&incoming),
+        remote(TRACE_64, SPAN, None, Sampling::Accept)
+    );
+
+    // Every carrier of the crate lists its names; keys lose their case in each.
+    let pairs_carrier = vec![("UberCtx-Region", "eu"), ("uberctx-region", "us")];
+    assert_eq!(
+        baggage_pairs(&jaeger.extract_baggage(&pairs_carrier)),
+        owned_pairs(&[("region", "eu")]),
+        "the first value of a name counts"
+    );
+    let map: HashMap<String, String> = [("uberctx-Region".to_owned(), "eu".to_owned())].into();
+    assert_eq!(
+        baggage_pairs(&jaeger.extract_baggage(&map)),
+        owned_pairs(&[("region", "eu")])
+    );
+    let tree: BTreeMap<String, String> = [("uberctx-region".to_owned(), "eu".to_owned())].into();
+    assert_eq!(
+        baggage_pairs(&jaeger.extract_baggage(&tree)),
+        owned_pairs(&[("region", "eu")])
+    );
+
+    // Only a propagator reading Jaeger reads them.
+    let b3 = Propagator::new([Format::B3Single], [Format::B3Single]);
+    assert!(b3.extract_baggage(&incoming).is_empty());
+
+    // The W3C limits hold here too, whole entries at a time.
+    let many: Vec<(String, String)> = (0..200)
+        .map(|index| (format!("uberctx-k{index}"), "v".to_owned()))
+        .collect();
+    assert_eq!(
+        jaeger.extract_baggage(&many).len(),
+        crate::baggage::MAX_ENTRIES
+    );
+    let big = vec![
+        ("uberctx-a", "x".repeat(5000)),
+        ("uberctx-b", "y".repeat(5000)),
+        ("uberctx-c", "z".to_owned()),
+    ];
+    assert_eq!(
+        jaeger
+            .extract_baggage(&big)
+            .iter()
+            .map(|(key, _)| key.to_owned())
+            .collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+}
+
+#[test]
+fn jaeger_baggage_is_written_url_encoded_one_header_per_entry() {
+    let jaeger = Propagator::new(Format::ALL, [Format::Jaeger]).baggage(false);
+    let baggage: crate::baggage::Baggage = [
+        ("user.id", "42"),
+        ("Tenant", "acme corp, inc ✓"),
+        ("path", "a/b~c"),
+    ]
+    .into_iter()
+    .collect();
+    let mut out = HeaderMap::new();
+    jaeger.inject_baggage(&baggage, &mut out);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out["uberctx-user.id"], "42");
+    assert_eq!(out["uberctx-tenant"], "acme%20corp%2C%20inc%20%E2%9C%93");
+    assert_eq!(out["uberctx-path"], "a%2Fb~c");
+    assert!(out.get("baggage").is_none());
+    // What is written reads back (keys lower-cased).
+    assert_eq!(
+        baggage_pairs(&jaeger.extract_baggage(&out)),
+        owned_pairs(&[
+            ("user.id", "42"),
+            ("tenant", "acme corp, inc ✓"),
+            ("path", "a/b~c")
+        ])
+    );
+
+    // W3C properties cannot ride in Jaeger headers; the value still does.
+    let with_properties = Propagator::default().extract_baggage(&vec![("baggage", "k=v;ttl=60")]);
+    let mut out = Vec::new();
+    jaeger.inject_baggage(&with_properties, &mut out);
+    assert_eq!(out, [("uberctx-k".to_owned(), "v".to_owned())]);
+
+    // A propagator not writing Jaeger writes no `uberctx-*`.
+    let mut out = Vec::new();
+    Propagator::new(Format::ALL, [Format::B3Single])
+        .baggage(false)
+        .inject_baggage(&baggage, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn baggage_travels_beside_every_context_format() {
+    let baggage_header = ("baggage", "tenant=acme,user.id=42;private");
+    for (propagator, context_headers) in [
+        (
+            Propagator::b3(),
+            vec![("b3", format!("{TRACE_128}-{SPAN}-1"))],
+        ),
+        (
+            Propagator::b3_multi(),
+            vec![
+                ("X-B3-TraceId", TRACE_128.to_owned()),
+                ("X-B3-SpanId", SPAN.to_owned()),
+                ("X-B3-Sampled", "1".to_owned()),
+            ],
+        ),
+        (
+            Propagator::trace_context(),
+            vec![("traceparent", format!("00-{TRACE_128}-{SPAN}-01"))],
+        ),
+        (
+            Propagator::new(Format::ALL, [Format::Jaeger]),
+            vec![("uber-trace-id", format!("{TRACE_128}:{SPAN}:0:1"))],
+        ),
+    ] {
+        let mut incoming: Vec<(&str, &str)> = context_headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        incoming.push(baggage_header);
+        assert_eq!(
+            propagator.extract(&incoming),
+            remote(TRACE_128, SPAN, None, Sampling::Accept),
+            "{propagator:?}"
+        );
+        let baggage = propagator.extract_baggage(&incoming);
+        assert_eq!(
+            baggage_pairs(&baggage),
+            owned_pairs(&[("tenant", "acme"), ("user.id", "42")]),
+            "{propagator:?}"
+        );
+        // Baggage without any context is still baggage; a broken context does not lose it.
+        assert_eq!(propagator.extract_baggage(&vec![baggage_header]), baggage);
+        assert_eq!(
+            propagator.extract_baggage(&vec![
+                ("b3", "garbage"),
+                ("traceparent", "garbage"),
+                baggage_header
+            ]),
+            baggage
+        );
+
+        let mut out = Vec::new();
+        propagator.inject_baggage(&baggage, &mut out);
+        let sent: HashMap<String, String> = out.into_iter().collect();
+        assert_eq!(
+            sent["baggage"], "tenant=acme,user.id=42;private",
+            "{propagator:?}"
+        );
+    }
+
+    // Both formats at once: W3C first, Jaeger for the keys W3C did not bring.
+    let both = vec![
+        ("baggage", "tenant=acme"),
+        ("uberctx-tenant", "other"),
+        ("uberctx-region", "eu"),
+    ];
+    assert_eq!(
+        baggage_pairs(&Propagator::default().extract_baggage(&both)),
+        owned_pairs(&[("tenant", "acme"), ("region", "eu")])
+    );
+    let mut out = HeaderMap::new();
+    Propagator::new(Format::ALL, [Format::B3Single, Format::Jaeger])
+        .inject_baggage(&Propagator::default().extract_baggage(&both), &mut out);
+    assert_eq!(out["baggage"], "tenant=acme,region=eu");
+    assert_eq!(out["uberctx-tenant"], "acme");
+    assert_eq!(out["uberctx-region"], "eu");
+}
+
+#[test]
+fn otel_propagators_name_w3c_baggage_and_jaeger_brings_its_own() {
+    let headers = vec![("baggage", "a=1"), ("uberctx-b", "2")];
+    let read = |text: &str| {
+        baggage_pairs(
+            &Propagator::from_otel_propagators(text)
+                .unwrap()
+                .extract_baggage(&headers),
+        )
+    };
+    assert_eq!(read("tracecontext,baggage"), owned_pairs(&[("a", "1")]));
+    assert_eq!(read("tracecontext"), owned_pairs(&[]));
+    assert_eq!(read("jaeger"), owned_pairs(&[("b", "2")]));
+    assert_eq!(
+        read("baggage,jaeger"),
+        owned_pairs(&[("a", "1"), ("b", "2")])
+    );
+    assert_eq!(read("baggage"), owned_pairs(&[("a", "1")]), "baggage alone");
+    assert_eq!(read("none"), owned_pairs(&[]));
+    assert_eq!(
+        read(""),
+        owned_pairs(&[("a", "1"), ("b", "2")]),
+        "the default"
+    );
+}
+
+#[test]
+fn inject_sends_the_current_spans_baggage_and_continue_trace_receives_it() {
+    let capture = crate::testing::Capture::new();
+    let propagator = Propagator::new(Format::ALL, [Format::B3Single, Format::Jaeger]);
+    let sent = capture.in_scope(|| {
+        tracing::info_span!("outer").in_scope(|| {
+            assert!(crate::baggage::set("tenant", "acme corp"));
+            let mut out = HeaderMap::new();
+            propagator.inject(&crate::current_context().unwrap(), &mut out);
+            out
+        })
+    });
+    assert_eq!(sent["baggage"], "tenant=acme%20corp");
+    assert_eq!(sent["uberctx-tenant"], "acme%20corp");
+    assert!(sent.contains_key("b3"));
+
+    // Without baggage, no baggage header; a hand-made one is left alone.
+    let mut out = headers(&[("baggage", "by.hand=1")]);
+    capture.in_scope(|| {
+        tracing::info_span!("plain").in_scope(|| {
+            propagator.inject(&crate::current_context().unwrap(), &mut out);
+        })
+    });
+    assert_eq!(out["baggage"], "by.hand=1");
+    assert!(!out.keys().any(|name| name.as_str().starts_with("uberctx-")));
+
+    // The receiving side: the continuing span and its children have the caller's baggage, even
+    // when the context itself was unreadable.
+    for context in [format!("{TRACE_128}-{SPAN}-1"), "garbage".to_owned()] {
+        let mut incoming = sent.clone();
+        incoming.insert("b3", context.parse().unwrap());
+        let seen = capture.in_scope(|| {
+            propagator
+                .continue_trace(&incoming, || tracing::info_span!(parent: None, "handle"))
+                .in_scope(|| {
+                    let here = crate::baggage::get("tenant");
+                    let child =
+                        tracing::info_span!("child").in_scope(|| crate::baggage::get("tenant"));
+                    (here, child)
+                })
+        });
+        assert_eq!(
+            seen,
+            (Some("acme corp".to_owned()), Some("acme corp".to_owned())),
+            "{context}"
+        );
+    }
 }

@@ -387,6 +387,20 @@ impl Builder {
         self
     }
 
+    /// The [baggage](crate::baggage) keys copied onto every span that has them, as tags of the
+    /// same name (instead of `TRACED_BAGGAGE_TAGS`); a key that names a secret is recorded as
+    /// `REDACTED`. See [`TracedLayer::baggage_tags`].
+    ///
+    /// ```
+    /// let builder = traced::builder().baggage_tags(["user.id", "tenant"]);
+    /// assert_eq!(builder.config().baggage_tags, ["user.id", "tenant"]);
+    /// ```
+    pub fn baggage_tags<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Builder {
+        self.config.baggage_tags = keys.into_iter().map(Into::into).collect();
+        self.overrides(&["TRACED_BAGGAGE_TAGS"]);
+        self
+    }
+
     /// The log layers' filter when `RUST_LOG` is unset (default `info`); it never applies to
     /// spans (see [`Builder::span_filter`]).
     pub fn default_filter(mut self, directives: impl Into<String>) -> Builder {
@@ -562,7 +576,9 @@ impl Builder {
             report: Mutex::new(ShutdownReport::default()),
         });
         Ok(Parts {
-            layer: TracedLayer::new(exporter).sampler(sampler),
+            layer: TracedLayer::new(exporter)
+                .sampler(sampler)
+                .baggage_tags(self.config.baggage_tags.iter().cloned()),
             guard: TracingGuard {
                 installed: Some(installed),
             },

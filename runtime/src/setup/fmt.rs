@@ -50,7 +50,7 @@ where
         };
         let context = span.and_then(|id| {
             let dispatch = self.dispatch.get()?.upgrade()?;
-            crate::lookup::parent_of(&dispatch, &id).map(|(context, _)| context)
+            crate::lookup::parent_of(&dispatch, &id).map(|(context, ..)| context)
         });
         let Some(context) = context else {
             return self.format.format_event(ctx, writer, event);

@@ -1,6 +1,7 @@
 //! What is kept for each open span, in the registry's extensions or in a frame, until it
 //! becomes a [`SpanRecord`](crate::model::SpanRecord).
 
+mod baggage;
 mod fields;
 mod record;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use tracing_core::{Level, Metadata};
 
+use crate::baggage::Baggage;
 use crate::clock::Timestamp;
 use crate::model::{Annotation, Kind, Link, Sampling, SpanContext, TagValue, Tags, TraceId};
 use crate::pipeline::{child_context, start_time};
@@ -35,8 +37,9 @@ impl From<Scalar> for TagValue {
     }
 }
 
-/// What a child inherits from its parent: the ids and sampling, and the service it runs in.
-pub(crate) type Inherited = (SpanContext, Option<Arc<str>>);
+/// What a child inherits from its parent: the ids and sampling, the service it runs in, and the
+/// baggage, when there is any.
+pub(crate) type Inherited = (SpanContext, Option<Arc<str>>, Option<Baggage>);
 
 /// What the layer keeps for each open span, in the registry's extensions or in a frame.
 ///
@@ -64,6 +67,8 @@ struct Details {
     peer: PeerFields,
     /// The caller's W3C `tracestate`, on the root that continues its trace.
     trace_state: Option<Arc<str>>,
+    /// The baggage of the span (its parent's, and what was set on it): see `state/baggage.rs`.
+    baggage: Baggage,
 }
 
 impl SpanState {
@@ -130,6 +135,10 @@ impl SpanState {
         self.service.clone_from(&span.service);
         self.tags.clear();
         self.details = None;
+        // Read during the poll, and inherited by the calls made in it.
+        if let Some(baggage) = span.baggage() {
+            self.details().baggage = baggage.clone();
+        }
     }
 
     /// Moves what was recorded into this stand-in (events, an error) to the span it stood in
@@ -141,8 +150,11 @@ impl SpanState {
             }
         }
         if let Some(mut details) = self.details.take() {
-            span.details().annotations.append(&mut details.annotations);
-            span.details().links.append(&mut details.links);
+            let target = span.details();
+            target.annotations.append(&mut details.annotations);
+            target.links.append(&mut details.links);
+            // The stand-in began with the span's baggage: what it holds now is the span's.
+            target.baggage = std::mem::take(&mut details.baggage);
         }
     }
 
@@ -157,7 +169,7 @@ impl SpanState {
 
     /// What a child of this span inherits.
     pub(crate) fn inherited(&self) -> Inherited {
-        (self.context, self.service.clone())
+        (self.context, self.service.clone(), self.baggage().cloned())
     }
 
     /// Marks the span as reported under its caller's span id (Zipkin's shared RPC span).

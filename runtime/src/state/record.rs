@@ -92,6 +92,8 @@ impl Details {
             links,
             peer,
             trace_state,
+            // Reported through the tags it was copied to (`SpanState::tag_baggage`), if any.
+            baggage: _,
         } = self;
         let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
         let (local_port, remote) = peer.resolve(kind);
