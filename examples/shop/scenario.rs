@@ -92,7 +92,16 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Sends `step` to `shop` with `client` (a plain client: the trace starts at the service).
+/// The W3C baggage every request of the scenario carries, as a gateway in front of the shop
+/// would add it: both services carry it on to each other, and a layer configured with
+/// `baggage_tags([CUSTOMER_TIER])` (`TRACED_BAGGAGE_TAGS=customer.tier`) tags every span with it.
+pub const BAGGAGE: &str = "customer.tier=gold";
+
+/// The baggage key of [`BAGGAGE`].
+pub const CUSTOMER_TIER: &str = "customer.tier";
+
+/// Sends `step` to `shop` with `client` (a plain client: the trace starts at the service), with
+/// the scenario's [`BAGGAGE`].
 pub async fn send(client: &reqwest::Client, shop: &Shop, step: &Step) -> reqwest::Result<Answer> {
     let base = match step.target {
         Target::Catalog => shop.catalog_url(),
@@ -100,7 +109,7 @@ pub async fn send(client: &reqwest::Client, shop: &Shop, step: &Step) -> reqwest
     };
     let url = format!("{base}{}", step.path);
     let method = reqwest::Method::from_bytes(step.method.as_bytes()).unwrap_or_default();
-    let mut request = client.request(method, url);
+    let mut request = client.request(method, url).header("baggage", BAGGAGE);
     if let Some(body) = step.body {
         request = request
             .header("content-type", "application/json")

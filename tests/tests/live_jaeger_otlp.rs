@@ -210,8 +210,9 @@ fn tag_of(span: &Value, key: &str) -> (String, Value) {
 }
 
 /// What Jaeger shows of the shop sent over OTLP: every span stored, both services, the
-/// `GET /available` trace in its original case with parents, kinds, typed attributes and the
-/// scope, and the failing fills as ERROR statuses with their messages.
+/// `GET /available` trace in its original case with parents, kinds, typed attributes, the
+/// scope and the tags made from the scenario's baggage, and the failing fills as ERROR statuses
+/// with their messages.
 fn check_shop_in_jaeger(jaeger: &JaegerServer, sent: u64) {
     assert_eq!(jaeger.services(), ["catalog", "inventory"]);
     let all: std::collections::BTreeMap<String, Value> = jaeger
