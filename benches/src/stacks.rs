@@ -251,7 +251,10 @@ pub fn traced_counting(sampled: bool) -> (Dispatch, CountingExporter) {
     if !sampled {
         layer = layer.sampler(AlwaysOff);
     }
-    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    // Wrapped as `traced::init` wraps it: the fast path needs `TracedSubscriber` outermost.
+    let dispatch = Dispatch::new(traced::TracedSubscriber::new(
+        tracing_subscriber::registry().with(layer),
+    ));
     (dispatch, exporter)
 }
 
@@ -281,10 +284,10 @@ impl TracedHttp {
         }
         let reporter =
             ZipkinReporter::start(config).expect("the reporter starts with a valid loopback URL");
-        let dispatch = Dispatch::new(
+        let dispatch = Dispatch::new(traced::TracedSubscriber::new(
             tracing_subscriber::registry()
                 .with(traced::TracedLayer::new(reporter.clone()).fast_path(true)),
-        );
+        ));
         TracedHttp { dispatch, reporter }
     }
 }

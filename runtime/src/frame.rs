@@ -9,7 +9,10 @@
 //! Library spans and events still nest correctly. The layer counts the tracing spans entered on
 //! each thread; a frame remembers the count when it was pushed, so the top frame is the innermost
 //! scope exactly when no tracing span was entered after it. The layer then parents new spans and
-//! events to it (`innermost`), and `current_context` propagates it.
+//! events to it (`innermost`), and `current_context` propagates it. When code asks
+//! `tracing::Span::current()` while a frame is the innermost scope, `TracedSubscriber` gives it
+//! the frame's twin: a registry span with the frame's ids, made then (`innermost_for_twin`,
+//! `making_twin`, `keep_twin`), whose recordings come back into the frame when it ends.
 //!
 //! Frames are strictly nested on a thread: a synchronous call pushes its frame for the duration
 //! of the call, and an instrumented future pushes its frame for the duration of each poll. The
@@ -20,6 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use tracing_core::callsite::{Callsite, DefaultCallsite};
+use tracing_core::span::Id;
 use tracing_core::{Dispatch, Metadata};
 
 use crate::clock::Timestamp;
@@ -35,6 +39,33 @@ pub(crate) struct Frame {
     entered: u32,
     /// The `Core::id` of the layer whose exporter takes the span.
     core: u64,
+    /// The registry span standing for this frame, once `tracing::Span::current()` asked for
+    /// it (`subscriber.rs`); boxed, as few frames ever have one.
+    twin: Option<Box<Twin>>,
+}
+
+/// A frame's twin: its id in the dispatcher that made it.
+#[derive(Clone)]
+pub(crate) struct Twin {
+    id: Id,
+    dispatch: Option<Dispatch>,
+}
+
+impl Twin {
+    /// Moves what was recorded on the twin into `state` (the frame's, about to be reported).
+    fn give_to(&self, state: &mut SpanState) {
+        if let Some(dispatch) = &self.dispatch {
+            crate::lookup::absorb_twin(dispatch, &self.id, state);
+        }
+    }
+
+    /// Lets go of the frame's reference to the twin; the registry closes it when no one else
+    /// holds it (a task it was handed to may, for longer).
+    fn release(self) {
+        if let Some(dispatch) = &self.dispatch {
+            dispatch.try_close(self.id);
+        }
+    }
 }
 
 impl Frame {
@@ -130,6 +161,7 @@ impl Opening {
             state: self.into_state(meta),
             entered: 0,
             core,
+            twin: None,
         }
     }
 }
@@ -236,6 +268,72 @@ pub(crate) fn with_innermost<R>(record: impl FnOnce(&mut SpanState) -> R) -> Opt
 pub(crate) fn innermost_unsampled() -> Option<SpanContext> {
     with_top(|top| (!top.is_sampled() && !top.state.has_baggage()).then_some(top.state.context))
         .flatten()
+}
+
+/// The innermost frame, as [`TracedSubscriber`](crate::TracedSubscriber) needs it to answer
+/// `current_span`.
+pub(crate) struct InnermostFrame {
+    pub(crate) index: usize,
+    pub(crate) meta: &'static Metadata<'static>,
+    /// Its twin, if it has one already.
+    pub(crate) twin: Option<Id>,
+    /// What its twin inherits when it is made: the frame's own ids.
+    pub(crate) inherited: Inherited,
+}
+
+/// The innermost frame, when a frame is the innermost scope of this thread.
+pub(crate) fn innermost_for_twin() -> Option<InnermostFrame> {
+    LOCAL
+        .try_with(|local| {
+            let stack = local.stack.try_borrow().ok()?;
+            let index = stack.live.checked_sub(1)?;
+            let top = &stack.slots[index];
+            if local.entered.get() > top.entered {
+                return None;
+            }
+            Some(InnermostFrame {
+                index,
+                meta: top.state.meta,
+                twin: top.twin.as_ref().map(|twin| twin.id.clone()),
+                inherited: top.state.inherited(),
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+thread_local! {
+    /// What the twin being made inherits: set around the `new_span` that makes it, taken by
+    /// the layer's `on_new_span`.
+    static MAKING_TWIN: RefCell<Option<Inherited>> = const { RefCell::new(None) };
+}
+
+/// Runs `make` (which creates the twin's registry span) with the frame's ids waiting for it.
+pub(crate) fn making_twin(inherited: Inherited, make: impl FnOnce() -> Id) -> Id {
+    let _ = MAKING_TWIN.try_with(|making| *making.borrow_mut() = Some(inherited));
+    let id = make();
+    let _ = MAKING_TWIN.try_with(|making| making.borrow_mut().take());
+    id
+}
+
+/// The ids of the twin being made, for the layer: taken, so only that span gets them.
+pub(crate) fn take_making_twin() -> Option<Inherited> {
+    MAKING_TWIN
+        .try_with(|making| making.try_borrow_mut().ok()?.take())
+        .ok()
+        .flatten()
+}
+
+/// Keeps `id` as the twin of the frame at `index`.
+pub(crate) fn keep_twin(index: usize, id: Id, dispatch: Option<Dispatch>) {
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut stack) = local.stack.try_borrow_mut() {
+            let live = stack.live;
+            if let Some(frame) = stack.slots[..live].get_mut(index) {
+                frame.twin = Some(Box::new(Twin { id, dispatch }));
+            }
+        }
+    });
 }
 
 /// What a `#[traced]` call gets after its callsite and the dispatcher were asked.
@@ -401,6 +499,7 @@ pub(crate) fn enter(frame: &Frame) -> Option<usize> {
             slot.state.stand_in_for(&frame.state);
             slot.entered = entered;
             slot.core = frame.core;
+            slot.twin.clone_from(&frame.twin);
             Some(index)
         })
         .ok()
@@ -414,6 +513,10 @@ pub(crate) fn leave(index: usize, frame: &mut Frame) {
             if let Some(slot) = stack.release(index) {
                 slot.state.give_back(&mut frame.state);
                 slot.state.service = None;
+                // A twin made during the poll stays with the frame for the next ones.
+                if let Some(twin) = slot.twin.take() {
+                    frame.twin = Some(twin);
+                }
             }
         }
     });
@@ -463,35 +566,53 @@ pub(crate) fn push_scalar(index: usize, key: &'static str, value: Scalar) {
 /// Ends the synchronous call's frame at `index`: a sampled one is timed (and tagged with the
 /// panic, when `panicked`) and handed to its layer's exporter.
 pub(crate) fn close(index: usize, panicked: bool) {
-    let _ = LOCAL.try_with(|local| {
-        let Ok(mut stack) = local.stack.try_borrow_mut() else {
-            return;
-        };
-        let Some(frame) = stack.release(index) else {
-            return;
-        };
-        if !frame.is_sampled() {
-            // Nothing to report; the slot must not keep the service alive.
-            frame.state.service = None;
-            return;
-        }
-        if panicked {
-            frame.state.record_panic();
-        }
-        let end = Timestamp::now();
-        // The record is built straight into the exporter's hands. While it runs, this thread's
-        // stack is borrowed, so what an exporter itself does is never traced (no feedback).
-        export(Some(local), frame.core, |core| {
-            frame.state.tag_baggage(&core.baggage_tags);
-            frame.state.take_record(end)
-        });
-    });
+    let twin = LOCAL
+        .try_with(|local| {
+            let Ok(mut stack) = local.stack.try_borrow_mut() else {
+                return None;
+            };
+            let frame = stack.release(index)?;
+            let twin = frame.twin.take();
+            if !frame.is_sampled() {
+                // Nothing to report; the slot must not keep the service alive.
+                frame.state.service = None;
+                return twin;
+            }
+            if let Some(twin) = &twin {
+                twin.give_to(&mut frame.state);
+            }
+            if panicked {
+                frame.state.record_panic();
+            }
+            let end = Timestamp::now();
+            // The record is built straight into the exporter's hands. While it runs, this
+            // thread's stack is borrowed, so what an exporter itself does is never traced (no
+            // feedback).
+            export(Some(local), frame.core, |core| {
+                frame.state.tag_baggage(&core.baggage_tags);
+                frame.state.take_record(end)
+            });
+            twin
+        })
+        .ok()
+        .flatten();
+    // Outside the borrow: closing the twin runs every layer's `on_close`.
+    if let Some(twin) = twin {
+        twin.release();
+    }
 }
 
 /// Ends a future's frame, in place: a sampled one is timed and handed to its layer's exporter.
 pub(crate) fn finish(frame: &mut Frame) {
+    let twin = frame.twin.take();
     if !frame.is_sampled() {
+        if let Some(twin) = twin {
+            twin.release();
+        }
         return;
+    }
+    if let Some(twin) = &twin {
+        twin.give_to(&mut frame.state);
     }
     let end = Timestamp::now();
     let core = frame.core;
@@ -510,6 +631,9 @@ pub(crate) fn finish(frame: &mut Frame) {
             state.tag_baggage(&core.baggage_tags);
             state.take_record(end)
         });
+    }
+    if let Some(twin) = twin {
+        twin.release();
     }
 }
 

@@ -21,7 +21,7 @@ use crate::clock::Timestamp;
 use crate::export::Exporter;
 use crate::lookup::WithContext;
 use crate::model::{Link, Remote, SpanContext};
-use crate::pipeline::Core;
+use crate::pipeline::{Core, OfferedCore};
 use crate::sample::{AlwaysOn, Sampler};
 use crate::state::SpanState;
 
@@ -65,10 +65,10 @@ impl TracedLayer {
     ///
     /// Off by default, because other layers (a `fmt` logger, say) would no longer see those
     /// spans; [`crate::init`] turns it on when our layer is the subscriber's only consumer.
-    /// What is reported is the same either way. One difference shows inside the function:
-    /// `tracing::Span::current()` is the nearest *tracing* span, not the `#[traced]` call (a
-    /// function whose body calls `Span::current()` or `in_current_span()` keeps a tracing span;
-    /// [`crate::current_context`] always sees the call).
+    /// What is reported is the same either way, and `tracing::Span::current()` names the
+    /// `#[traced]` call at any depth below it. The fast path is taken only when the subscriber
+    /// is wrapped in [`crate::TracedSubscriber`] (which `init` does), since that is what
+    /// answers `Span::current()` for it; unwrapped, the calls are ordinary tracing spans.
     ///
     /// ```
     /// use traced::testing::Capture;
@@ -177,6 +177,12 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        // The twin of a frame (`subscriber.rs`): the frame's own ids, never reported.
+        if let Some(inherited) = crate::frame::take_making_twin() {
+            span.extensions_mut()
+                .insert(SpanState::twin(inherited, attrs.metadata()));
+            return;
+        }
         // A `#[traced]` frame entered after the current tracing span is the closer parent.
         let frame_parent = if attrs.is_contextual() {
             crate::frame::innermost()
@@ -299,7 +305,8 @@ where
         let Some(mut state) = span.extensions_mut().remove::<SpanState>() else {
             return;
         };
-        if !state.context.sampling.is_sampled() {
+        // A frame's twin is reported as the frame itself.
+        if !state.context.sampling.is_sampled() || state.is_twin() {
             return;
         }
         let end = Timestamp::now();
@@ -310,7 +317,9 @@ where
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
         if id == TypeId::of::<Self>() {
             Some(self as *const Self as *const ())
-        } else if id == TypeId::of::<Arc<Core>>() && self.fast_path {
+        } else if id == TypeId::of::<OfferedCore>() && self.fast_path {
+            // Offered to `TracedSubscriber` only, which answers for `Arc<Core>` (the fast path
+            // needs it as the outermost subscriber: see `subscriber.rs`).
             Some(&self.core as *const Arc<Core> as *const ())
         } else if id == TypeId::of::<WithContext>() {
             Some(&self.with_context as *const WithContext as *const ())

@@ -37,6 +37,7 @@ pub mod semconv;
 pub mod setup;
 #[cfg(all(unix, feature = "signal"))]
 pub mod signal;
+pub mod subscriber;
 pub mod testing;
 
 mod annotation;
@@ -55,6 +56,7 @@ mod value;
 pub mod __private;
 
 pub use layer::{current_context, TracedLayer};
+pub use subscriber::TracedSubscriber;
 // The types the root functions return, at the root too.
 pub use model::SpanContext;
 pub use report::Stats;

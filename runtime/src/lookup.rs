@@ -29,6 +29,15 @@ pub(crate) fn with_state_mut(
     (with_context.state_mut)(dispatch, id, nearest, change)
 }
 
+/// Moves what was recorded on the frame twin `id` into `frame` (see `subscriber.rs`).
+pub(crate) fn absorb_twin(dispatch: &Dispatch, id: &Id, frame: &mut SpanState) {
+    with_state_mut(dispatch, id, false, &mut |twin| {
+        if twin.is_twin() {
+            frame.absorb_twin(twin);
+        }
+    });
+}
+
 /// A change to a span's state, made while the registry holds its extensions.
 type Change<'a> = &'a mut dyn FnMut(&mut SpanState);
 

@@ -21,6 +21,11 @@ pub(crate) struct Core {
     pub(crate) baggage_tags: Box<[Box<str>]>,
 }
 
+/// The key under which a `TracedLayer` offers its core for the fast path: only
+/// `TracedSubscriber` asks for it (and answers for `Arc<Core>` in turn), so frames exist only
+/// where `tracing::Span::current()` can see them.
+pub(crate) enum OfferedCore {}
+
 /// When a span with `context` starts: now, or never for an unsampled span, which is never
 /// reported and so skips the clock read.
 pub(crate) fn start_time(context: SpanContext) -> Timestamp {

@@ -23,6 +23,7 @@ use crate::export::{Exporter, FlushOutcome};
 use crate::layer::TracedLayer;
 use crate::model::{SpanRecord, TraceId};
 use crate::sample::Sampler;
+use crate::subscriber::TracedSubscriber;
 
 /// Collects finished spans in memory. Clones share one store and one subscriber.
 #[derive(Clone, Default)]
@@ -50,9 +51,9 @@ impl Capture {
                     spans: Arc::clone(&self.spans),
                     dispatch: Arc::default(),
                 };
-                Dispatch::new(
+                Dispatch::new(TracedSubscriber::new(
                     tracing_subscriber::registry().with(TracedLayer::new(store).fast_path(true)),
-                )
+                ))
             })
             .clone()
     }
@@ -84,7 +85,9 @@ impl Capture {
             dispatch: Arc::default(),
         })
         .fast_path(true);
-        Dispatch::new(tracing_subscriber::registry().with(configure(layer)))
+        Dispatch::new(TracedSubscriber::new(
+            tracing_subscriber::registry().with(configure(layer)),
+        ))
     }
 
     /// Runs `body` with this capture as the current thread's subscriber.

@@ -78,7 +78,10 @@ fn measure_with(
     if !sampled {
         layer = layer.sampler(AlwaysOff);
     }
-    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    // Wrapped as `traced::init` wraps it: the fast path needs `TracedSubscriber` outermost.
+    let dispatch = Dispatch::new(traced::TracedSubscriber::new(
+        tracing_subscriber::registry().with(layer),
+    ));
     let allocations = tracing::dispatcher::with_default(&dispatch, || {
         parent(&mut || {
             for i in 0..WARM_UP {

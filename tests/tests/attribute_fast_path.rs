@@ -154,11 +154,11 @@ impl<S: Subscriber> Layer<S> for CountSpans {
 fn calls_on_the_fast_path_create_no_tracing_span() {
     let capture = Capture::new();
     let created = CountSpans::default();
-    let dispatch = tracing::Dispatch::new(
+    let dispatch = tracing::Dispatch::new(traced::TracedSubscriber::new(
         tracing_subscriber::registry()
             .with(created.clone())
             .with(TracedLayer::new(capture.clone()).fast_path(true)),
-    );
+    ));
     tracing::dispatcher::with_default(&dispatch, || handle(4)).unwrap();
     assert_eq!(
         created.0.load(Ordering::Relaxed),

@@ -52,11 +52,11 @@ fn setup(fast_path: bool) -> Setup {
     let layer = TracedLayer::new(capture.clone())
         .sampler(Switch(accept.clone()))
         .fast_path(fast_path);
-    let dispatch = tracing::Dispatch::new(
+    let dispatch = tracing::Dispatch::new(traced::TracedSubscriber::new(
         tracing_subscriber::registry()
             .with(created.clone())
             .with(layer),
-    );
+    ));
     Setup {
         capture,
         created,

@@ -21,6 +21,7 @@ use crate::model::{Endpoint, Resource};
 use crate::propagation::Propagator;
 use crate::report::{ReporterConfig, ZipkinReporter};
 use crate::sample::Sampler;
+use crate::subscriber::TracedSubscriber;
 
 use super::error::InitError;
 use super::filter::SpanFilter;
@@ -493,14 +494,17 @@ impl Builder {
         let traced = layer.fast_path(only_consumer && !per_span);
         // Two shapes, not an `Option` layer: a `None` layer says `always` to every callsite,
         // which would turn the span filter's `never` into `sometimes`.
+        // Outermost, `TracedSubscriber` lets the fast path answer `Span::current()`.
         let dispatch = if only_consumer {
-            Dispatch::new(tracing_subscriber::registry().with(traced.with_filter(span_filter)))
+            Dispatch::new(TracedSubscriber::new(
+                tracing_subscriber::registry().with(traced.with_filter(span_filter)),
+            ))
         } else {
-            Dispatch::new(
+            Dispatch::new(TracedSubscriber::new(
                 tracing_subscriber::registry()
                     .with(layers.with_filter(log_filter))
                     .with(traced.with_filter(span_filter)),
-            )
+            ))
         };
         for cell in &dispatch_cells {
             let _ = cell.set(dispatch.downgrade());

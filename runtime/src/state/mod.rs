@@ -67,6 +67,9 @@ struct Details {
     peer: PeerFields,
     /// The caller's W3C `tracestate`, on the root that continues its trace.
     trace_state: Option<Arc<str>>,
+    /// A registry span standing for a `#[traced]` frame (`subscriber.rs`): never reported; what
+    /// is recorded on it goes back to the frame.
+    twin: bool,
     /// The baggage of the span (its parent's, and what was set on it): see `state/baggage.rs`.
     baggage: Baggage,
 }
@@ -149,10 +152,16 @@ impl SpanState {
                 span.set_tag(key, value);
             }
         }
+        if let Some(kind) = self.kind.take() {
+            span.kind = Some(kind);
+        }
         if let Some(mut details) = self.details.take() {
             let target = span.details();
             target.annotations.append(&mut details.annotations);
             target.links.append(&mut details.links);
+            if let Some(name) = details.name.take() {
+                target.name = Some(name);
+            }
             // The stand-in began with the span's baggage: what it holds now is the span's.
             target.baggage = std::mem::take(&mut details.baggage);
         }
@@ -170,6 +179,31 @@ impl SpanState {
     /// What a child of this span inherits.
     pub(crate) fn inherited(&self) -> Inherited {
         (self.context, self.service.clone(), self.baggage().cloned())
+    }
+
+    /// The state of a frame's twin: the frame's own ids, never reported (see `subscriber.rs`).
+    pub(crate) fn twin(
+        (context, service, baggage): Inherited,
+        meta: &'static Metadata<'static>,
+    ) -> SpanState {
+        let mut state = SpanState::started(context, Timestamp::ZERO, meta, false, service);
+        state.inherit_baggage(baggage);
+        state.details().twin = true;
+        state
+    }
+
+    /// Whether this is a frame's twin, which is not reported.
+    pub(crate) fn is_twin(&self) -> bool {
+        self.details.as_ref().is_some_and(|details| details.twin)
+    }
+
+    /// Moves what was recorded on a frame's twin (tags, events, a new name) into the frame,
+    /// leaving the twin's ids and baggage as they are for the spans still under it.
+    pub(crate) fn absorb_twin(&mut self, twin: &mut SpanState) {
+        let baggage = twin.baggage().cloned();
+        twin.give_back(self);
+        twin.inherit_baggage(baggage);
+        twin.details().twin = true;
     }
 
     /// Marks the span as reported under its caller's span id (Zipkin's shared RPC span).

@@ -94,6 +94,8 @@ impl Details {
             trace_state,
             // Reported through the tags it was copied to (`SpanState::tag_baggage`), if any.
             baggage: _,
+            // Twins are never reported.
+            twin: _,
         } = self;
         let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
         let (local_port, remote) = peer.resolve(kind);
