@@ -27,7 +27,7 @@ use tracing_core::span::Id;
 use tracing_core::{Dispatch, Metadata};
 
 use crate::clock::Timestamp;
-use crate::lookup::parent_of;
+use crate::lookup::current_of;
 use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
 use crate::pipeline::{child_context, start_time, Core};
 use crate::state::{Inherited, Scalar, SpanState};
@@ -416,10 +416,9 @@ fn open_under_innermost() -> Option<Opening> {
 /// A frame's opening under the current scope, or `None` when its parent has baggage (see
 /// `begin`).
 fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Option<Opening> {
-    let parent = innermost().or_else(|| {
-        let current = dispatch.current_span();
-        current.id().and_then(|id| parent_of(dispatch, id))
-    });
+    // No frame is the innermost scope here: the registry's current span is the parent, asked
+    // of the registry directly (the outermost subscriber would look for a frame again).
+    let parent = innermost().or_else(|| current_of(dispatch));
     let (context, local_root, service) = match parent {
         Some((_, _, Some(_))) => return None,
         Some((parent, service, None)) => (child_context(parent), false, service),

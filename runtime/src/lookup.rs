@@ -14,6 +14,13 @@ pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     (with_context.inherited)(dispatch, id)
 }
 
+/// What a child of the registry's current span in `dispatch` inherits (as [`parent_of`]), asked
+/// of the registry itself rather than through the subscribers around it.
+pub(crate) fn current_of(dispatch: &Dispatch) -> Option<Inherited> {
+    let with_context = dispatch.downcast_ref::<WithContext>()?;
+    (with_context.current)(dispatch)
+}
+
 /// Runs `change` on the state of the span `id` in `dispatch` — or, with `nearest`, of its
 /// nearest ancestor our layer records when it has none; `false` when there is none.
 /// `change` must not call into tracing: the span's extensions are locked while it runs.
@@ -47,6 +54,7 @@ type Change<'a> = &'a mut dyn FnMut(&mut SpanState);
 #[derive(Clone, Copy)]
 pub(crate) struct WithContext {
     inherited: fn(&Dispatch, &Id) -> Option<Inherited>,
+    current: fn(&Dispatch) -> Option<Inherited>,
     state_mut: fn(&Dispatch, &Id, bool, Change<'_>) -> bool,
 }
 
@@ -58,6 +66,7 @@ impl WithContext {
     {
         WithContext {
             inherited: span_context::<S>,
+            current: current_context::<S>,
             state_mut: span_state_mut::<S>,
         }
     }
@@ -88,6 +97,20 @@ where
         }
     }
     false
+}
+
+fn current_context<S>(dispatch: &Dispatch) -> Option<Inherited>
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    let subscriber = dispatch.downcast_ref::<S>()?;
+    let current = subscriber.current_span();
+    let span = subscriber.span(current.id()?)?;
+    span.scope().find_map(|span| {
+        span.extensions()
+            .get::<SpanState>()
+            .map(SpanState::inherited)
+    })
 }
 
 fn span_context<S>(dispatch: &Dispatch, id: &Id) -> Option<Inherited>
