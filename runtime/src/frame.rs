@@ -26,6 +26,7 @@ use crate::clock::Timestamp;
 use crate::lookup::parent_of;
 use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
 use crate::pipeline::{child_context, start_time, Core};
+use crate::sample::Sampler;
 use crate::state::{Inherited, Scalar, SpanState};
 
 /// A `#[traced]` call's span: on the stack while the call runs, in its future between polls.
@@ -248,7 +249,12 @@ pub(crate) enum Begun {
 
 /// Asks the callsite and the current dispatcher how a `#[traced]` call is recorded, and decides
 /// its frame's ids when the fast path applies.
-pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) -> Begun {
+/// `root_sampler`, when given, decides a new trace instead of the layer's sampler.
+pub(crate) fn begin(
+    callsite: &'static DefaultCallsite,
+    frames_allowed: bool,
+    root_sampler: Option<&dyn Sampler>,
+) -> Begun {
     let interest = callsite.interest();
     if interest.is_never() {
         return Begun::Off;
@@ -270,7 +276,7 @@ pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) ->
             return Begun::Span;
         }
         match dispatch.downcast_ref::<Arc<Core>>() {
-            Some(core) => Begun::Frame(open(core, dispatch)),
+            Some(core) => Begun::Frame(open(core, dispatch, meta.name(), root_sampler)),
             None => Begun::Span,
         }
     })
@@ -303,14 +309,19 @@ fn open_under_innermost() -> Option<Opening> {
         .flatten()
 }
 
-fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Opening {
+fn open(
+    core: &Arc<Core>,
+    dispatch: &Dispatch,
+    name: &str,
+    root_sampler: Option<&dyn Sampler>,
+) -> Opening {
     let parent = innermost().or_else(|| {
         let current = dispatch.current_span();
         current.id().and_then(|id| parent_of(dispatch, id))
     });
     let (context, local_root, service) = match parent {
         Some((parent, service)) => (child_context(parent), false, service),
-        None => (core.root_context(), true, None),
+        None => (core.root_context(name, root_sampler), true, None),
     };
     if context.sampling.is_sampled() {
         core.exporter.span_started(context.trace_id);

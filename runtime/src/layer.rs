@@ -155,18 +155,31 @@ where
         let meta = attrs.metadata();
         let mut state = match local_parent {
             Some((parent, service)) => SpanState::child(parent, meta, service),
-            None => match crate::remote_parent::take_pending() {
-                Some((remote, shared)) => {
-                    let context = self.core.continue_remote(remote, shared);
-                    let mut state = SpanState::new(context, meta, true, None);
-                    // Only a caller's span id can be shared; a bare decision starts a trace.
-                    if shared && matches!(remote, Remote::Context(_)) {
-                        state.set_shared();
+            None => {
+                let pending = crate::remote_parent::take_pending();
+                let operation = crate::semconv::operation_name(attrs);
+                let sampler = pending
+                    .as_ref()
+                    .and_then(|pending| pending.sampler.as_ref())
+                    .map(|sampler| sampler.as_sampler());
+                match pending.as_ref().and_then(|pending| pending.remote) {
+                    Some((remote, shared)) => {
+                        let context =
+                            self.core
+                                .continue_remote(remote, shared, &operation, sampler);
+                        let mut state = SpanState::new(context, meta, true, None);
+                        // Only a caller's span id can be shared; a bare decision starts a trace.
+                        if shared && matches!(remote, Remote::Context(_)) {
+                            state.set_shared();
+                        }
+                        state
                     }
-                    state
+                    None => {
+                        let context = self.core.root_context(&operation, sampler);
+                        SpanState::new(context, meta, true, None)
+                    }
                 }
-                None => SpanState::new(self.core.root_context(), meta, true, None),
-            },
+            }
         };
         if state.context.sampling.is_sampled() {
             if !attrs.fields().is_empty() {

@@ -56,7 +56,7 @@ impl<const N: usize> Handle<N> {
         if !enabled {
             return Handle::off();
         }
-        if matches!(start, Start::Frames) {
+        if start.frames() {
             // The future may be polled where the unsampled parent is not current: it carries
             // the parent's context instead of a span of its own.
             if let Some(context) = crate::frame::innermost_unsampled() {

@@ -18,6 +18,7 @@ mod future;
 mod guard;
 mod outcome;
 mod parent;
+mod sampler;
 mod start;
 
 pub use ::core;
@@ -37,6 +38,7 @@ pub use outcome::{
     OutcomeDisplay, OutcomeOpaque, OutcomeOther, Target,
 };
 pub use parent::{IntoParent, Parent};
+pub use sampler::RootSampler;
 pub use start::Start;
 
 /// The rule for secrets, which the attribute evaluates at compile time.

@@ -482,10 +482,12 @@ impl Builder {
             },
         };
 
-        let sampler = self
-            .sampler
-            .take()
-            .unwrap_or_else(|| self.config.sampler.build());
+        let sampler = self.sampler.take().unwrap_or_else(|| {
+            self.config
+                .sampler
+                .clone()
+                .build_for(&self.config.service_name)
+        });
         let (exporter, others, reporter) = self.build_exporters()?;
         let installed = Arc::new(Installed {
             others,
