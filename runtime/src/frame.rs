@@ -522,3 +522,38 @@ fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce() -> SpanRecor
         remember(&core);
     }
 }
+
+/// Reports the sampled frames of layer `core_id` open on this thread, innermost last, through
+/// `export`, each marked by `mark` and ended at `end`; returns how many. A reported frame is left
+/// unsampled, so it is not reported again when it closes (nor are children started after).
+///
+/// Only this thread's stack can be reached: the stacks are thread-locals that the per-span path
+/// reads and writes without synchronisation (that is what makes it cheap), so another thread's
+/// open frames are not readable from here.
+pub(crate) fn take_open(
+    core_id: u64,
+    end: Timestamp,
+    mark: fn(&mut SpanState),
+    export: &mut dyn FnMut(SpanRecord),
+) -> u64 {
+    LOCAL
+        .try_with(|local| {
+            // Borrowed: we are inside an exporter called from a frame's close; nothing to reach.
+            let Ok(mut stack) = local.stack.try_borrow_mut() else {
+                return 0;
+            };
+            let live = stack.live;
+            let mut count = 0;
+            for frame in &mut stack.slots[..live] {
+                if frame.core != core_id || !frame.is_sampled() {
+                    continue;
+                }
+                mark(&mut frame.state);
+                export(frame.state.take_record(end));
+                frame.state.context.sampling = Sampling::Deny;
+                count += 1;
+            }
+            count
+        })
+        .unwrap_or(0)
+}

@@ -81,6 +81,11 @@ impl TracedLayer {
         self
     }
 
+    /// The id of this layer's core, which tells its frames from other layers'.
+    pub(crate) fn core_id(&self) -> u64 {
+        self.core.id
+    }
+
     /// Replaces the sampler that decides new traces.
     pub fn sampler(mut self, sampler: impl Sampler) -> TracedLayer {
         self.core = Arc::new(self.core.with_sampler(Box::new(sampler)));

@@ -10,13 +10,29 @@ use crate::state::{Inherited, SpanState};
 /// records (a span only another layer's filter enabled has none): what a child inherits.
 pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     let with_context = dispatch.downcast_ref::<WithContext>()?;
-    (with_context.0)(dispatch, id)
+    (with_context.context)(dispatch, id)
+}
+
+/// Runs `edit` on the state our layer keeps for the span `id` in `dispatch` and, with `scope`,
+/// on each of its ancestors', innermost first. Never runs user code while a state is borrowed.
+pub(crate) fn edit_states(
+    dispatch: &Dispatch,
+    id: &Id,
+    scope: bool,
+    edit: &mut dyn FnMut(&mut SpanState),
+) {
+    if let Some(with_context) = dispatch.downcast_ref::<WithContext>() {
+        (with_context.edit)(dispatch, id, scope, edit);
+    }
 }
 
 /// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
 /// trick tracing-opentelemetry uses): the layer hands out this function pointer via `downcast_raw`.
 #[derive(Clone, Copy)]
-pub(crate) struct WithContext(fn(&Dispatch, &Id) -> Option<Inherited>);
+pub(crate) struct WithContext {
+    context: fn(&Dispatch, &Id) -> Option<Inherited>,
+    edit: fn(&Dispatch, &Id, bool, &mut dyn FnMut(&mut SpanState)),
+}
 
 impl WithContext {
     /// Looks spans up in a subscriber of type `S`.
@@ -24,7 +40,10 @@ impl WithContext {
     where
         S: Subscriber + for<'lookup> LookupSpan<'lookup>,
     {
-        WithContext(span_context::<S>)
+        WithContext {
+            context: span_context::<S>,
+            edit: edit_span::<S>,
+        }
     }
 }
 
@@ -38,4 +57,24 @@ where
             .get::<SpanState>()
             .map(SpanState::inherited)
     })
+}
+
+fn edit_span<S>(dispatch: &Dispatch, id: &Id, scope: bool, edit: &mut dyn FnMut(&mut SpanState))
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    else {
+        return;
+    };
+    for span in span.scope() {
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            edit(state);
+        }
+        if !scope {
+            return;
+        }
+    }
 }

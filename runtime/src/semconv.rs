@@ -28,6 +28,10 @@ use crate::model::{Endpoint, Kind};
 
 /// The span's name, replacing the callsite's.
 pub const OTEL_NAME: &str = "otel.name";
+/// `true` on a span whose future was dropped before it completed; also its annotation.
+pub const CANCELLED: &str = "cancelled";
+/// `true` on a span reported by a shutdown while it was still open.
+pub const OPEN_AT_SHUTDOWN: &str = "open_at_shutdown";
 /// The span's kind: `client`, `server`, `producer` or `consumer`.
 pub const OTEL_KIND: &str = "otel.kind";
 /// The span's kind, as some instrumentation spells it.

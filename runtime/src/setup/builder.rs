@@ -489,7 +489,10 @@ impl Builder {
                 .build_for(&self.config.service_name)
         });
         let (exporter, others, reporter) = self.build_exporters()?;
+        let layer = TracedLayer::new(exporter.clone()).sampler(sampler);
         let installed = Arc::new(Installed {
+            core_id: layer.core_id(),
+            exporter,
             others,
             reporter,
             shutdown_timeout: self.shutdown_timeout,
@@ -497,7 +500,7 @@ impl Builder {
             report: Mutex::new(ShutdownReport::default()),
         });
         Ok(Parts {
-            layer: TracedLayer::new(exporter).sampler(sampler),
+            layer,
             guard: TracingGuard {
                 installed: Some(installed),
             },

@@ -50,6 +50,7 @@ mod filter;
 mod fmt;
 mod guard;
 mod init;
+mod open;
 mod resource;
 
 use std::time::Duration;
