@@ -191,7 +191,20 @@ impl Builder {
         self
     }
 
-    /// Like [`Builder::sampler`], by configuration name.
+    /// Like [`Builder::sampler`], by configuration name. A Jaeger remote sampler asks for the
+    /// strategy of the service name configured when the layer is built.
+    ///
+    /// ```
+    /// use traced::config::SamplerConfig;
+    /// use traced::sample::JaegerRemoteConfig;
+    ///
+    /// let builder = traced::builder()
+    ///     .service_name("checkout")
+    ///     .sampler_config(SamplerConfig::ParentBasedJaegerRemote(
+    ///         JaegerRemoteConfig::new("http://jaeger:5778").initial_sampling_rate(0.01),
+    ///     ));
+    /// # drop(builder);
+    /// ```
     pub fn sampler_config(mut self, sampler: SamplerConfig) -> Builder {
         self.config.sampler = sampler;
         self.sampler = None;
