@@ -403,7 +403,7 @@ fn sampler(input: ParseStream<'_>) -> syn::Result<SamplerChoice> {
             return Err(syn::Error::new(
                 other.span(),
                 format!("`sampler` takes {SAMPLER_EXAMPLE}"),
-            ))
+            ));
         }
     };
     match ratio {

@@ -552,7 +552,11 @@ impl Parser<'_> {
         let Some(arg) = arg else {
             return config;
         };
-        for item in arg.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        for item in arg
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
             let (key, value) = item.split_once('=').unwrap_or((item, ""));
             let (key, value) = (key.trim(), value.trim());
             match key {
@@ -579,11 +583,7 @@ impl Parser<'_> {
                     Ok(rate) if (0.0..=1.0).contains(&rate) => {
                         config.initial_sampling_rate = rate;
                     }
-                    _ => self.error(
-                        VARIABLE,
-                        item,
-                        "initialSamplingRate=<a ratio from 0 to 1>",
-                    ),
+                    _ => self.error(VARIABLE, item, "initialSamplingRate=<a ratio from 0 to 1>"),
                 },
                 _ => self.error(
                     VARIABLE,

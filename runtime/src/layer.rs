@@ -169,9 +169,9 @@ where
                     .map(|sampler| sampler.as_sampler());
                 match pending.as_ref().and_then(|pending| pending.remote) {
                     Some((remote, shared)) => {
-                        let context =
-                            self.core
-                                .continue_remote(remote, shared, &operation, sampler);
+                        let context = self
+                            .core
+                            .continue_remote(remote, shared, &operation, sampler);
                         let mut state = SpanState::new(context, meta, true, None);
                         // Only a caller's span id can be shared; a bare decision starts a trace.
                         if shared && matches!(remote, Remote::Context(_)) {

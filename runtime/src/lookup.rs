@@ -31,8 +31,11 @@ pub(crate) fn edit_states(
 #[derive(Clone, Copy)]
 pub(crate) struct WithContext {
     context: fn(&Dispatch, &Id) -> Option<Inherited>,
-    edit: fn(&Dispatch, &Id, bool, &mut dyn FnMut(&mut SpanState)),
+    edit: EditStates,
 }
+
+/// Runs an edit on a span's state (and, with `true`, on its ancestors') in a `Dispatch`.
+type EditStates = fn(&Dispatch, &Id, bool, &mut dyn FnMut(&mut SpanState));
 
 impl WithContext {
     /// Looks spans up in a subscriber of type `S`.

@@ -99,7 +99,11 @@ impl Core {
 
     /// A new trace's root context, for a span named `operation`, sampled by this layer's
     /// sampler or by `sampler` when given.
-    pub(crate) fn root_context(&self, operation: &str, sampler: Option<&dyn Sampler>) -> SpanContext {
+    pub(crate) fn root_context(
+        &self,
+        operation: &str,
+        sampler: Option<&dyn Sampler>,
+    ) -> SpanContext {
         let trace_id = new_trace_id();
         SpanContext {
             trace_id,

@@ -58,7 +58,10 @@ fn is_cancelled(span: &SpanRecord) -> bool {
         .annotations
         .iter()
         .any(|annotation| annotation.value == "cancelled");
-    assert_eq!(tagged, annotated, "tag and annotation go together: {span:?}");
+    assert_eq!(
+        tagged, annotated,
+        "tag and annotation go together: {span:?}"
+    );
     tagged
 }
 
@@ -91,7 +94,10 @@ fn the_branch_select_drops_is_cancelled_and_the_winner_is_not() {
         });
         assert_eq!(winner, 1);
         assert!(is_cancelled(&capture.span("slow")), "fast path {fast_path}");
-        assert!(!is_cancelled(&capture.span("quick")), "fast path {fast_path}");
+        assert!(
+            !is_cancelled(&capture.span("quick")),
+            "fast path {fast_path}"
+        );
     }
 }
 
@@ -121,12 +127,13 @@ fn a_completed_future_and_a_panicked_one_are_not_cancelled() {
         assert_eq!(one, 1);
         assert!(!is_cancelled(&capture.span("quick")));
 
-        let (joined, capture) = run(fast_path, || async {
-            tokio::spawn(panics_in_poll()).await
-        });
+        let (joined, capture) = run(fast_path, || async { tokio::spawn(panics_in_poll()).await });
         assert!(joined.is_err(), "the task panicked");
         let span = capture.span("panics_in_poll");
-        assert_eq!(span.tag("error.type").map(ToString::to_string).as_deref(), Some("panic"));
+        assert_eq!(
+            span.tag("error.type").map(ToString::to_string).as_deref(),
+            Some("panic")
+        );
         assert!(!is_cancelled(&span), "fast path {fast_path}: {span:?}");
     }
 }

@@ -78,7 +78,10 @@ fn always_records_a_new_trace_the_process_would_drop() {
             ],
             "fast path {fast_path}"
         );
-        let root = spans.iter().find(|span| span.name == "always_root").unwrap();
+        let root = spans
+            .iter()
+            .find(|span| span.name == "always_root")
+            .unwrap();
         let child = spans
             .iter()
             .find(|span| span.name == "plain_child" && span.trace_id == root.trace_id)

@@ -11,13 +11,13 @@ use axum::routing::get;
 use axum::Router;
 use http::Request;
 use tower::ServiceExt;
-use tracing_subscriber::layer::SubscriberExt;
 use traced::model::{Sampling, TraceId};
 use traced::sample::{JaegerRemote, JaegerRemoteConfig, Sampler};
 use traced::setup::Builder;
 use traced::testing::Capture;
 use traced::traced;
 use traced_tests::{JaegerServer, JAEGER_SAMPLING_STRATEGIES};
+use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -72,7 +72,11 @@ fn each_service_gets_its_strategy_from_jaeger() {
     assert!((5..=6).contains(&burst), "{burst} of 100 at 5 a second");
 
     let shop = remote(&jaeger, "shop");
-    assert!(shop.strategy().contains("default 0.25"), "{}", shop.strategy());
+    assert!(
+        shop.strategy().contains("default 0.25"),
+        "{}",
+        shop.strategy()
+    );
     let quarter = sampled(&shop, "checkout", 4000);
     assert!((850..=1150).contains(&quarter), "{quarter} of 4000 at 0.25");
     assert_eq!(sampled(&shop, "GET /health", 1000), 0);
@@ -135,8 +139,18 @@ fn the_environment_s_jaeger_remote_sampler_decides_by_span_name() {
         }
         continued(caller);
     });
-    let names: Vec<String> = capture.spans().iter().map(|span| span.name.to_string()).collect();
-    assert_eq!(names.iter().filter(|name| *name == "GET /available").count(), 200);
+    let names: Vec<String> = capture
+        .spans()
+        .iter()
+        .map(|span| span.name.to_string())
+        .collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|name| *name == "GET /available")
+            .count(),
+        200
+    );
     assert_eq!(
         names.iter().filter(|name| *name == "GET /health").count(),
         1,
@@ -166,7 +180,14 @@ fn server_spans_are_sampled_by_their_route_s_operation() {
             }
         })
     });
-    let names: Vec<String> = capture.spans().iter().map(|span| span.name.to_string()).collect();
+    let names: Vec<String> = capture
+        .spans()
+        .iter()
+        .map(|span| span.name.to_string())
+        .collect();
     assert_eq!(names.len(), 50, "{names:?}");
-    assert!(names.iter().all(|name| name == "GET /available"), "{names:?}");
+    assert!(
+        names.iter().all(|name| name == "GET /available"),
+        "{names:?}"
+    );
 }

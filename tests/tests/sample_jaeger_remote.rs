@@ -91,9 +91,9 @@ fn serve(mut stream: TcpStream, answer: &Answer, counter: &AtomicUsize, last: &M
              connection: close\r\n\r\n{body}",
             body.len()
         ),
-        Answer::Status(status) => format!(
-            "HTTP/1.1 {status} Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        ),
+        Answer::Status(status) => {
+            format!("HTTP/1.1 {status} Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        }
         Answer::Hang => {
             counter.fetch_add(1, Ordering::SeqCst);
             std::thread::sleep(Duration::from_secs(60));
@@ -221,8 +221,7 @@ fn a_server_that_never_answers_never_holds_up_a_decision() {
 
 #[test]
 fn an_unchanged_strategy_keeps_its_rate_budget() {
-    const LIMITED: &str =
-        r#"{"strategyType":1,"rateLimitingSampling":{"maxTracesPerSecond":1}}"#;
+    const LIMITED: &str = r#"{"strategyType":1,"rateLimitingSampling":{"maxTracesPerSecond":1}}"#;
     let endpoint = FakeEndpoint::start(Answer::Json(LIMITED));
     let sampler = sampler(&endpoint.url);
     wait_for_strategy(&sampler, "ratelimiting 1");

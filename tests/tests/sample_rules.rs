@@ -24,13 +24,19 @@ fn app() -> Router {
         )
         // Shadowed by the rule above for GET: the first match wins.
         .sampling_rule(Rule::new().path_prefix("/health"), Decision::Always)
-        .sampling_rule(Rule::new().method("POST").path("/checkout"), Decision::Always)
+        .sampling_rule(
+            Rule::new().method("POST").path("/checkout"),
+            Decision::Always,
+        )
         .sampling_rule(Rule::new().route("/items/{id}"), Decision::Always)
         .sampling_rule(Rule::new().path("/limited"), Decision::RateLimited(1.0))
         .sampling_rule(Rule::new().path_prefix("/ratio/"), Decision::Ratio(0.0));
     Router::new()
         .route("/health", get(|| async { "ok" }).post(|| async { "ok" }))
-        .route("/checkout", post(|| async { "paid" }).get(|| async { "form" }))
+        .route(
+            "/checkout",
+            post(|| async { "paid" }).get(|| async { "form" }),
+        )
         .route("/items/{id}", get(|| async { "item" }))
         .route("/limited", get(|| async { "limited" }))
         .route("/ratio/{x}", get(|| async { "ratio" }))
@@ -135,8 +141,14 @@ fn a_caller_s_decision_wins_and_a_deferred_one_is_left_to_the_rule() {
     ];
     let spans = serve(AlwaysOff, requests);
     assert_eq!(names(&spans), ["GET /health", "GET /items/{id}"]);
-    assert_eq!(spans[0].parent_id.map(|id| id.to_string()).as_deref(), Some("e457b5a2e4d86bd1"));
-    assert_eq!(spans[1].parent_id.map(|id| id.to_string()).as_deref(), Some("e457b5a2e4d86bd4"));
+    assert_eq!(
+        spans[0].parent_id.map(|id| id.to_string()).as_deref(),
+        Some("e457b5a2e4d86bd1")
+    );
+    assert_eq!(
+        spans[1].parent_id.map(|id| id.to_string()).as_deref(),
+        Some("e457b5a2e4d86bd4")
+    );
     assert!(spans.iter().all(|span| span.trace_id.to_string() == trace));
 }
 

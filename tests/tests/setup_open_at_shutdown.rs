@@ -121,7 +121,12 @@ fn run(scenario: &str, endpoint: &str) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    assert!(output.status.success(), "{scenario}: {:?}\n{}", output.status, run.stderr);
+    assert!(
+        output.status.success(),
+        "{scenario}: {:?}\n{}",
+        output.status,
+        run.stderr
+    );
     run
 }
 
@@ -196,7 +201,10 @@ fn a_future_open_at_shutdown_is_delivered_once() {
     receiver.assert_no_violations();
     assert_eq!(receiver.spans().len(), 2, "{spans:#?}");
     assert_open(by_name(&spans, "polled_again"));
-    assert_eq!(by_name(&spans, "finished_step").tag("open_at_shutdown"), None);
+    assert_eq!(
+        by_name(&spans, "finished_step").tag("open_at_shutdown"),
+        None
+    );
 }
 
 const TESTS: &[traced_tests::harness::Test] = &[

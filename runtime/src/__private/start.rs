@@ -32,10 +32,7 @@ impl Start {
     /// Whether the call may be a frame (so an unsampled frame around it makes it no span).
     #[inline(always)]
     pub(super) fn frames(&self) -> bool {
-        matches!(
-            self,
-            Start::Frames | Start::Sampled { frames: true, .. }
-        )
+        matches!(self, Start::Frames | Start::Sampled { frames: true, .. })
     }
 }
 

@@ -315,11 +315,7 @@ enum Parsed {
 
 impl Parsed {
     fn from_json(answer: &Value) -> Option<Parsed> {
-        let probability = |value: &Value| {
-            value
-                .as_f64()
-                .filter(|rate| (0.0..=1.0).contains(rate))
-        };
+        let probability = |value: &Value| value.as_f64().filter(|rate| (0.0..=1.0).contains(rate));
         let per_second = |value: &Value| {
             value
                 .as_f64()
@@ -355,8 +351,7 @@ impl Parsed {
             if let Some(strategies) = operations["perOperationStrategies"].as_array() {
                 for strategy in strategies {
                     let name = strategy["operation"].as_str()?;
-                    let rate =
-                        probability(&strategy["probabilisticSampling"]["samplingRate"])?;
+                    let rate = probability(&strategy["probabilisticSampling"]["samplingRate"])?;
                     list.push((name.to_owned(), rate));
                 }
             } else if !operations["perOperationStrategies"].is_null() {
@@ -568,7 +563,10 @@ mod tests {
     #[test]
     fn the_strategy_url_keeps_a_path_and_encodes_the_service() {
         let root = JaegerRemoteConfig::new("http://jaeger:5778/");
-        assert_eq!(root.strategy_url("a&b"), "http://jaeger:5778/?service=a%26b");
+        assert_eq!(
+            root.strategy_url("a&b"),
+            "http://jaeger:5778/?service=a%26b"
+        );
         let path = JaegerRemoteConfig::new("http://jaeger:5778/api/sampling");
         assert_eq!(
             path.strategy_url("shop"),

@@ -21,9 +21,9 @@ mod jaeger_remote;
 mod rules;
 
 pub use jaeger_remote::{JaegerRemote, JaegerRemoteConfig};
-pub use rules::{Decision, Rule};
 #[cfg(feature = "tower")]
 pub(crate) use rules::Rules;
+pub use rules::{Decision, Rule};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

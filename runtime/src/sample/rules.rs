@@ -182,7 +182,11 @@ impl Rules {
 impl fmt::Debug for Rules {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.rules.iter().map(|(rule, decision, _)| (rule, decision)))
+            .entries(
+                self.rules
+                    .iter()
+                    .map(|(rule, decision, _)| (rule, decision)),
+            )
             .finish()
     }
 }

@@ -198,7 +198,8 @@ impl SpanState {
     /// Whether a panic was recorded on the span (it ended by unwinding, not by cancellation).
     pub(crate) fn panicked(&self) -> bool {
         self.tags.iter().any(|(name, value)| {
-            name == crate::semconv::ERROR_TYPE && matches!(value, TagValue::Str(text) if text == "panic")
+            name == crate::semconv::ERROR_TYPE
+                && matches!(value, TagValue::Str(text) if text == "panic")
         })
     }
 
