@@ -4,6 +4,7 @@
 //! the environment's `OTEL_TRACES_SAMPLER=jaeger_remote` and `OTEL_TRACES_SAMPLER_ARG` as well
 //! as the Rust API, and applied to `#[traced]` roots and to axum server spans by their names.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -20,6 +21,13 @@ use traced_tests::{JaegerServer, JAEGER_SAMPLING_STRATEGIES};
 use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// One Jaeger for the file: its strategies are read-only, and each start picks its own ports
+/// (fewer starts, fewer chances of two free ports colliding on a busy machine).
+fn jaeger() -> &'static JaegerServer {
+    static JAEGER: OnceLock<JaegerServer> = OnceLock::new();
+    JAEGER.get_or_init(JaegerServer::start)
+}
 
 fn remote(jaeger: &JaegerServer, service: &str) -> JaegerRemote {
     let sampler = JaegerRemote::new(
@@ -52,11 +60,11 @@ fn sampled(sampler: &impl Sampler, operation: &str, count: u64) -> u64 {
 
 #[test]
 fn each_service_gets_its_strategy_from_jaeger() {
-    let jaeger = JaegerServer::start();
+    let jaeger = jaeger();
     // The strategies file this test relies on.
     assert!(JAEGER_SAMPLING_STRATEGIES.contains("\"GET /available\""));
 
-    let catalog = remote(&jaeger, "catalog");
+    let catalog = remote(jaeger, "catalog");
     assert_eq!(
         catalog.strategy(),
         "per-operation (2 operations, default 0.5, lower bound 0/s)"
@@ -66,12 +74,12 @@ fn each_service_gets_its_strategy_from_jaeger() {
     let others = sampled(&catalog, "GET /items/{id}", 4000);
     assert!((1800..=2200).contains(&others), "{others} of 4000 at 0.5");
 
-    let inventory = remote(&jaeger, "inventory");
+    let inventory = remote(jaeger, "inventory");
     assert_eq!(inventory.strategy(), "ratelimiting 5");
     let burst = sampled(&inventory, "GET /stock", 100);
     assert!((5..=6).contains(&burst), "{burst} of 100 at 5 a second");
 
-    let shop = remote(&jaeger, "shop");
+    let shop = remote(jaeger, "shop");
     assert!(
         shop.strategy().contains("default 0.25"),
         "{}",
@@ -90,7 +98,7 @@ fn health() {}
 
 #[test]
 fn the_environment_s_jaeger_remote_sampler_decides_by_span_name() {
-    let jaeger = JaegerServer::start();
+    let jaeger = jaeger();
     let capture = Capture::new();
     let arg = format!(
         "endpoint={},pollingIntervalMs=50,initialSamplingRate=0",
@@ -160,9 +168,9 @@ fn the_environment_s_jaeger_remote_sampler_decides_by_span_name() {
 
 #[test]
 fn server_spans_are_sampled_by_their_route_s_operation() {
-    let jaeger = JaegerServer::start();
+    let jaeger = jaeger();
     let capture = Capture::new();
-    let dispatch = capture.dispatch_with_sampler(remote(&jaeger, "catalog"));
+    let dispatch = capture.dispatch_with_sampler(remote(jaeger, "catalog"));
     let app = Router::new()
         .route("/available", get(|| async { "yes" }))
         .route("/health", get(|| async { "ok" }))
