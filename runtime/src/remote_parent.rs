@@ -23,7 +23,7 @@ pub(crate) enum RootSampler {
     #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     Shared(Arc<dyn Sampler>),
     /// A `#[traced(sampler = …)]` choice, which keeps no state.
-    Function(crate::__private::RootSampler),
+    Function(crate::sample::RootSampler),
 }
 
 impl RootSampler {

@@ -18,7 +18,6 @@ mod future;
 mod guard;
 mod outcome;
 mod parent;
-mod sampler;
 mod start;
 
 pub use ::core;
@@ -26,6 +25,8 @@ pub use ::tracing;
 pub use ::tracing_core;
 
 pub use crate::panic::current_panic_message;
+/// The sampler of `#[traced(sampler = …)]`.
+pub use crate::sample::RootSampler;
 pub use arg::{
     debug, display, value, Arg, ArgDebug, ArgNothing, ArgStr, ArgTyped, ArgValue, CappedDebug,
     CappedDisplay,
@@ -38,7 +39,6 @@ pub use outcome::{
     OutcomeDisplay, OutcomeOpaque, OutcomeOther, Target,
 };
 pub use parent::{IntoParent, Parent};
-pub use sampler::RootSampler;
 pub use start::Start;
 
 /// The rule for secrets, which the attribute evaluates at compile time.

@@ -5,10 +5,9 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 
 use super::fields::{Fields, Tags, Values};
 use super::parent::{make_span, Parent};
-use super::sampler::RootSampler;
 use crate::frame::{Begun, Opening};
 use crate::remote_parent::{with_pending, Pending, RootSampler as PendingSampler};
-use crate::sample::Sampler;
+use crate::sample::{RootSampler, Sampler};
 
 /// How a `#[traced]` call's span is made.
 pub enum Start {

@@ -17,9 +17,12 @@
 //! `sampler = …` option of `#[traced]`. Both apply to new traces only: a caller's decision, or
 //! a parent span's, always wins.
 
+mod function;
 mod jaeger_remote;
 mod rules;
 
+#[doc(hidden)]
+pub use function::RootSampler;
 pub use jaeger_remote::{JaegerRemote, JaegerRemoteConfig};
 #[cfg(feature = "tower")]
 pub(crate) use rules::Rules;

@@ -1,10 +1,12 @@
 //! `#[traced(sampler = …)]`: the sampler a function's new traces are decided by.
 
+use super::{Sampler, TraceIdRatio};
 use crate::model::{Sampling, TraceId};
-use crate::sample::{Sampler, TraceIdRatio};
 
 /// What `sampler = "always" | "never" | ratio` chose; it decides only when the function starts
-/// a new trace (a parent's or a caller's decision is inherited as always).
+/// a new trace (a parent's or a caller's decision is inherited as always). Generated code names
+/// it as `traced::__private::RootSampler`; it is no API of its own.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
 pub enum RootSampler {
     /// `"always"`.
