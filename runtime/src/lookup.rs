@@ -26,6 +26,21 @@ pub(crate) fn edit_states(
     }
 }
 
+/// Marks the tracing span `span` cancelled (see `SpanState::mark_cancelled`) when our layer
+/// records it and no panic was recorded on it: its work was dropped before it completed.
+pub(crate) fn mark_cancelled(span: &tracing::Span) {
+    if span.is_disabled() {
+        return;
+    }
+    span.with_subscriber(|(id, dispatch)| {
+        edit_states(dispatch, id, false, &mut |state| {
+            if state.context.sampling.is_sampled() && !state.panicked() {
+                state.mark_cancelled();
+            }
+        });
+    });
+}
+
 /// Reaches a span's state through a `Dispatch` without knowing the subscriber's type (the same
 /// trick tracing-opentelemetry uses): the layer hands out this function pointer via `downcast_raw`.
 #[derive(Clone, Copy)]

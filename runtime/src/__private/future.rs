@@ -400,15 +400,7 @@ impl<F, R, const N: usize> Drop for Instrumented<F, R, N> {
                 crate::frame::finish(&mut frame);
             }
             HandleKind::Span(span) => {
-                if !span.is_disabled() {
-                    span.with_subscriber(|(id, dispatch)| {
-                        crate::lookup::edit_states(dispatch, id, false, &mut |state| {
-                            if state.context.sampling.is_sampled() && !state.panicked() {
-                                state.mark_cancelled();
-                            }
-                        });
-                    });
-                }
+                crate::lookup::mark_cancelled(&span);
                 let _entered = span.enter();
                 // SAFETY: this arm is the only drop of `future`, in place, inside its span, and
                 // `self` is never used again.

@@ -37,6 +37,9 @@ const TARGET: &str = "traced::http";
 /// `client.port` — the remote endpoint — when axum's `ConnectInfo<SocketAddr>` is there
 /// (`into_make_service_with_connect_info`). No other header is recorded.
 ///
+/// A request whose future is dropped before it answers (the client went away, a timeout layer
+/// gave up) is tagged `cancelled=true` with an annotation `cancelled`.
+///
 /// A 5xx answer sets the `error` and `error.type` tags to the status code. A handler that
 /// panics sets `error` to the panic message (and `error.type` to `panic`) and, by default, is
 /// answered with an empty `500 Internal Server Error` — the connection and the server keep
@@ -528,6 +531,16 @@ pin_project_lite::pin_project! {
         resume_panics: bool,
         // The trace header to add to the response (`ServerLayer::trace_response`).
         trace_header: Option<(http::HeaderName, http::HeaderValue)>,
+    }
+
+    impl<F> PinnedDrop for ServerFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // The span is only still here if no answer was made: the connection closed (or a
+            // timeout layer gave up) while the handler ran.
+            if let Some(span) = this.project().span.take() {
+                crate::lookup::mark_cancelled(&span);
+            }
+        }
     }
 }
 
