@@ -24,6 +24,9 @@ fn never_root() {
 #[traced(sampler = 0.25)]
 fn quarter() {}
 
+#[traced(sampler = 0)]
+fn ratio_zero() {}
+
 #[traced(sampler = "always")]
 async fn always_async() {
     plain_child();
@@ -65,7 +68,7 @@ fn always_records_a_new_trace_the_process_would_drop() {
         let spans = run(AlwaysOff, fast_path, || {
             always_root();
             always_on_the_tracing_path();
-            quarter();
+            ratio_zero();
             plain_child();
         });
         assert_eq!(
