@@ -26,6 +26,7 @@ mod kw {
     syn::custom_keyword!(kind);
     syn::custom_keyword!(parent);
     syn::custom_keyword!(follows_from);
+    syn::custom_keyword!(sampler);
     syn::custom_keyword!(Debug);
     syn::custom_keyword!(Display);
 }
@@ -44,6 +45,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "kind",
     "parent",
     "follows_from",
+    "sampler",
 ];
 
 pub(crate) const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
@@ -139,6 +141,15 @@ pub(crate) struct Options {
     pub kind: Option<Opt<String>>,
     pub parent: Option<Opt<Expr>>,
     pub follows_from: Option<Opt<Expr>>,
+    pub sampler: Option<Opt<SamplerChoice>>,
+}
+
+/// `sampler = "always" | "never" | ratio`: how the function's new traces are sampled.
+#[derive(Clone, Copy)]
+pub(crate) enum SamplerChoice {
+    Always,
+    Never,
+    Ratio(f64),
 }
 
 /// The one duplicate check every option goes through, whatever the order.
@@ -267,6 +278,11 @@ fn parse_option(
             "follows_from",
             errors,
         );
+    } else if lookahead.peek(kw::sampler) {
+        let key = input.parse::<kw::sampler>()?.span;
+        input.parse::<Token![=]>()?;
+        let value = sampler(input)?;
+        set(&mut options.sampler, key, value, "sampler", errors);
     } else if input.peek(Ident::peek_any) {
         let unknown = input.call(Ident::parse_any)?;
         let mut message = format!("unknown option `{unknown}`");
@@ -348,6 +364,58 @@ fn level(input: ParseStream<'_>) -> syn::Result<Level> {
         Ok(Level::Path(input.parse()?))
     } else {
         Err(lookahead.error())
+    }
+}
+
+const SAMPLER_EXAMPLE: &str =
+    "`sampler = \"always\"`, `sampler = \"never\"` or a ratio such as `sampler = 0.25`";
+
+/// What follows `sampler =`: `"always"`, `"never"`, or a ratio literal from 0 to 1.
+fn sampler(input: ParseStream<'_>) -> syn::Result<SamplerChoice> {
+    let value = input.parse::<Expr>()?;
+    let Expr::Lit(syn::ExprLit { lit, .. }) = &value else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`sampler` takes {SAMPLER_EXAMPLE}"),
+        ));
+    };
+    let ratio = match lit {
+        syn::Lit::Str(text) => {
+            return match text.value().as_str() {
+                "always" => Ok(SamplerChoice::Always),
+                "never" => Ok(SamplerChoice::Never),
+                other => {
+                    let mut message = format!(
+                        "`sampler = \"{other}\"` is not allowed; use \"always\", \"never\" or a \
+                         ratio from 0 to 1 such as `sampler = 0.25`"
+                    );
+                    let close = crate::suggest::closest(&other.to_lowercase(), ["always", "never"]);
+                    if let Some(close) = close {
+                        message.push_str(&format!(" (did you mean \"{close}\"?)"));
+                    }
+                    Err(syn::Error::new(text.span(), message))
+                }
+            };
+        }
+        syn::Lit::Float(number) => number.base10_parse::<f64>(),
+        syn::Lit::Int(number) => number.base10_parse::<f64>(),
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                format!("`sampler` takes {SAMPLER_EXAMPLE}"),
+            ));
+        }
+    };
+    match ratio {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(SamplerChoice::Ratio(ratio)),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`sampler = {}` is not a ratio: use a number from 0 to 1 (0.25 samples a \
+                 quarter of the new traces), \"always\" or \"never\"",
+                lit.to_token_stream()
+            ),
+        )),
     }
 }
 

@@ -88,6 +88,26 @@ use errors::Errors;
 /// | `kind = "client" \| "server" \| "producer" \| "consumer"` | the Zipkin span kind |
 /// | `parent = expr` | a local parent (`&Span`, `Span`, `Id`, `Option<Id>`, `None` for a new trace) or a caller's context (`Remote`, `Option<Remote>`, `SpanContext`) |
 /// | `follows_from = expr` | a causal link to another span |
+/// | `sampler = "always" \| "never" \| 0.25` | how a new trace this function starts is sampled, instead of the process's sampler |
+///
+/// `sampler` decides only when the call starts a new trace (no parent span, no caller's
+/// context): under a parent the call inherits the parent's decision, as every span does. A
+/// ratio is decided on the trace id, as `traced::sample::TraceIdRatio` does. Functions without
+/// the option get exactly the code they got before it existed.
+///
+/// ```
+/// use traced::traced;
+///
+/// // A scheduled job that runs every second: one run in a hundred is enough.
+/// #[traced(sampler = 0.01)]
+/// fn poll_queue() {}
+///
+/// // Never recorded when it starts a trace (a health check); inside a request, it is.
+/// #[traced(sampler = "never")]
+/// fn check_health() {}
+/// # poll_queue();
+/// # check_health();
+/// ```
 ///
 /// The spellings are `tracing::instrument`'s, so switching is a rename; except field names
 /// computed by a const expression (`fields({NAME} = ..)`) and a list of causes in

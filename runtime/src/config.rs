@@ -18,8 +18,8 @@
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` | the most characters a text value keeps, for every exporter | no limit |
 //! | `OTEL_SPAN_EVENT_COUNT_LIMIT` | the most events (annotations) a span keeps | `128` |
 //! | `OTEL_SPAN_LINK_COUNT_LIMIT` | the most links a span keeps | `128` |
-//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `ratelimiting`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `parentbased_ratelimiting` | `parentbased_always_on` |
-//! | `OTEL_TRACES_SAMPLER_ARG` | the ratio (`0`–`1`, default `1`) or traces per second (default `100`) | |
+//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `ratelimiting`, `jaeger_remote`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `parentbased_ratelimiting`, `parentbased_jaeger_remote` | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | the ratio (`0`–`1`, default `1`) or traces per second (default `100`); for `jaeger_remote`, `endpoint=…,pollingIntervalMs=…,initialSamplingRate=…` (each optional: `http://localhost:5778`, `60000`, `0.001`) | |
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans queued for the collector before new ones are dropped | the reporter's |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request | the reporter's |
 //! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds between two sends | the reporter's |
@@ -54,7 +54,10 @@ use std::time::Duration;
 
 use crate::encode::Encoding;
 use crate::limits::SpanLimits;
-use crate::sample::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
+use crate::sample::{
+    AlwaysOff, AlwaysOn, JaegerRemote, JaegerRemoteConfig, ParentBased, RateLimiting, Sampler,
+    TraceIdRatio,
+};
 
 /// The collector URL used when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is unset.
 pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
@@ -102,7 +105,7 @@ impl ExporterKind {
 /// assert_eq!(sampler.sample(TraceId(1), Some(Sampling::Accept)), Sampling::Accept);
 /// assert_eq!(sampler.sample(TraceId(1), None), Sampling::Deny);
 /// ```
-#[derive(Clone, Copy, PartialEq, Debug, Default)]
+#[derive(Clone, PartialEq, Debug, Default)]
 pub enum SamplerConfig {
     /// `always_on`.
     AlwaysOn,
@@ -121,11 +124,30 @@ pub enum SamplerConfig {
     ParentBasedTraceIdRatio(f64),
     /// `parentbased_ratelimiting` with its traces per second.
     ParentBasedRateLimiting(f64),
+    /// `jaeger_remote`: the strategy a Jaeger sampling endpoint serves
+    /// ([`crate::sample::JaegerRemote`]).
+    JaegerRemote(JaegerRemoteConfig),
+    /// `parentbased_jaeger_remote`: the caller's decision, else a Jaeger sampling endpoint's.
+    ParentBasedJaegerRemote(JaegerRemoteConfig),
 }
 
 impl SamplerConfig {
-    /// The sampler this names.
+    /// The sampler this names; a Jaeger remote sampler asks for the strategy of the
+    /// executable's name (see [`SamplerConfig::build_for`]).
     pub fn build(self) -> Box<dyn Sampler> {
+        self.build_for(&default_service_name())
+    }
+
+    /// The sampler this names, for the service `service_name` (the name a Jaeger remote
+    /// sampler asks its strategy for; the other samplers ignore it).
+    ///
+    /// ```
+    /// use traced::config::SamplerConfig;
+    /// use traced::model::{Sampling, TraceId};
+    /// let sampler = SamplerConfig::TraceIdRatio(1.0).build_for("checkout");
+    /// assert_eq!(sampler.sample(TraceId(1), None), Sampling::Accept);
+    /// ```
+    pub fn build_for(self, service_name: &str) -> Box<dyn Sampler> {
         match self {
             SamplerConfig::AlwaysOn => Box::new(AlwaysOn),
             SamplerConfig::AlwaysOff => Box::new(AlwaysOff),
@@ -138,6 +160,12 @@ impl SamplerConfig {
             }
             SamplerConfig::ParentBasedRateLimiting(rate) => {
                 Box::new(ParentBased::new(RateLimiting::new(rate)))
+            }
+            SamplerConfig::JaegerRemote(config) => {
+                Box::new(JaegerRemote::new(config, service_name))
+            }
+            SamplerConfig::ParentBasedJaegerRemote(config) => {
+                Box::new(ParentBased::new(JaegerRemote::new(config, service_name)))
             }
         }
     }
@@ -262,8 +290,9 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 const SAMPLERS: &str = "one of always_on, always_off, traceidratio, ratelimiting, \
-                        parentbased_always_on, parentbased_always_off, \
-                        parentbased_traceidratio, parentbased_ratelimiting";
+                        jaeger_remote, parentbased_always_on, parentbased_always_off, \
+                        parentbased_traceidratio, parentbased_ratelimiting, \
+                        parentbased_jaeger_remote";
 
 impl Config {
     /// Reads the process environment; the first bad value is an error.
@@ -692,11 +721,70 @@ impl Parser<'_> {
             "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
             "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio(self)),
             "parentbased_ratelimiting" => SamplerConfig::ParentBasedRateLimiting(rate(self)),
+            "jaeger_remote" => SamplerConfig::JaegerRemote(self.jaeger_remote(arg.as_deref())),
+            "parentbased_jaeger_remote" => {
+                SamplerConfig::ParentBasedJaegerRemote(self.jaeger_remote(arg.as_deref()))
+            }
             _ => {
                 self.error("OTEL_TRACES_SAMPLER", &name, SAMPLERS);
                 SamplerConfig::default()
             }
         }
+    }
+}
+
+impl Parser<'_> {
+    /// `OTEL_TRACES_SAMPLER_ARG` for `jaeger_remote`, in the OpenTelemetry SDK specification's
+    /// spelling: `endpoint=…,pollingIntervalMs=…,initialSamplingRate=…`, each optional. A bad
+    /// item is reported and its default used; the other items still apply.
+    fn jaeger_remote(&mut self, arg: Option<&str>) -> JaegerRemoteConfig {
+        const VARIABLE: &str = "OTEL_TRACES_SAMPLER_ARG";
+        let mut config = JaegerRemoteConfig::default();
+        let Some(arg) = arg else {
+            return config;
+        };
+        for item in arg
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            let (key, value) = item.split_once('=').unwrap_or((item, ""));
+            let (key, value) = (key.trim(), value.trim());
+            match key {
+                "endpoint" if is_endpoint_url(value) && !value.starts_with("kafka:") => {
+                    config.endpoint = value.to_owned();
+                }
+                "endpoint" => self.error(
+                    VARIABLE,
+                    item,
+                    "endpoint=<the Jaeger sampling endpoint's http:// or https:// URL>, such as \
+                     endpoint=http://localhost:5778",
+                ),
+                "pollingIntervalMs" => match value.parse::<u64>() {
+                    Ok(ms) if ms > 0 => {
+                        config.polling_interval = Duration::from_millis(ms);
+                    }
+                    _ => self.error(
+                        VARIABLE,
+                        item,
+                        "pollingIntervalMs=<a whole number of milliseconds greater than 0>",
+                    ),
+                },
+                "initialSamplingRate" => match value.parse::<f64>() {
+                    Ok(rate) if (0.0..=1.0).contains(&rate) => {
+                        config.initial_sampling_rate = rate;
+                    }
+                    _ => self.error(VARIABLE, item, "initialSamplingRate=<a ratio from 0 to 1>"),
+                },
+                _ => self.error(
+                    VARIABLE,
+                    item,
+                    "comma-separated endpoint=…, pollingIntervalMs=… and initialSamplingRate=… \
+                     for jaeger_remote",
+                ),
+            }
+        }
+        config
     }
 }
 
@@ -850,6 +938,60 @@ mod tests {
         assert_eq!(
             Config::default().otlp_endpoint,
             "http://localhost:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn jaeger_remote_takes_the_specification_s_arguments() {
+        let config = Config::from_vars([
+            ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+            (
+                "OTEL_TRACES_SAMPLER_ARG",
+                "endpoint=http://jaeger:5778/api/sampling, pollingIntervalMs=5000,initialSamplingRate=0.25",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.sampler,
+            SamplerConfig::ParentBasedJaegerRemote(
+                JaegerRemoteConfig::new("http://jaeger:5778/api/sampling")
+                    .polling_interval(Duration::from_millis(5000))
+                    .initial_sampling_rate(0.25)
+            )
+        );
+        let defaults = Config::from_vars([("OTEL_TRACES_SAMPLER", "jaeger_remote")]).unwrap();
+        assert_eq!(
+            defaults.sampler,
+            SamplerConfig::JaegerRemote(JaegerRemoteConfig::default())
+        );
+    }
+
+    #[test]
+    fn a_bad_jaeger_remote_argument_is_named_and_the_rest_still_applies() {
+        let (config, errors) = Config::parse_vars([
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            (
+                "OTEL_TRACES_SAMPLER_ARG",
+                "endpoint=jaeger:5778,pollingIntervalMs=0,initialSamplingRate=2,colour=blue,\
+                 initialSamplingRate=0.5",
+            ),
+        ]);
+        let items: Vec<&str> = errors.iter().map(|error| error.value.as_str()).collect();
+        assert_eq!(
+            items,
+            [
+                "endpoint=jaeger:5778",
+                "pollingIntervalMs=0",
+                "initialSamplingRate=2",
+                "colour=blue"
+            ]
+        );
+        assert!(errors
+            .iter()
+            .all(|error| error.variable == "OTEL_TRACES_SAMPLER_ARG"));
+        assert_eq!(
+            config.sampler,
+            SamplerConfig::JaegerRemote(JaegerRemoteConfig::default().initial_sampling_rate(0.5))
         );
     }
 

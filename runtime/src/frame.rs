@@ -30,6 +30,7 @@ use crate::clock::Timestamp;
 use crate::lookup::current_of;
 use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
 use crate::pipeline::{child_context, start_time, Core};
+use crate::sample::Sampler;
 use crate::state::{Inherited, Scalar, SpanState};
 
 /// A `#[traced]` call's span: on the stack while the call runs, in its future between polls.
@@ -355,7 +356,13 @@ pub(crate) enum Begun {
 /// takes its parent's baggage when it is created (the layer's `on_new_span`), and goes wherever
 /// its future goes. So the fast path stays as it was, and calls under baggage pay what a tracing
 /// span costs.
-pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) -> Begun {
+///
+/// `root_sampler`, when given, decides a new trace instead of the layer's sampler.
+pub(crate) fn begin(
+    callsite: &'static DefaultCallsite,
+    frames_allowed: bool,
+    root_sampler: Option<&dyn Sampler>,
+) -> Begun {
     let interest = callsite.interest();
     if interest.is_never() {
         return Begun::Off;
@@ -378,7 +385,7 @@ pub(crate) fn begin(callsite: &'static DefaultCallsite, frames_allowed: bool) ->
         }
         match dispatch
             .downcast_ref::<Arc<Core>>()
-            .and_then(|core| open(core, dispatch))
+            .and_then(|core| open(core, dispatch, meta.name(), root_sampler))
         {
             Some(opening) => Begun::Frame(opening),
             None => Begun::Span,
@@ -415,14 +422,19 @@ fn open_under_innermost() -> Option<Opening> {
 
 /// A frame's opening under the current scope, or `None` when its parent has baggage (see
 /// `begin`).
-fn open(core: &Arc<Core>, dispatch: &Dispatch) -> Option<Opening> {
+fn open(
+    core: &Arc<Core>,
+    dispatch: &Dispatch,
+    name: &str,
+    root_sampler: Option<&dyn Sampler>,
+) -> Option<Opening> {
     // No frame is the innermost scope here: the registry's current span is the parent, asked
     // of the registry directly (the outermost subscriber would look for a frame again).
     let parent = innermost().or_else(|| current_of(dispatch));
     let (context, local_root, service) = match parent {
         Some((_, _, Some(_))) => return None,
         Some((parent, service, None)) => (child_context(parent), false, service),
-        None => (core.root_context(), true, None),
+        None => (core.root_context(name, root_sampler), true, None),
     };
     if context.sampling.is_sampled() {
         core.exporter.span_started(context.trace_id);
@@ -658,4 +670,39 @@ fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce(&Core) -> Span
         core.exporter.export(build(&core));
         remember(&core);
     }
+}
+
+/// Reports the sampled frames of layer `core_id` open on this thread, innermost last, through
+/// `export`, each marked by `mark` and ended at `end`; returns how many. A reported frame is left
+/// unsampled, so it is not reported again when it closes (nor are children started after).
+///
+/// Only this thread's stack can be reached: the stacks are thread-locals that the per-span path
+/// reads and writes without synchronisation (that is what makes it cheap), so another thread's
+/// open frames are not readable from here.
+pub(crate) fn take_open(
+    core_id: u64,
+    end: Timestamp,
+    mark: fn(&mut SpanState),
+    export: &mut dyn FnMut(SpanRecord),
+) -> u64 {
+    LOCAL
+        .try_with(|local| {
+            // Borrowed: we are inside an exporter called from a frame's close; nothing to reach.
+            let Ok(mut stack) = local.stack.try_borrow_mut() else {
+                return 0;
+            };
+            let live = stack.live;
+            let mut count = 0;
+            for frame in &mut stack.slots[..live] {
+                if frame.core != core_id || !frame.is_sampled() {
+                    continue;
+                }
+                mark(&mut frame.state);
+                export(frame.state.take_record(end));
+                frame.state.context.sampling = Sampling::Deny;
+                count += 1;
+            }
+            count
+        })
+        .unwrap_or(0)
 }

@@ -81,6 +81,11 @@ impl TracedLayer {
         self
     }
 
+    /// The id of this layer's core, which tells its frames from other layers'.
+    pub(crate) fn core_id(&self) -> u64 {
+        self.core.id
+    }
+
     /// Replaces the sampler that decides new traces.
     pub fn sampler(mut self, sampler: impl Sampler) -> TracedLayer {
         self.core = Arc::new(self.core.with_sampler(Box::new(sampler)));
@@ -202,19 +207,34 @@ where
                 state.inherit_baggage(baggage);
                 state
             }
-            None => match crate::remote_parent::take_pending() {
-                Some((remote, shared)) => {
-                    let context = self.core.continue_remote(remote, shared);
-                    let mut state = SpanState::new(context, meta, true, None);
-                    state.set_trace_state(crate::remote_parent::trace_state_of(context.trace_id));
-                    // Only a caller's span id can be shared; a bare decision starts a trace.
-                    if shared && matches!(remote, Remote::Context(_)) {
-                        state.set_shared();
+            None => {
+                let pending = crate::remote_parent::take_pending();
+                let operation = crate::semconv::operation_name(attrs);
+                let sampler = pending
+                    .as_ref()
+                    .and_then(|pending| pending.sampler.as_ref())
+                    .map(|sampler| sampler.as_sampler());
+                match pending.as_ref().and_then(|pending| pending.remote) {
+                    Some((remote, shared)) => {
+                        let context = self
+                            .core
+                            .continue_remote(remote, shared, &operation, sampler);
+                        let mut state = SpanState::new(context, meta, true, None);
+                        state.set_trace_state(crate::remote_parent::trace_state_of(
+                            context.trace_id,
+                        ));
+                        // Only a caller's span id can be shared; a bare decision starts a trace.
+                        if shared && matches!(remote, Remote::Context(_)) {
+                            state.set_shared();
+                        }
+                        state
                     }
-                    state
+                    None => {
+                        let context = self.core.root_context(&operation, sampler);
+                        SpanState::new(context, meta, true, None)
+                    }
                 }
-                None => SpanState::new(self.core.root_context(), meta, true, None),
-            },
+            }
         };
         if state.context.sampling.is_sampled() {
             if !attrs.fields().is_empty() {

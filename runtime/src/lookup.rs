@@ -14,6 +14,34 @@ pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     (with_context.inherited)(dispatch, id)
 }
 
+/// Runs `edit` on the state our layer keeps for the span `id` in `dispatch` and, with `scope`,
+/// on each of its ancestors', innermost first. Never runs user code while a state is borrowed.
+pub(crate) fn edit_states(
+    dispatch: &Dispatch,
+    id: &Id,
+    scope: bool,
+    edit: &mut dyn FnMut(&mut SpanState),
+) {
+    if let Some(with_context) = dispatch.downcast_ref::<WithContext>() {
+        (with_context.edit)(dispatch, id, scope, edit);
+    }
+}
+
+/// Marks the tracing span `span` cancelled (see `SpanState::mark_cancelled`) when our layer
+/// records it and no panic was recorded on it: its work was dropped before it completed.
+pub(crate) fn mark_cancelled(span: &tracing::Span) {
+    if span.is_disabled() {
+        return;
+    }
+    span.with_subscriber(|(id, dispatch)| {
+        edit_states(dispatch, id, false, &mut |state| {
+            if state.context.sampling.is_sampled() && !state.panicked() {
+                state.mark_cancelled();
+            }
+        });
+    });
+}
+
 /// What a child of the registry's current span in `dispatch` inherits (as [`parent_of`]), asked
 /// of the registry itself rather than through the subscribers around it.
 pub(crate) fn current_of(dispatch: &Dispatch) -> Option<Inherited> {
@@ -56,7 +84,11 @@ pub(crate) struct WithContext {
     inherited: fn(&Dispatch, &Id) -> Option<Inherited>,
     current: fn(&Dispatch) -> Option<Inherited>,
     state_mut: fn(&Dispatch, &Id, bool, Change<'_>) -> bool,
+    edit: EditStates,
 }
+
+/// Runs an edit on a span's state (and, with `true`, on its ancestors') in a `Dispatch`.
+type EditStates = fn(&Dispatch, &Id, bool, &mut dyn FnMut(&mut SpanState));
 
 impl WithContext {
     /// Looks spans up in a subscriber of type `S`.
@@ -68,6 +100,7 @@ impl WithContext {
             inherited: span_context::<S>,
             current: current_context::<S>,
             state_mut: span_state_mut::<S>,
+            edit: edit_span::<S>,
         }
     }
 }
@@ -123,4 +156,24 @@ where
             .get::<SpanState>()
             .map(SpanState::inherited)
     })
+}
+
+fn edit_span<S>(dispatch: &Dispatch, id: &Id, scope: bool, edit: &mut dyn FnMut(&mut SpanState))
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    else {
+        return;
+    };
+    for span in span.scope() {
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            edit(state);
+        }
+        if !scope {
+            return;
+        }
+    }
 }

@@ -68,12 +68,20 @@ impl Core {
         }
     }
 
-    /// The context of a root span that continues `remote`, a caller's context or decision:
-    /// with `shared`, the caller's own span id (Zipkin's shared RPC span), else a child of it.
-    pub(crate) fn continue_remote(&self, remote: Remote, shared: bool) -> SpanContext {
+    /// The context of a root span named `operation` that continues `remote`, a caller's context
+    /// or decision: with `shared`, the caller's own span id (Zipkin's shared RPC span), else a
+    /// child of it. `sampler`, when given, decides instead of this core's sampler.
+    pub(crate) fn continue_remote(
+        &self,
+        remote: Remote,
+        shared: bool,
+        operation: &str,
+        sampler: Option<&dyn Sampler>,
+    ) -> SpanContext {
         match remote {
             Remote::Context(caller) => {
-                let sampling = self.decide(caller.trace_id, Some(caller.sampling));
+                let sampling =
+                    self.decide(caller.trace_id, Some(caller.sampling), operation, sampler);
                 if shared {
                     SpanContext { sampling, ..caller }
                 } else {
@@ -92,30 +100,50 @@ impl Core {
                     trace_id,
                     span_id: new_span_id(),
                     parent_id: None,
-                    sampling: self.decide(trace_id, Some(incoming)),
+                    sampling: self.decide(trace_id, Some(incoming), operation, sampler),
                 }
             }
         }
     }
 
-    /// A new trace's root context, sampled by this layer's sampler.
-    pub(crate) fn root_context(&self) -> SpanContext {
+    /// A new trace's root context, for a span named `operation`, sampled by this layer's
+    /// sampler or by `sampler` when given.
+    pub(crate) fn root_context(
+        &self,
+        operation: &str,
+        sampler: Option<&dyn Sampler>,
+    ) -> SpanContext {
         let trace_id = new_trace_id();
         SpanContext {
             trace_id,
             span_id: new_span_id(),
             parent_id: None,
-            sampling: self.decide(trace_id, None),
+            sampling: self.decide(trace_id, None, operation, sampler),
         }
     }
 
     /// The sampling of a trace: a caller's debug flag wins, then this core's sampler, and an
-    /// undecided sampler means no.
-    pub(crate) fn decide(&self, trace_id: TraceId, incoming: Option<Sampling>) -> Sampling {
+    /// undecided sampler means no. A sampler that replaces the core's (an HTTP rule, a function's
+    /// `sampler = …`) only decides what the caller left open: a caller's accept or deny is kept,
+    /// as a parent-based sampler keeps it.
+    pub(crate) fn decide(
+        &self,
+        trace_id: TraceId,
+        incoming: Option<Sampling>,
+        operation: &str,
+        sampler: Option<&dyn Sampler>,
+    ) -> Sampling {
         if incoming == Some(Sampling::Debug) {
             return Sampling::Debug;
         }
-        match self.sampler.sample(trace_id, incoming) {
+        let decided = match sampler {
+            Some(sampler) => match incoming {
+                Some(decided @ (Sampling::Accept | Sampling::Deny)) => decided,
+                _ => sampler.sample_operation(trace_id, incoming, operation),
+            },
+            None => self.sampler.sample_operation(trace_id, incoming, operation),
+        };
+        match decided {
             Sampling::Defer => Sampling::Deny,
             decided => decided,
         }

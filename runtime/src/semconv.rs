@@ -20,6 +20,7 @@
 //! old `net.peer.*` as the fallback for either. A host name that is not an IP address names the
 //! endpoint when `peer.service` does not.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -27,6 +28,10 @@ use crate::model::{Endpoint, Kind};
 
 /// The span's name, replacing the callsite's.
 pub const OTEL_NAME: &str = "otel.name";
+/// `true` on a span whose future was dropped before it completed; also its annotation.
+pub const CANCELLED: &str = "cancelled";
+/// `true` on a span reported by a shutdown while it was still open.
+pub const OPEN_AT_SHUTDOWN: &str = "open_at_shutdown";
 /// The span's kind: `client`, `server`, `producer` or `consumer`.
 pub const OTEL_KIND: &str = "otel.kind";
 /// The span's kind, as some instrumentation spells it.
@@ -94,6 +99,32 @@ pub(crate) enum Route {
     Peer(PeerField),
     /// A tag, nothing more.
     Tag,
+}
+
+/// The name a new span is sampled under (a sampler's "operation"): its `otel.name` field when
+/// it has one with a value, else its metadata's name. Only a span that declares `otel.name` is
+/// visited, so other spans pay for one look-up of the field.
+pub(crate) fn operation_name(attrs: &tracing_core::span::Attributes<'_>) -> Cow<'static, str> {
+    struct Name(Option<String>);
+    impl tracing_core::field::Visit for Name {
+        fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
+            if field.name() == OTEL_NAME {
+                self.0 = Some(value.to_owned());
+            }
+        }
+        fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == OTEL_NAME {
+                self.0 = Some(format!("{value:?}"));
+            }
+        }
+    }
+    let meta = attrs.metadata();
+    if meta.fields().field(OTEL_NAME).is_none() {
+        return Cow::Borrowed(meta.name());
+    }
+    let mut name = Name(None);
+    attrs.record(&mut name);
+    name.0.map_or(Cow::Borrowed(meta.name()), Cow::Owned)
 }
 
 /// Where the field `key` goes.

@@ -36,8 +36,9 @@ const HEADERS: &str = "comma-separated name=value pairs with valid HTTP header n
 const MILLIS: &str = "a whole number of milliseconds greater than 0";
 const COUNT: &str = "a whole number greater than 0";
 const SAMPLERS: &str = "one of always_on, always_off, traceidratio, ratelimiting, \
-                        parentbased_always_on, parentbased_always_off, \
-                        parentbased_traceidratio, parentbased_ratelimiting";
+                        jaeger_remote, parentbased_always_on, parentbased_always_off, \
+                        parentbased_traceidratio, parentbased_ratelimiting, \
+                        parentbased_jaeger_remote";
 
 #[test]
 fn defaults_with_nothing_set() {

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, ItemFn, LitStr};
 
 use super::syntax::uses_current_span;
-use crate::attr::{Field, FieldValue, Options, unraw};
+use crate::attr::{Field, FieldValue, Options, SamplerChoice, unraw};
 use crate::valid::{Checked, Recorded};
 
 /// Whether the span lives only for a synchronous call or is carried by a future.
@@ -324,27 +324,49 @@ fn is_empty_marker(expr: &Expr) -> bool {
 /// as a `tracing` span. A frame is invisible to `tracing::Span::current()`: a body that asks for
 /// the current span, fields recorded later through it, links and a future shared with a
 /// synchronous part get a tracing span.
+///
+/// With `sampler = …`, the same start carries the function's sampler (`Start::Sampled`); without
+/// it, the tokens are those of a plain start, so functions without the option pay nothing.
 fn start(function: &ItemFn, options: &Options, recorded_later: bool, shape: Shape) -> TokenStream {
-    match options.parent.as_ref().map(|parent| &parent.value) {
-        Some(Expr::Path(path)) if path.path.is_ident("None") => quote! {
-            ::traced::__private::Start::Parent(
-                ::traced::__private::Parent::Local(::core::option::Option::None)
-            )
-        },
-        Some(parent) => {
-            let parent = quote_spanned! {parent.span()=>
-                ::traced::__private::IntoParent::into_parent(#parent)
-            };
-            quote!(::traced::__private::Start::Parent(#parent))
-        }
-        None if recorded_later
+    let parent = match options.parent.as_ref().map(|parent| &parent.value) {
+        Some(Expr::Path(path)) if path.path.is_ident("None") => Some(quote! {
+            ::traced::__private::Parent::Local(::core::option::Option::None)
+        }),
+        Some(parent) => Some(quote_spanned! {parent.span()=>
+            ::traced::__private::IntoParent::into_parent(#parent)
+        }),
+        None => None,
+    };
+    let frames = parent.is_none()
+        && !(recorded_later
             || options.follows_from.is_some()
             || shape == Shape::SharedFuture
-            || uses_current_span(&function.block) =>
-        {
-            quote!(::traced::__private::Start::Tracing)
+            || uses_current_span(&function.block));
+    let Some(sampler) = &options.sampler else {
+        return match (parent, frames) {
+            (Some(parent), _) => quote!(::traced::__private::Start::Parent(#parent)),
+            (None, false) => quote!(::traced::__private::Start::Tracing),
+            (None, true) => quote!(::traced::__private::Start::Frames),
+        };
+    };
+    let sampler = match sampler.value {
+        SamplerChoice::Always => quote!(::traced::__private::RootSampler::Always),
+        SamplerChoice::Never => quote!(::traced::__private::RootSampler::Never),
+        SamplerChoice::Ratio(ratio) => {
+            let ratio = proc_macro2::Literal::f64_suffixed(ratio);
+            quote!(::traced::__private::RootSampler::Ratio(#ratio))
         }
-        None => quote!(::traced::__private::Start::Frames),
+    };
+    let parent = match parent {
+        Some(parent) => quote!(::core::option::Option::Some(#parent)),
+        None => quote!(::core::option::Option::None),
+    };
+    quote! {
+        ::traced::__private::Start::Sampled {
+            sampler: #sampler,
+            frames: #frames,
+            parent: #parent,
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use super::fields::{Fields, FrameTags, FutureTags, ScalarArgs, Tags, TagsInto, V
 use super::outcome::{record_panic_on_span, Target, TargetKind};
 use super::start::{open, Opened, Start};
 use crate::frame::{Frame, Opening};
+use crate::state::SpanState;
 
 /// A future's span, made when the traced function is called and carried by the future, with
 /// room for `N` typed arguments.
@@ -56,7 +57,7 @@ impl<const N: usize> Handle<N> {
         if !enabled {
             return Handle::off();
         }
-        if matches!(start, Start::Frames) {
+        if start.frames() {
             // The future may be polled where the unsampled parent is not current: it carries
             // the parent's context instead of a span of its own.
             if let Some(context) = crate::frame::innermost_unsampled() {
@@ -369,11 +370,18 @@ impl<F, R, const N: usize> Drop for Instrumented<F, R, N> {
             unsafe { ManuallyDrop::drop(&mut self.future) };
             return;
         }
+        // The span is still open, so the future is dropped before it completed: cancelled (a
+        // timeout, a `select!` that took another branch, an aborted task), unless a poll
+        // panicked, which the span already says. This path only runs for such futures.
         // Dropping the body (its locals' destructors) is part of the span's work.
         match std::mem::replace(&mut self.handle.0, HandleKind::Off) {
             HandleKind::Opening(mut opening, meta, scalars) => {
                 // Never polled: the frame is made in a slot just for the drop.
+                let sampled = opening.is_sampled();
                 let index = crate::frame::push(&mut opening, meta, scalars.as_slice());
+                if let (Some(index), true) = (index, sampled) {
+                    crate::frame::with_frame(index, SpanState::mark_cancelled);
+                }
                 // SAFETY: `future` is dropped exactly once, here, in place, and never used again.
                 unsafe { ManuallyDrop::drop(&mut self.future) };
                 if let Some(index) = index {
@@ -381,6 +389,9 @@ impl<F, R, const N: usize> Drop for Instrumented<F, R, N> {
                 }
             }
             HandleKind::Frame(mut frame) => {
+                if frame.is_sampled() && !frame.state.panicked() {
+                    frame.state.mark_cancelled();
+                }
                 {
                     let _scope = FrameScope::enter(&mut frame);
                     // SAFETY: this arm is the only drop of `future` (the handle was taken out, so
@@ -390,6 +401,7 @@ impl<F, R, const N: usize> Drop for Instrumented<F, R, N> {
                 crate::frame::finish(&mut frame);
             }
             HandleKind::Span(span) => {
+                crate::lookup::mark_cancelled(&span);
                 let _entered = span.enter();
                 // SAFETY: this arm is the only drop of `future`, in place, inside its span, and
                 // `self` is never used again.

@@ -25,6 +25,8 @@ pub use ::tracing;
 pub use ::tracing_core;
 
 pub use crate::panic::current_panic_message;
+/// The sampler of `#[traced(sampler = …)]`.
+pub use crate::sample::RootSampler;
 pub use arg::{
     debug, display, value, Arg, ArgDebug, ArgNothing, ArgStr, ArgTyped, ArgValue, CappedDebug,
     CappedDisplay,

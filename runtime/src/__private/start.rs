@@ -6,6 +6,8 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 use super::fields::{Fields, Tags, Values};
 use super::parent::{make_span, Parent};
 use crate::frame::{Begun, Opening};
+use crate::remote_parent::{with_pending, Pending, RootSampler as PendingSampler};
+use crate::sample::{RootSampler, Sampler};
 
 /// How a `#[traced]` call's span is made.
 pub enum Start {
@@ -16,6 +18,21 @@ pub enum Start {
     Tracing,
     /// As a tracing span under an explicit parent.
     Parent(Parent),
+    /// `#[traced(sampler = …)]`: as `Frames` (`frames`), `Tracing` or `Parent` otherwise, and a
+    /// new trace is decided by `sampler` instead of the layer's sampler.
+    Sampled {
+        sampler: RootSampler,
+        frames: bool,
+        parent: Option<Parent>,
+    },
+}
+
+impl Start {
+    /// Whether the call may be a frame (so an unsampled frame around it makes it no span).
+    #[inline(always)]
+    pub(super) fn frames(&self) -> bool {
+        matches!(self, Start::Frames | Start::Sampled { frames: true, .. })
+    }
 }
 
 /// What a started call gets: nothing, a frame to open (with its fields still to record), or a
@@ -33,14 +50,33 @@ pub(super) fn open<V: Values, T: Tags>(
     start: Start,
     fields: Fields<V, T>,
 ) -> Opened<T> {
-    let (frames, parent) = match start {
-        Start::Frames => (true, None),
-        Start::Tracing => (false, None),
-        Start::Parent(parent) => (false, Some(parent)),
+    let (frames, parent, sampler) = match start {
+        Start::Frames => (true, None, None),
+        Start::Tracing => (false, None, None),
+        Start::Parent(parent) => (false, Some(parent), None),
+        Start::Sampled {
+            sampler,
+            frames,
+            parent,
+        } => (frames, parent, Some(sampler)),
     };
-    match crate::frame::begin(callsite, frames) {
+    let root_sampler = sampler.as_ref().map(|sampler| sampler as &dyn Sampler);
+    match crate::frame::begin(callsite, frames, root_sampler) {
         Begun::Off => Opened::Off,
         Begun::Frame(opening) => Opened::Frame(opening, fields.tags),
-        Begun::Span => Opened::Span(make_span(callsite.metadata(), parent, fields.values)),
+        Begun::Span => {
+            let make = || make_span(callsite.metadata(), parent, fields.values);
+            Opened::Span(match sampler {
+                None => make(),
+                // The layer takes the sampler if the span it is about to see is a root.
+                Some(sampler) => with_pending(
+                    Pending {
+                        remote: None,
+                        sampler: Some(PendingSampler::Function(sampler)),
+                    },
+                    make,
+                ),
+            })
+        }
     }
 }

@@ -14,6 +14,8 @@ use tracing::Span;
 
 use super::{redact_target, SpanModel};
 use crate::propagation::{Incoming, Propagator};
+use crate::remote_parent::{Pending, RootSampler};
+use crate::sample::{Decision, Rule, Rules};
 use crate::semconv;
 
 /// The tracing target of the spans this layer opens: filter on it to turn them off.
@@ -36,6 +38,9 @@ const TARGET: &str = "traced::http";
 /// URI or `Host`), `user_agent.original`, `http.response.status_code`, and `client.address` /
 /// `client.port` — the remote endpoint — when axum's `ConnectInfo<SocketAddr>` is there
 /// (`into_make_service_with_connect_info`). No other header is recorded.
+///
+/// A request whose future is dropped before it answers (the client went away, a timeout layer
+/// gave up) is tagged `cancelled=true` with an annotation `cancelled`.
 ///
 /// A 5xx answer sets the `error` and `error.type` tags to the status code. A handler that
 /// panics sets `error` to the panic message (and `error.type` to `panic`) and, by default, is
@@ -68,6 +73,7 @@ struct Config {
     propagator: Option<Propagator>,
     resume_panics: bool,
     trace_response: Option<TraceResponse>,
+    sampling_rules: Rules,
 }
 
 /// The response header that says which trace answered (see [`ServerLayer::trace_response`]).
@@ -103,6 +109,7 @@ impl fmt::Debug for ServerLayer {
             .field("model", &self.config.model)
             .field("service_name", &self.config.service_name)
             .field("catch_panics", &!self.config.resume_panics)
+            .field("sampling_rules", &self.config.sampling_rules)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +132,7 @@ impl ServerLayer {
                     propagator: self.config.propagator.clone(),
                     resume_panics: self.config.resume_panics,
                     trace_response: self.config.trace_response.clone(),
+                    sampling_rules: self.config.sampling_rules.clone(),
                 };
                 change(&mut config);
                 self.config = Arc::new(config);
@@ -190,6 +198,37 @@ impl ServerLayer {
     /// ```
     pub fn trace_response(self, header: Option<TraceResponse>) -> ServerLayer {
         self.edit(|config| config.trace_response = header)
+    }
+}
+
+impl ServerLayer {
+    /// Adds a sampling rule: a request that starts a new trace and matches `rule` is sampled
+    /// as `decision` says, instead of by the process's sampler. Rules are tried in the order
+    /// they were added and the first match decides, as in Brave's `HttpRuleSampler`; a request
+    /// that matches none is left to the process's sampler (`OTEL_TRACES_SAMPLER`).
+    ///
+    /// A caller's decision in the headers still wins, as with a parent-based sampler: a rule
+    /// decides when the request carries no trace context, or one that defers the decision (a
+    /// B3 context without a sampled flag); a caller that sampled (or debug-flagged) the trace is
+    /// recorded, one that denied it is not. A request handled inside another span of this
+    /// process (a service called in-process) inherits that span's decision.
+    ///
+    /// ```
+    /// use traced::http::ServerLayer;
+    /// use traced::sample::{Decision, Rule};
+    ///
+    /// let layer = ServerLayer::new()
+    ///     // Probes: never.
+    ///     .sampling_rule(Rule::new().method("GET").path_prefix("/health"), Decision::Never)
+    ///     // Checkout: always.
+    ///     .sampling_rule(Rule::new().method("POST").path("/checkout"), Decision::Always)
+    ///     // Item pages (axum's route template): at most 10 new traces a second.
+    ///     .sampling_rule(Rule::new().route("/items/{id}"), Decision::RateLimited(10.0))
+    ///     // Everything else under /api: a tenth.
+    ///     .sampling_rule(Rule::new().path_prefix("/api/"), Decision::Ratio(0.1));
+    /// ```
+    pub fn sampling_rule(self, rule: Rule, decision: Decision) -> ServerLayer {
+        self.edit(|config| config.sampling_rules.push(rule, decision))
     }
 }
 
@@ -349,6 +388,16 @@ impl<S> ServerService<S> {
                 )
             };
         }
+        // The first matching rule's sampler decides, if the span starts a trace or continues
+        // a caller that left the decision open (the pipeline keeps a caller's decision).
+        let sampler = if config.sampling_rules.is_empty() {
+            None
+        } else {
+            config
+                .sampling_rules
+                .find(method, path, route)
+                .map(|sampler| RootSampler::Shared(sampler.clone()))
+        };
         let span = match incoming.as_ref() {
             Some(incoming) => {
                 let shared = config.model == SpanModel::Shared;
@@ -356,15 +405,27 @@ impl<S> ServerService<S> {
                 // A root, so the caller's context wins over whatever span is current here (a
                 // local parent would otherwise take precedence).
                 crate::remote_parent::with_trace_state(trace, state, || {
-                    crate::remote_parent::with_remote_parent(
-                        incoming.remote,
-                        shared,
+                    crate::remote_parent::with_pending(
+                        Pending {
+                            remote: Some((incoming.remote, shared)),
+                            sampler,
+                        },
                         || server_span!(parent: None,),
                     )
                 })
             }
-            // No caller: nest under the current span, if any (a service called in-process).
-            None => server_span!(),
+            // No caller: nest under the current span, if any (a service called in-process);
+            // the rule's sampler is only taken if the span is a root.
+            None => match sampler {
+                Some(sampler) => crate::remote_parent::with_pending(
+                    Pending {
+                        remote: None,
+                        sampler: Some(sampler),
+                    },
+                    || server_span!(),
+                ),
+                None => server_span!(),
+            },
         };
         crate::baggage::attach(&span, &propagator.extract_baggage(request.headers()));
         if let Some(name) = &config.service_name {
@@ -481,6 +542,16 @@ pin_project_lite::pin_project! {
         resume_panics: bool,
         // The trace header to add to the response (`ServerLayer::trace_response`).
         trace_header: Option<(http::HeaderName, http::HeaderValue)>,
+    }
+
+    impl<F> PinnedDrop for ServerFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // The span is only still here if no answer was made: the connection closed (or a
+            // timeout layer gave up) while the handler ran.
+            if let Some(span) = this.project().span.take() {
+                crate::lookup::mark_cancelled(&span);
+            }
+        }
     }
 }
 

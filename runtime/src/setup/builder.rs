@@ -233,7 +233,20 @@ impl Builder {
         self
     }
 
-    /// Like [`Builder::sampler`], by configuration name.
+    /// Like [`Builder::sampler`], by configuration name. A Jaeger remote sampler asks for the
+    /// strategy of the service name configured when the layer is built.
+    ///
+    /// ```
+    /// use traced::config::SamplerConfig;
+    /// use traced::sample::JaegerRemoteConfig;
+    ///
+    /// let builder = traced::builder()
+    ///     .service_name("checkout")
+    ///     .sampler_config(SamplerConfig::ParentBasedJaegerRemote(
+    ///         JaegerRemoteConfig::new("http://jaeger:5778").initial_sampling_rate(0.01),
+    ///     ));
+    /// # drop(builder);
+    /// ```
     pub fn sampler_config(mut self, sampler: SamplerConfig) -> Builder {
         self.config.sampler = sampler;
         self.sampler = None;
@@ -567,12 +580,19 @@ impl Builder {
             },
         };
 
-        let sampler = self
-            .sampler
-            .take()
-            .unwrap_or_else(|| self.config.sampler.build());
+        let sampler = self.sampler.take().unwrap_or_else(|| {
+            self.config
+                .sampler
+                .clone()
+                .build_for(&self.config.service_name)
+        });
         let (exporter, others, reporters) = self.build_exporters()?;
+        let layer = TracedLayer::new(exporter.clone())
+            .sampler(sampler)
+            .baggage_tags(self.config.baggage_tags.iter().cloned());
         let installed = Arc::new(Installed {
+            core_id: layer.core_id(),
+            exporter,
             others,
             reporters,
             shutdown_timeout: self.shutdown_timeout,
@@ -580,9 +600,7 @@ impl Builder {
             report: Mutex::new(ShutdownReport::default()),
         });
         Ok(Parts {
-            layer: TracedLayer::new(exporter)
-                .sampler(sampler)
-                .baggage_tags(self.config.baggage_tags.iter().cloned()),
+            layer,
             guard: TracingGuard {
                 installed: Some(installed),
             },

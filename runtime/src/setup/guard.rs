@@ -20,6 +20,9 @@ pub struct ShutdownReport {
     pub undelivered: u64,
     /// The reporter's final counts (zeros without a Zipkin exporter).
     pub stats: Stats,
+    /// Spans still open at the shutdown that it reported unfinished (tag `open_at_shutdown`):
+    /// those of the thread that shut down (see [`shutdown`](super::shutdown)).
+    pub open_spans: u64,
 }
 
 /// Flushes the exporters when dropped (see [`shutdown`](super::shutdown)). Keep it alive until the end of `main`.
@@ -65,6 +68,10 @@ impl fmt::Debug for TracingGuard {
 /// What setup installed, shared by the guard and the global [`shutdown`](super::shutdown) /
 /// [`stats`](super::stats).
 pub(super) struct Installed {
+    /// The layer's core, whose open spans a shutdown reports.
+    pub(super) core_id: u64,
+    /// The layer's exporter (all of them), which takes the spans still open at shutdown.
+    pub(super) exporter: Arc<dyn Exporter>,
     /// Every exporter but the reporter, flushed first (they finish quickly).
     pub(super) others: Vec<Arc<dyn Exporter>>,
     /// The reporters (Zipkin, OTLP), shut down last.
@@ -91,7 +98,17 @@ impl Installed {
                 .unwrap_or_else(|poison| poison.into_inner());
         }
         let deadline = Instant::now() + self.shutdown_timeout;
-        let mut report = ShutdownReport::default();
+        let mut report = ShutdownReport {
+            open_spans: super::open::report_open(self.core_id, &*self.exporter),
+            ..ShutdownReport::default()
+        };
+        if report.open_spans > 0 {
+            eprintln!(
+                "traced: shutdown: {} span(s) still open were reported unfinished \
+                 (tag open_at_shutdown)",
+                report.open_spans
+            );
+        }
         for exporter in &self.others {
             let left = deadline.saturating_duration_since(Instant::now());
             report.undelivered += exporter.flush(left).unsent;

@@ -84,6 +84,12 @@ pub fn layer() -> (TracedLayer, TracingGuard) {
 /// Flushes and stops the installed exporters, waiting at most their shutdown deadline; says
 /// on stderr what could not be delivered. Later calls, and the guard's drop, do nothing more.
 ///
+/// Spans still open on the calling thread — its `#[traced]` calls under way, its current span
+/// and that span's ancestors — are reported first, ended at the shutdown with the tag
+/// `open_at_shutdown=true` and an annotation `open at shutdown`, and counted in
+/// [`ShutdownReport::open_spans`] and on stderr. Spans open on other threads cannot be reached
+/// without a cost on every span, so they are not reported.
+///
 /// ```
 /// // With nothing installed there is nothing to deliver.
 /// assert_eq!(traced::shutdown().undelivered, 0);

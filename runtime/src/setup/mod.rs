@@ -51,6 +51,7 @@ mod fmt;
 mod guard;
 mod init;
 mod limited;
+mod open;
 mod resource;
 
 use std::time::Duration;

@@ -147,6 +147,11 @@ impl SpanState {
     /// Moves what was recorded into this stand-in (events, an error) to the span it stood in
     /// for. An error the span already has is kept, as for an ERROR event on the span itself.
     pub(crate) fn give_back(&mut self, span: &mut SpanState) {
+        // A shutdown reported the span through this stand-in and left it unsampled: so is the
+        // span, which must not be reported a second time.
+        if !self.context.sampling.is_sampled() {
+            span.context.sampling = self.context.sampling;
+        }
         for (key, value) in self.tags.drain() {
             if key != "error" || !span.has_tag("error") {
                 span.set_tag(key, value);
@@ -217,6 +222,41 @@ impl SpanState {
             self.record_text("error", Cow::Owned(message));
             self.record_text("error.type", Cow::Borrowed("panic"));
         }
+    }
+
+    /// Marks a span whose work never completed: its future was dropped before it finished (a
+    /// timeout, a `select!` that took another branch, a task aborted). Tag `cancelled=true` and
+    /// an annotation `cancelled` at the moment of the drop, so it does not look like a success.
+    pub(crate) fn mark_cancelled(&mut self) {
+        self.set_tag(
+            Cow::Borrowed(crate::semconv::CANCELLED),
+            TagValue::Bool(true),
+        );
+        self.annotate(
+            Level::INFO,
+            Annotation::new(Timestamp::now().epoch_us(), crate::semconv::CANCELLED),
+        );
+    }
+
+    /// Marks a span reported at shutdown while it was still open: tag `open_at_shutdown=true`
+    /// and an annotation `open at shutdown`; its duration runs until the shutdown.
+    pub(crate) fn mark_open_at_shutdown(&mut self) {
+        self.set_tag(
+            Cow::Borrowed(crate::semconv::OPEN_AT_SHUTDOWN),
+            TagValue::Bool(true),
+        );
+        self.annotate(
+            Level::INFO,
+            Annotation::new(Timestamp::now().epoch_us(), "open at shutdown"),
+        );
+    }
+
+    /// Whether a panic was recorded on the span (it ended by unwinding, not by cancellation).
+    pub(crate) fn panicked(&self) -> bool {
+        self.tags.iter().any(|(name, value)| {
+            name == crate::semconv::ERROR_TYPE
+                && matches!(value, TagValue::Str(text) if text == "panic")
+        })
     }
 
     /// A state that is never reported, to record values into before they are moved elsewhere.

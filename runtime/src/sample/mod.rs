@@ -10,6 +10,23 @@
 //! | [`TraceIdRatio`] | `traceidratio` | a fraction, decided on the trace id |
 //! | [`RateLimiting`] | `ratelimiting` | at most N new traces per second |
 //! | [`ParentBased`] | `parentbased_*` | what the caller decided, else asks its root sampler |
+//! | [`JaegerRemote`] | `jaeger_remote` | what a Jaeger sampling endpoint says, per service and operation |
+//!
+//! Two more places decide new traces instead of the process's sampler: the rules of the HTTP
+//! server layer ([`Rule`] and [`Decision`], see `ServerLayer::sampling_rule`) and the
+//! `sampler = …` option of `#[traced]`. Both apply to new traces only: a caller's decision, or
+//! a parent span's, always wins.
+
+mod function;
+mod jaeger_remote;
+mod rules;
+
+#[doc(hidden)]
+pub use function::RootSampler;
+pub use jaeger_remote::{JaegerRemote, JaegerRemoteConfig};
+#[cfg(feature = "tower")]
+pub(crate) use rules::Rules;
+pub use rules::{Decision, Rule};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,17 +45,56 @@ pub trait Sampler: Send + Sync + 'static {
     /// `incoming` is the caller's decision when the trace came from another process.
     /// Returns `Accept` or `Deny` (or `Debug` when `incoming` is `Debug`).
     fn sample(&self, trace_id: TraceId, incoming: Option<Sampling>) -> Sampling;
+
+    /// Like [`Sampler::sample`], for a trace whose first span in this process is named
+    /// `operation` (the span's name: the function's, or `otel.name`, such as `GET /items/{id}`).
+    /// The pipeline always calls this one; samplers that decide per operation (Jaeger's
+    /// per-operation strategies, [`JaegerRemote`]) override it, the others keep this default,
+    /// which ignores the name.
+    ///
+    /// ```
+    /// use traced::model::{Sampling, TraceId};
+    /// use traced::sample::{AlwaysOn, Sampler};
+    /// assert_eq!(AlwaysOn.sample_operation(TraceId(7), None, "GET /health"), Sampling::Accept);
+    /// ```
+    fn sample_operation(
+        &self,
+        trace_id: TraceId,
+        incoming: Option<Sampling>,
+        operation: &str,
+    ) -> Sampling {
+        let _ = operation;
+        self.sample(trace_id, incoming)
+    }
 }
 
 impl<S: Sampler + ?Sized> Sampler for Box<S> {
     fn sample(&self, trace_id: TraceId, incoming: Option<Sampling>) -> Sampling {
         (**self).sample(trace_id, incoming)
     }
+
+    fn sample_operation(
+        &self,
+        trace_id: TraceId,
+        incoming: Option<Sampling>,
+        operation: &str,
+    ) -> Sampling {
+        (**self).sample_operation(trace_id, incoming, operation)
+    }
 }
 
 impl<S: Sampler + ?Sized> Sampler for Arc<S> {
     fn sample(&self, trace_id: TraceId, incoming: Option<Sampling>) -> Sampling {
         (**self).sample(trace_id, incoming)
+    }
+
+    fn sample_operation(
+        &self,
+        trace_id: TraceId,
+        incoming: Option<Sampling>,
+        operation: &str,
+    ) -> Sampling {
+        (**self).sample_operation(trace_id, incoming, operation)
     }
 }
 
@@ -151,6 +207,20 @@ impl<S: Sampler> Sampler for ParentBased<S> {
         match incoming {
             Some(decided @ (Sampling::Accept | Sampling::Deny | Sampling::Debug)) => decided,
             Some(Sampling::Defer) | None => self.root.sample(trace_id, incoming),
+        }
+    }
+
+    fn sample_operation(
+        &self,
+        trace_id: TraceId,
+        incoming: Option<Sampling>,
+        operation: &str,
+    ) -> Sampling {
+        match incoming {
+            Some(decided @ (Sampling::Accept | Sampling::Deny | Sampling::Debug)) => decided,
+            Some(Sampling::Defer) | None => {
+                self.root.sample_operation(trace_id, incoming, operation)
+            }
         }
     }
 }
