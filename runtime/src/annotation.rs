@@ -20,6 +20,7 @@ pub(crate) fn annotation_of(event: &Event<'_>) -> Annotation {
         timestamp_us: Timestamp::now().epoch_us(),
         message: recorder.message,
         fields: recorder.fields,
+        dropped_fields: 0,
     }
 }
 

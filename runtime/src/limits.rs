@@ -29,8 +29,8 @@ use crate::model::{SpanRecord, TagValue, Tags};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SpanLimits {
     /// The most tags a span keeps (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, else
-    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`); later ones are dropped. Also the most fields an event
-    /// keeps.
+    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`); later ones are dropped, except `error` and `error.type`
+    /// (the outcome, which OTLP carries as the status). Also the most fields an event keeps.
     pub attribute_count: usize,
     /// The most characters a text value keeps (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
     /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`); `None` for no limit. Applies to tags and event
@@ -59,7 +59,11 @@ impl SpanLimits {
     pub fn apply(&self, span: &mut SpanRecord) {
         let over_count = span.tags.len() > self.attribute_count
             || span.annotations.len() > self.event_count
-            || span.links.len() > self.link_count;
+            || span.links.len() > self.link_count
+            || span
+                .annotations
+                .iter()
+                .any(|annotation| annotation.fields.len() > self.attribute_count);
         if !over_count && self.attribute_value_length.is_none() {
             return;
         }
@@ -73,7 +77,7 @@ impl SpanLimits {
             span.links.truncate(self.link_count);
         }
         for annotation in &mut span.annotations {
-            cut_tags(&mut annotation.fields, self.attribute_count);
+            annotation.dropped_fields += cut_tags(&mut annotation.fields, self.attribute_count);
         }
         if let Some(length) = self.attribute_value_length {
             let tags = span.tags.iter_mut();
@@ -90,15 +94,33 @@ impl SpanLimits {
     }
 }
 
-/// Keeps the first `limit` tags; returns how many were removed.
+/// Whether a tag is the span's outcome (`error`, `error.type`), which OTLP carries as the
+/// status rather than as attributes: the count limit never removes it, so a span over the
+/// limit still shows as failed.
+fn is_outcome(key: &str) -> bool {
+    key == crate::semconv::ERROR || key == crate::semconv::ERROR_TYPE
+}
+
+/// Keeps the first `limit` tags, and the outcome tags wherever they are; returns how many were
+/// removed.
 fn cut_tags(tags: &mut Tags, limit: usize) -> u32 {
     if tags.len() <= limit {
         return 0;
     }
-    let removed = tags.len() - limit;
-    let kept: Tags = tags.drain().take(limit).collect();
-    *tags = kept;
-    count(removed)
+    let before = tags.len();
+    let mut kept = 0;
+    let kept_tags: Tags = tags
+        .drain()
+        .filter(|(key, _)| {
+            if is_outcome(key) {
+                return true;
+            }
+            kept += 1;
+            kept <= limit
+        })
+        .collect();
+    *tags = kept_tags;
+    count(before - tags.len())
 }
 
 /// Keeps the first `length` characters of `text`.
@@ -160,6 +182,28 @@ mod tests {
             ),
             (2, 1, 2)
         );
+    }
+
+    #[test]
+    fn the_outcome_survives_the_count_limit_and_event_fields_are_counted() {
+        let limits = SpanLimits {
+            attribute_count: 1,
+            ..SpanLimits::default()
+        };
+        let mut span = SpanRecord::default();
+        for key in ["a", "b", "error", "c", "error.type"] {
+            span.tags.push((key.into(), TagValue::U64(1)));
+        }
+        let mut event = Annotation::new(1, "retry");
+        event.fields.push(("x".into(), TagValue::U64(1)));
+        event.fields.push(("y".into(), TagValue::U64(2)));
+        span.annotations.push(event);
+        limits.apply(&mut span);
+        let keys: Vec<&str> = span.tags.iter().map(|(key, _)| &**key).collect();
+        assert_eq!(keys, ["a", "error", "error.type"]);
+        assert_eq!(span.dropped.attributes, 2);
+        assert_eq!(span.annotations[0].fields.len(), 1);
+        assert_eq!(span.annotations[0].dropped_fields, 1);
     }
 
     #[test]

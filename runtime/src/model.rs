@@ -437,6 +437,8 @@ pub struct Annotation {
     pub message: String,
     /// The event's other fields, in the order they were recorded.
     pub fields: Tags,
+    /// Fields the attribute count limit removed (OTLP's event `dropped_attributes_count`).
+    pub dropped_fields: u32,
 }
 
 impl Annotation {
@@ -446,6 +448,7 @@ impl Annotation {
             timestamp_us,
             message: message.into(),
             fields: Tags::new(),
+            dropped_fields: 0,
         }
     }
 

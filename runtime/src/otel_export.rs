@@ -236,6 +236,7 @@ pub fn span_record(span: SpanData, service_name: Option<&Arc<str>>) -> SpanRecor
                 .into_iter()
                 .map(|KeyValue { key, value, .. }| (key_text(key), tag_value(value)))
                 .collect(),
+            dropped_fields: event.dropped_attributes_count,
         })
         .collect();
     record.links = span

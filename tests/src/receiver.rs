@@ -44,6 +44,11 @@ pub enum Fault {
         /// The `Retry-After` value in seconds; `None` sends no such header.
         retry_after_secs: Option<u64>,
     },
+    /// Answers 503 to every request, with `Retry-After: <secs>` when given.
+    Unavailable {
+        /// The `Retry-After` value in seconds; `None` sends no such header.
+        retry_after_secs: Option<u64>,
+    },
     /// Answers `status` to the first `requests` requests, then behaves as [`Fault::Healthy`].
     FailFirst {
         /// How many requests fail.
@@ -545,6 +550,12 @@ fn serve(stream: TcpStream, connection: u64, shared: &Shared) {
                     .map(|s| vec![("Retry-After", s.to_string())])
                     .unwrap_or_default();
                 Some((429, headers))
+            }
+            Fault::Unavailable { retry_after_secs } => {
+                let headers = retry_after_secs
+                    .map(|s| vec![("Retry-After", s.to_string())])
+                    .unwrap_or_default();
+                Some((503, headers))
             }
             Fault::FailFirst { requests, status } if index < requests => Some((status, Vec::new())),
             _ => None,

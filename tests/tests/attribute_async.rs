@@ -22,6 +22,17 @@ fn current_thread_runtime() -> tokio::runtime::Runtime {
 
 /// Runs `future` on a worker of `runtime`, so every span of the test lives in the workers'
 /// subscriber (the test thread's `Capture::in_scope` would be a second registry).
+/// One test of this file at a time. `tracing` caches each callsite's interest for all
+/// dispatchers at once and rebuilds it whenever one is created; a span started while another
+/// test creates its dispatcher can find its callsite briefly disabled (seen as a missing
+/// `boxed_work` span, about once in a hundred runs under load).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn on_workers<T: Send + 'static>(
     runtime: &tokio::runtime::Runtime,
     future: impl Future<Output = T> + Send + 'static,
@@ -55,6 +66,7 @@ async fn handler() -> u64 {
 
 #[test]
 fn async_spans_cover_the_whole_future_across_spawn_on_a_multi_thread_runtime() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(2);
     assert_eq!(on_workers(&runtime, async { handler().await }), 42);
@@ -109,6 +121,7 @@ async fn lazy() -> u8 {
 
 #[test]
 fn the_span_starts_at_the_call_and_closes_when_an_unpolled_future_is_dropped() {
+    let _serial = serial();
     let capture = Capture::new();
     capture.in_scope(|| {
         let parent = tracing::info_span!("parent");
@@ -133,6 +146,7 @@ async fn explode(after: u32) -> u32 {
 
 #[test]
 fn a_panic_during_a_poll_marks_the_span() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(1);
     let result = on_workers(&runtime, async { tokio::spawn(explode(3)).await });
@@ -172,6 +186,7 @@ impl Store {
 
 #[test]
 fn async_methods_keep_borrows_and_patterns() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(1);
     let (got, consumed) = on_workers(&runtime, async {
@@ -217,6 +232,7 @@ impl Repository for Memory {
 
 #[test]
 fn async_trait_methods_are_traced() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(2);
     let rows = on_workers(&runtime, async {
@@ -278,6 +294,7 @@ impl Native for Seven {
 
 #[test]
 fn native_async_fn_in_traits_is_traced() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(1);
     assert_eq!(on_workers(&runtime, async { Seven.shifted(3).await }), 10);
@@ -307,6 +324,7 @@ fn boxed(input: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
 
 #[test]
 fn functions_returning_futures_trace_the_future_they_return() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(2);
     let (ok, failed, tripled) = on_workers(&runtime, async {
@@ -372,6 +390,7 @@ impl Counter {
 
 #[test]
 fn service_call_traces_the_sync_part_and_the_returned_future() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(1);
     let (first, second) = on_workers(&runtime, async {
@@ -398,6 +417,7 @@ fn service_call_traces_the_sync_part_and_the_returned_future() {
 
 #[test]
 fn without_a_subscriber_futures_behave_the_same() {
+    let _serial = serial();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -457,6 +477,7 @@ impl Session {
 
 #[test]
 fn async_generics_receivers_and_argument_lifetimes() {
+    let _serial = serial();
     let capture = Capture::new();
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&dropped);
@@ -512,6 +533,7 @@ fn via_boxed(x: u8) -> BoxFuture<u8> {
 
 #[test]
 fn an_async_block_boxed_with_a_method_is_traced_too() {
+    let _serial = serial();
     let capture = Capture::new();
     let runtime = capture.multi_thread_runtime(1);
     assert_eq!(on_workers(&runtime, async { via_boxed(1).await }), 2);
@@ -535,6 +557,7 @@ async fn answer(id: u64) -> Result<u64, String> {
 
 #[test]
 fn options_on_async_functions() {
+    let _serial = serial();
     let capture = Capture::new();
     capture.in_scope(|| {
         let runtime = current_thread_runtime();
@@ -595,6 +618,7 @@ fn argument_tags(span: &traced::model::SpanRecord, names: &[&str]) -> Vec<(Strin
 
 #[test]
 fn async_arguments_are_tags_in_order_whatever_their_kind_and_whenever_the_future_ends() {
+    let _serial = serial();
     let capture = Capture::new();
     capture.in_scope(|| {
         let runtime = current_thread_runtime();
@@ -669,6 +693,7 @@ async fn call_partner(token: String) -> usize {
 
 #[test]
 fn futures_redact_secrets_as_synchronous_calls_do() {
+    let _serial = serial();
     let capture = Capture::new();
     let (signed_in, length) = capture.in_scope(|| {
         let runtime = current_thread_runtime();

@@ -201,6 +201,7 @@ fn full_record() -> SpanRecord {
     }
     let mut event = Annotation::new(1_700_000_000_000_500, "");
     event.fields.push(("n".into(), TagValue::U64(3)));
+    event.dropped_fields = 4;
     SpanRecord {
         trace_id: TraceId(0xab),
         id: SpanId(u64::MAX),
@@ -307,6 +308,7 @@ fn every_field_and_hostile_values_decode_exactly() {
         otlp::attribute(&span.events[0].attributes, "n"),
         Some(&Value::IntValue(3))
     );
+    assert_eq!(span.events[0].dropped_attributes_count, 4);
     assert_eq!(span.links[0].trace_id, u128::MAX.to_be_bytes());
     assert_eq!(span.links[0].span_id, 9u64.to_be_bytes());
     // Sampled, has-is-remote, is-remote (a local root with a parent).

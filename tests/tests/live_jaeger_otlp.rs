@@ -298,6 +298,15 @@ fn check_shop_in_jaeger(jaeger: &JaegerServer, sent: u64) {
     assert!(
         matches!(tag_of(call, "server.port"), (kind, port) if kind == "int64" && port.as_u64().is_some())
     );
+    // The scenario's baggage, carried from the catalog to the inventory, tags every span.
+    for span in [server, list_items, call, stocks, list_stocks] {
+        assert_eq!(
+            tag_of(span, "customer.tier"),
+            ("string".to_owned(), json!("gold")),
+            "{}",
+            span["operationName"]
+        );
+    }
 
     // The fills: one success, two failures as ERROR statuses with their messages.
     let fills = jaeger.search("service=inventory&operation=POST%20%2Ffill", 3, DEADLINE);

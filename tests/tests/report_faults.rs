@@ -187,6 +187,8 @@ fn a_400_is_not_retried(protocol: Protocol) {
 }
 
 both_protocols!(a_500_on_every_request_is_retried_a_bounded_number_of_times);
+/// Zipkin's clients retry any 5xx but 501 and 505; OTLP allows only 429, 502, 503 and 504, so
+/// over OTLP a 500 fails the batch at once.
 fn a_500_on_every_request_is_retried_a_bounded_number_of_times(protocol: Protocol) {
     let receiver = Receiver::start_with(Fault::AlwaysStatus(500));
     let reporter = ZipkinReporter::start(protocol.config(&receiver).max_attempts(4)).unwrap();
@@ -194,9 +196,55 @@ fn a_500_on_every_request_is_retried_a_bounded_number_of_times(protocol: Protoco
     assert_eq!(reporter.flush(WAIT).unsent, created);
     std::thread::sleep(Duration::from_millis(300));
     let stats = reporter.stats();
-    assert_eq!(receiver.requests().len() as u64, 4 * stats.failed_batches);
-    assert_eq!(stats.retries, 3 * stats.failed_batches);
+    let attempts = match protocol {
+        Protocol::Zipkin => 4,
+        Protocol::Otlp => 1,
+    };
+    assert_eq!(
+        receiver.requests().len() as u64,
+        attempts * stats.failed_batches
+    );
+    assert_eq!(stats.retries, (attempts - 1) * stats.failed_batches);
     assert_all_accounted(stats, created);
+}
+
+both_protocols!(a_502_or_504_then_recovering_gets_everything);
+fn a_502_or_504_then_recovering_gets_everything(protocol: Protocol) {
+    for status in [502, 504] {
+        let receiver = Receiver::start_with(Fault::FailFirst {
+            requests: 2,
+            status,
+        });
+        let reporter = ZipkinReporter::start(protocol.config(&receiver)).unwrap();
+        let created = make_traces(&dispatch(&reporter), 2, 2);
+        assert_eq!(reporter.flush(WAIT).unsent, 0, "{status}");
+        let stats = reporter.stats();
+        assert_eq!((stats.sent, stats.retries), (created, 2), "{status}");
+        assert_all_accounted(stats, created);
+    }
+}
+
+both_protocols!(retry_after_is_honoured_on_503);
+fn retry_after_is_honoured_on_503(protocol: Protocol) {
+    let receiver = Receiver::start_with(Fault::Unavailable {
+        retry_after_secs: Some(2),
+    });
+    // Without Retry-After the backoff here would be 10–20 ms.
+    let reporter =
+        ZipkinReporter::start(quiet_config(protocol.config(&receiver)).max_attempts(2)).unwrap();
+    let created = make_traces(&dispatch(&reporter), 1, 1);
+    reporter.flush(Duration::ZERO);
+    receiver.wait_for_requests(1, WAIT);
+    let first = Instant::now();
+    let requests = receiver.wait_for_requests(2, WAIT);
+    let gap = first.elapsed();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        gap >= Duration::from_millis(1500),
+        "the retry came after {gap:?}"
+    );
+    reporter.shutdown(WAIT);
+    assert_all_accounted(reporter.stats(), created);
 }
 
 #[test]

@@ -187,3 +187,44 @@ fn an_otlp_endpoint_alone_chooses_the_otlp_exporter() {
     assert_eq!(report.stats.sent, 2);
     assert_eq!(receiver.requests()[0].path, "/v1/traces");
 }
+
+#[test]
+fn an_otlp_batch_over_the_byte_limit_is_split_and_every_span_arrives() {
+    use traced::export::Exporter;
+    use traced::model::{SpanId, SpanRecord, TagValue, TraceId};
+    use traced::report::{ReporterConfig, ZipkinReporter};
+
+    let receiver = Receiver::start();
+    let limit = 4_000;
+    let reporter = ZipkinReporter::start(
+        ReporterConfig::otlp()
+            .endpoint(receiver.otlp_endpoint())
+            .service_name("split")
+            .max_batch_bytes(limit)
+            .schedule_delay(Duration::from_secs(3600)),
+    )
+    .expect("the reporter starts");
+    for id in 1..=60u64 {
+        let mut span = SpanRecord {
+            trace_id: TraceId(u128::from(id)),
+            id: SpanId(id),
+            name: "work".into(),
+            timestamp_us: 1_700_000_000_000_000,
+            duration_us: 5,
+            ..SpanRecord::default()
+        };
+        span.tags
+            .push(("payload".into(), TagValue::Str("x".repeat(150).into())));
+        reporter.export(span);
+    }
+    assert_eq!(reporter.flush(WAIT).unsent, 0);
+    receiver.assert_no_violations();
+    let requests = receiver.requests();
+    assert!(requests.len() > 1, "split into several requests");
+    for request in &requests {
+        assert!(request.body_len <= limit, "{} bytes", request.body_len);
+    }
+    assert_eq!(receiver.span_count(), 60);
+    let stats = reporter.stats();
+    assert_eq!((stats.sent, stats.dropped), (60, 0));
+}

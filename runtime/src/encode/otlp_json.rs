@@ -107,6 +107,10 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
             super::live_tags(&annotation.fields).map(|(key, value)| (&**key, AnyValue::of(value))),
             out,
         );
+        if annotation.dropped_fields > 0 {
+            out.extend_from_slice(b",\"droppedAttributesCount\":");
+            write_u64(u64::from(annotation.dropped_fields), out);
+        }
         out.push(b'}');
     }
     if let Some((error_type, message)) = otlp::exception(span) {

@@ -3,7 +3,7 @@
 //!
 //! Why not the generated types of the `opentelemetry-proto` crate: they would make us copy every
 //! span into owned structs first (a `String` per attribute key, a `Vec` per id, a `Vec` per
-//! list) and then encode those. Measured by `benches` (`report otlp-encode`, recorded in
+//! list) and then encode those. Measured by `benches` (`report encode`, recorded in
 //! `benches/RESULTS.md`): building and encoding the generated messages costs several times what
 //! writing the wire format straight from `SpanRecord` does, and the reporter's cost per span is
 //! a target of its own. The schema is stable (OTLP 1.x), and the wire format needs only the
@@ -93,6 +93,9 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
                 nested(out, 3, |out| {
                     write_key_value(key, &AnyValue::of(value), out)
                 });
+            }
+            if annotation.dropped_fields > 0 {
+                put_varint_field(out, 4, u64::from(annotation.dropped_fields));
             }
         });
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use ureq::Agent;
 
-use super::retry::{is_retryable_status, parse_retry_after};
+use super::retry::{honours_retry_after, is_retryable_status, parse_retry_after};
 use super::ReportError;
 
 /// How a POST ended.
@@ -33,6 +33,8 @@ pub(crate) struct Sender {
     headers: Vec<(HeaderName, HeaderValue)>,
     content_type: &'static str,
     max_retry_after: Duration,
+    /// OTLP's retry rules instead of Zipkin's (see `retry::is_retryable_status`).
+    otlp: bool,
 }
 
 pub(crate) struct SenderConfig<'a> {
@@ -42,6 +44,7 @@ pub(crate) struct SenderConfig<'a> {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_retry_after: Duration,
     pub(crate) tls_root_certs_pem: Option<&'a [u8]>,
+    pub(crate) otlp: bool,
 }
 
 impl Sender {
@@ -72,6 +75,7 @@ impl Sender {
             headers,
             content_type: config.content_type,
             max_retry_after: config.max_retry_after,
+            otlp: config.otlp,
         })
     }
 
@@ -122,9 +126,9 @@ impl Sender {
                     .map(|c| if c.is_control() { ' ' } else { c }),
             );
         }
-        if is_retryable_status(status) {
+        if is_retryable_status(status, self.otlp) {
             Outcome::Retry {
-                after: if status == 429 { retry_after } else { None },
+                after: retry_after.filter(|_| honours_retry_after(status)),
                 reason,
             }
         } else {
@@ -248,6 +252,7 @@ mod tests {
                 connect_timeout: Duration::from_secs(1),
                 max_retry_after: Duration::from_secs(1),
                 tls_root_certs_pem: None,
+                otlp: false,
             })
             .map(|_| ())
         };

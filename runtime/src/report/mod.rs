@@ -4,8 +4,9 @@
 //! code: it puts the span in a bounded queue (bounded in spans and in estimated bytes) or, when
 //! the queue is full, drops it and counts the drop. One thread owned by the reporter takes the
 //! queue, encodes batches (by count and by bytes) and POSTs them over a keep-alive HTTP/1.1
-//! connection, retrying connection errors, 429 (honouring `Retry-After`) and 5xx with
-//! exponential backoff and jitter, a bounded number of times. Other 4xx answers are not retried.
+//! connection, retrying connection errors, 429 and 503 (honouring `Retry-After`) and other 5xx
+//! with exponential backoff and jitter, a bounded number of times. Other 4xx answers are not
+//! retried. Over OTLP only 429, 502, 503 and 504 are, as its specification says.
 //! No async runtime is involved, so the reporter works the same in sync programs and inside any
 //! runtime, and dropping it inside one never panics.
 //!

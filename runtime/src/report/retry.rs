@@ -39,8 +39,20 @@ pub(crate) fn parse_retry_after(value: &[u8], cap: Duration) -> Option<Duration>
 
 /// Whether an HTTP status is worth trying again: 429 (the collector is shedding load) and 5xx
 /// (it is sick). Other statuses will not change by repeating the same body.
-pub(crate) fn is_retryable_status(status: u16) -> bool {
+///
+/// OTLP is stricter: only 429, 502, 503 and 504 may be retried (OTLP/HTTP specification,
+/// "Retryable Response Codes"); any other 4xx or 5xx must not be.
+pub(crate) fn is_retryable_status(status: u16, otlp: bool) -> bool {
+    if otlp {
+        return matches!(status, 429 | 502 | 503 | 504);
+    }
     status == 429 || ((500..600).contains(&status) && status != 501 && status != 505)
+}
+
+/// Whether a `Retry-After` on this status says when to retry: on 429 and 503, as HTTP and the
+/// OTLP specification have it.
+pub(crate) fn honours_retry_after(status: u16) -> bool {
+    matches!(status, 429 | 503)
 }
 
 #[cfg(test)]
@@ -84,10 +96,18 @@ mod tests {
     #[test]
     fn only_throttling_and_server_errors_are_retried() {
         for status in [429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(status), "{status}");
+            assert!(is_retryable_status(status, false), "{status}");
         }
         for status in [200, 202, 301, 400, 401, 403, 404, 408, 413, 501, 505] {
-            assert!(!is_retryable_status(status), "{status}");
+            assert!(!is_retryable_status(status, false), "{status}");
         }
+        for status in [429, 502, 503, 504] {
+            assert!(is_retryable_status(status, true), "OTLP {status}");
+        }
+        for status in [200, 400, 404, 413, 500, 501, 505, 507] {
+            assert!(!is_retryable_status(status, true), "OTLP {status}");
+        }
+        assert!(honours_retry_after(429) && honours_retry_after(503));
+        assert!(!honours_retry_after(500) && !honours_retry_after(502));
     }
 }

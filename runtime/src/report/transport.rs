@@ -44,6 +44,7 @@ impl Transport {
             connect_timeout,
             max_retry_after: config.max_retry_after,
             tls_root_certs_pem: config.tls_root_certs_pem.as_deref(),
+            otlp: config.encoding.is_otlp(),
         })
         .map(Transport::Http)
     }

@@ -173,7 +173,12 @@ impl Builder {
 
     /// A header sent with every request to the OTLP collector (e.g. an API key).
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Builder {
-        self.config.otlp_headers.push((name.into(), value.into()));
+        let name = name.into();
+        // Replaces a header of the same name from `OTEL_EXPORTER_OTLP_HEADERS`.
+        self.config
+            .otlp_headers
+            .retain(|(known, _)| !known.eq_ignore_ascii_case(&name));
+        self.config.otlp_headers.push((name, value.into()));
         self
     }
 
