@@ -438,3 +438,44 @@ fn a_continued_w3c_trace_keeps_the_callers_trace_state() {
         ]
     );
 }
+
+#[test]
+fn repeated_events_are_all_sent_and_the_exception_counts_against_the_event_limit() {
+    let mut span = SpanRecord {
+        trace_id: TraceId(1),
+        id: SpanId(2),
+        name: "retrying".into(),
+        timestamp_us: 1_700_000_000_000_000,
+        duration_us: 9,
+        ..SpanRecord::default()
+    };
+    // The same event twice in one microsecond: Zipkin sends it once, OTLP both.
+    span.annotations = vec![Annotation::new(1_700_000_000_000_001, "retry"); 2];
+    span.tags
+        .push(("error".into(), TagValue::Str("gave up".into())));
+    span.tags
+        .push(("error.type".into(), TagValue::Str("io::Error".into())));
+    let request = decoded(&[span.clone()], &Resource::new("shop"));
+    let (_, sent) = &otlp::spans(&request)[0];
+    let names: Vec<&str> = sent
+        .events
+        .iter()
+        .map(|event| event.name.as_str())
+        .collect();
+    assert_eq!(names, ["retry", "retry", "exception"]);
+    assert_eq!(sent.dropped_events_count, 0);
+
+    // Once the limit removed events, the exception event is one more removed, and counted.
+    span.annotations.truncate(1);
+    span.dropped.events = 1;
+    let request = decoded(&[span], &Resource::new("shop"));
+    let (_, sent) = &otlp::spans(&request)[0];
+    let names: Vec<&str> = sent
+        .events
+        .iter()
+        .map(|event| event.name.as_str())
+        .collect();
+    assert_eq!(names, ["retry"]);
+    assert_eq!(sent.dropped_events_count, 2);
+    assert_eq!(sent.status.as_ref().map(|status| status.code), Some(2));
+}

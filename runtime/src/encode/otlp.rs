@@ -13,8 +13,10 @@
 //!   not repeated as an attribute. When `error.type` names an exception (a Rust type or
 //!   `panic`, not an HTTP status code), an `exception` event with `exception.type` and
 //!   `exception.message` is added at the span's end, as the semantic conventions ask.
-//! - Annotations are events (the message is the name, `event` when there is none; the fields
-//!   are typed attributes); `follows_from` is a link; the dropped counts are the limits'.
+//! - Annotations are events, every one of them (Zipkin's rule of sending a repeated annotation
+//!   once does not apply; the message is the name, `event` when there is none; the fields are
+//!   typed attributes); `follows_from` is a link; the dropped counts are the limits', the
+//!   exception event counted among the dropped events when the event limit was reached.
 //! - Flags: sampled, and whether the parent is remote (`local_root` with a parent). The trace
 //!   state is the W3C `tracestate` of the caller the trace continues, when the span has it.
 
@@ -121,10 +123,27 @@ pub(super) fn error_message(span: &SpanRecord) -> Option<Cow<'_, str>> {
 
 /// The exception event's type and message, when the span failed with one: an `error.type` that
 /// names a type or a panic rather than an HTTP status code.
+/// Not when the event limit removed events already: the exception event would be one more,
+/// and is counted as dropped instead ([`dropped_events`]).
 pub(super) fn exception(span: &SpanRecord) -> Option<(&str, Cow<'_, str>)> {
-    let message = error_message(span)?;
+    if span.dropped.events > 0 {
+        return None;
+    }
+    Some((exception_type(span)?, error_message(span)?))
+}
+
+/// The events the limits removed, the exception event among them when the event limit had
+/// already removed others (it is an event like the rest, added last).
+pub(super) fn dropped_events(span: &SpanRecord) -> u32 {
+    let exception_dropped = span.dropped.events > 0 && exception_type(span).is_some();
+    span.dropped.events + u32::from(exception_dropped)
+}
+
+/// The exception event's type, when the span failed with an exception.
+fn exception_type(span: &SpanRecord) -> Option<&str> {
     let error_type = span.tag(crate::semconv::ERROR_TYPE)?.as_str()?;
-    crate::semconv::is_exception_type(error_type).then_some((error_type, message))
+    (error_message(span).is_some() && crate::semconv::is_exception_type(error_type))
+        .then_some(error_type)
 }
 
 /// The span's attributes: its live tags, without the `error` tag the status carries.

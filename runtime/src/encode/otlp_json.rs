@@ -89,7 +89,7 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b",\"events\":[");
     let mut first = true;
-    for annotation in super::live_annotations(&span.annotations) {
+    for annotation in &span.annotations {
         if !std::mem::take(&mut first) {
             out.push(b',');
         }
@@ -130,9 +130,9 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
         out.push(b'}');
     }
     out.push(b']');
-    if span.dropped.events > 0 {
+    if otlp::dropped_events(span) > 0 {
         out.extend_from_slice(b",\"droppedEventsCount\":");
-        write_u64(u64::from(span.dropped.events), out);
+        write_u64(u64::from(otlp::dropped_events(span)), out);
     }
     if !span.links.is_empty() {
         out.extend_from_slice(b",\"links\":[");

@@ -80,7 +80,7 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     if span.dropped.attributes > 0 {
         put_varint_field(out, 10, u64::from(span.dropped.attributes));
     }
-    for annotation in super::live_annotations(&span.annotations) {
+    for annotation in &span.annotations {
         nested(out, 11, |out| {
             put_fixed64(out, 1, annotation.timestamp_us.saturating_mul(1000));
             let name = if annotation.message.is_empty() {
@@ -113,8 +113,8 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
             });
         });
     }
-    if span.dropped.events > 0 {
-        put_varint_field(out, 12, u64::from(span.dropped.events));
+    if otlp::dropped_events(span) > 0 {
+        put_varint_field(out, 12, u64::from(otlp::dropped_events(span)));
     }
     for link in &span.links {
         nested(out, 13, |out| {
