@@ -113,9 +113,11 @@ impl ToTokens for Text {
 
 /// One `fields(...)` entry.
 pub(crate) struct Field {
-    /// The dotted name, as tracing spells it.
+    /// The dotted name, as tracing spells it (for a computed name, its expression in braces).
     pub name: String,
     pub span: Span,
+    /// `{NAME}`: the name is this constant expression (a `&'static str`), not `name`.
+    pub computed: Option<Expr>,
     pub value: FieldValue,
 }
 
@@ -583,7 +585,16 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
         None
     };
     let mut path = Vec::new();
-    let (name, span) = if input.peek(LitStr) && shorthand.is_none() {
+    let mut computed = None;
+    let (name, span) = if input.peek(syn::token::Brace) && shorthand.is_none() {
+        // `{NAME} = value`: a name computed by a constant expression, as tracing allows.
+        let content;
+        let braces = syn::braced!(content in input);
+        let expr: Expr = content.parse()?;
+        let name = format!("{{{}}}", expr.to_token_stream());
+        computed = Some(expr);
+        (name, braces.span.join())
+    } else if input.peek(LitStr) && shorthand.is_none() {
         let text = input.parse::<LitStr>()?;
         (text.value(), text.span())
     } else if input.peek(Ident::peek_any) {
@@ -620,7 +631,12 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
             Some(formatted) => formatted(syn::parse2(quote::quote!(#(#path).*))?),
             None => FieldValue::Empty,
         };
-        return Ok(Field { name, span, value });
+        return Ok(Field {
+            name,
+            span,
+            computed,
+            value,
+        });
     }
     let eq = input.parse::<Token![=]>()?;
     let value = if input.peek(Token![%]) {
@@ -640,7 +656,12 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
             None => FieldValue::Value(input.parse()?),
         }
     };
-    Ok(Field { name, span, value })
+    Ok(Field {
+        name,
+        span,
+        computed,
+        value,
+    })
 }
 
 /// The name a parameter or field is recorded under: `r#type` is `type`.

@@ -87,7 +87,7 @@ use errors::Errors;
 /// | `target = "..."` / `target = CONST` | the span's target (default: the module path) |
 /// | `kind = "client" \| "server" \| "producer" \| "consumer"` | the Zipkin span kind |
 /// | `parent = expr` | a local parent (`&Span`, `Span`, `Id`, `Option<Id>`, `None` for a new trace) or a caller's context (`Remote`, `Option<Remote>`, `SpanContext`) |
-/// | `follows_from = expr` | a causal link to another span |
+/// | `follows_from = causes` | causal links to other spans (`[cause]`, a slice of ids, any iterator) |
 /// | `sampler = "always" \| "never" \| 0.25` | how a new trace this function starts is sampled, instead of the process's sampler |
 ///
 /// `sampler` decides only when the call starts a new trace (no parent span, no caller's
@@ -109,9 +109,9 @@ use errors::Errors;
 /// # check_health();
 /// ```
 ///
-/// The spellings are `tracing::instrument`'s, so switching is a rename; except field names
-/// computed by a const expression (`fields({NAME} = ..)`) and a list of causes in
-/// `follows_from`, which here take one name and one cause. Unknown or repeated options, names
+/// The spellings are `tracing::instrument`'s, so switching is a rename (field names computed by
+/// a constant, `fields({NAME} = ..)`, and `follows_from = causes` iterating its causes
+/// included). Unknown or repeated options, names
 /// in `skip`/`record` that are not parameters, and options that contradict each other are
 /// compile errors on the offending token.
 ///

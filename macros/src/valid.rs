@@ -7,8 +7,8 @@ use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 use crate::attr::{Options, unraw};
 use crate::errors::Errors;
 
-/// Tags the span sets itself.
-const RESERVED: &[&str] = &["error", "error.type", "return", "otel.kind"];
+/// The fields that give a span its kind, which the `kind` option sets too.
+const OTEL_KIND_FIELDS: &[&str] = &["otel.kind", "span.kind"];
 
 /// `tracing`'s limit on the fields of one callsite.
 const MAX_FIELDS: usize = 32;
@@ -223,15 +223,19 @@ pub(crate) fn check(function: &ItemFn, options: Options, errors: &mut Errors) ->
         }
     }
 
-    for field in options.fields.iter().flat_map(|fields| &fields.value) {
-        if RESERVED.contains(&field.name.as_str()) {
-            errors.push(syn::Error::new(
-                field.span,
-                format!(
-                    "`{}` is a tag `#[traced]` sets itself; give this field another name",
-                    field.name
-                ),
-            ));
+    // `fields(otel.kind = "server")` is how tracing-opentelemetry users give a kind, and is
+    // recorded as the kind; with `kind = ...` too, the span would have two.
+    if let Some(kind) = &options.kind {
+        for field in options.fields.iter().flat_map(|fields| &fields.value) {
+            if field.computed.is_none() && OTEL_KIND_FIELDS.contains(&field.name.as_str()) {
+                errors.push(syn::Error::new(
+                    field.span,
+                    format!(
+                        "`{}` gives the span a kind, and `kind = \"{}\"` gives it another; keep one",
+                        field.name, kind.value
+                    ),
+                ));
+            }
         }
     }
 

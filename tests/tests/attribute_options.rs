@@ -268,9 +268,14 @@ where
     }
 }
 
-#[traced(follows_from = cause)]
+#[traced(follows_from = [cause])]
 fn follow(cause: &tracing::Span) {
     let _ = cause;
+}
+
+#[traced(follows_from = causes, skip(causes))]
+fn follow_all(causes: &[tracing::Id]) {
+    let _ = causes;
 }
 
 #[test]
@@ -280,10 +285,21 @@ fn follows_from_links_the_span() {
     tracing::subscriber::with_default(subscriber, || {
         let cause = tracing::info_span!("cause");
         follow(&cause);
+        let first = tracing::info_span!("first");
+        let second = tracing::info_span!("second");
+        let ids: Vec<tracing::Id> = [&first, &second]
+            .iter()
+            .filter_map(|span| span.id())
+            .collect();
+        follow_all(&ids);
     });
     assert_eq!(
         *links.0.lock().unwrap(),
-        [("follow".to_owned(), "cause".to_owned())]
+        [
+            ("follow".to_owned(), "cause".to_owned()),
+            ("follow_all".to_owned(), "first".to_owned()),
+            ("follow_all".to_owned(), "second".to_owned())
+        ]
     );
 }
 
@@ -470,4 +486,30 @@ fn parameters_under_cfg_are_kept_out_of_the_span() {
     });
     assert_eq!(capture.span("configured").tag("always"), None);
     assert_eq!(capture.span("configured_async").tag("always"), None);
+}
+
+const COMPUTED_NAME: &str = "order.id";
+
+#[traced(fields({COMPUTED_NAME} = 42_u64, otel.kind = "server"))]
+fn computed_and_conventional() {}
+
+#[traced(fields(error = tracing::field::Empty))]
+fn fails_by_hand() {
+    tracing::Span::current().record("error", "failed by hand");
+}
+
+#[test]
+fn computed_names_and_the_names_tracing_users_give_their_fields() {
+    let capture = traced::testing::Capture::new();
+    capture.in_scope(|| {
+        computed_and_conventional();
+        fails_by_hand();
+    });
+    let span = capture.span("computed_and_conventional");
+    assert_eq!(span.tag("order.id"), Some(&TagValue::U64(42)));
+    assert_eq!(span.kind, Some(traced::model::Kind::Server));
+    assert_eq!(
+        capture.span("fails_by_hand").error(),
+        Some("failed by hand")
+    );
 }

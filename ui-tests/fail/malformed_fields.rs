@@ -14,7 +14,7 @@ fn missing_comma() {}
 #[traced(fields)]
 fn no_list() {}
 
-#[traced(fields(error = "custom", otel.kind = "server"))]
+#[traced(kind = "client", fields(otel.kind = "server"))]
 fn reserved() {}
 
 fn main() {

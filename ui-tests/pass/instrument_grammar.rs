@@ -1,7 +1,5 @@
 //! Every spelling of `#[tracing::instrument]`'s options that tracing-attributes 0.1.x documents
-//! and tests compiles under `#[traced]`: switching is a rename. (Not accepted, and listed in the
-//! crate docs: field names computed by a const expression, `fields({NAME} = ..)`, and a list of
-//! causes in `follows_from`.)
+//! and tests compiles under `#[traced]`: switching is a rename.
 
 use traced::traced;
 use tracing::field::Empty;
@@ -206,10 +204,28 @@ fn fields_debug_shorthand(shape: (u8, u8)) {
 #[traced(parent = parent_span, skip(parent_span))]
 fn with_parent(parent_span: Span) {}
 
-#[traced(follows_from = cause, skip(cause))]
+#[traced(follows_from = [cause], skip(cause))]
 fn with_cause(cause: &Span) {
     let _ = cause;
 }
+
+// tracing-attributes' documented forms: a slice of ids, and an entered span in an array.
+#[traced(follows_from = causes)]
+fn with_causes(causes: &[tracing::Id]) {
+    let _ = causes;
+}
+
+#[traced(follows_from = [cause])]
+fn with_entered_cause(cause: &tracing::span::EnteredSpan) {
+    let _ = cause;
+}
+
+// Its tests: any iterator of things that convert into `Option<Id>`, sync and async.
+#[traced(follows_from = causes, skip(causes))]
+fn with_cause_iterator(causes: impl IntoIterator<Item = impl Into<Option<tracing::Id>>>) {}
+
+#[traced(follows_from = causes, skip(causes))]
+async fn with_cause_iterator_async(causes: impl IntoIterator<Item = impl Into<Option<tracing::Id>>>) {}
 
 #[derive(Clone, Debug)]
 struct Thing {
@@ -296,6 +312,13 @@ fn main() {
     fields_debug_shorthand((1, 2));
     with_parent(Span::none());
     with_cause(&Span::none());
+    with_causes(&[]);
+    with_entered_cause(&Span::none().entered());
+    with_cause_iterator(Vec::<tracing::Id>::new());
+    drop(with_cause_iterator_async(Vec::<tracing::Id>::new()));
+    computed_field_names();
+    computed_field_name_recorded_later();
+    conventional_field_names();
     let thing = Thing { my_field: 1 };
     thing.skip_self();
     thing.skip_request(1);
@@ -303,4 +326,32 @@ fn main() {
     thing.method_fields(1);
     thing.self_named_field();
     drop(async_everything(1));
+}
+
+// Field names computed by a constant expression, as tracing's own tests spell them.
+const CONST_FIELD_NAME: &str = "foo.bar";
+
+const fn get_const_fn_field_name() -> &'static str {
+    "foo.baz"
+}
+
+struct FieldNames;
+
+impl FieldNames {
+    const FOO_BAR: &'static str = "foo.bar.baz";
+}
+
+#[traced(fields({CONST_FIELD_NAME} = "quux", {get_const_fn_field_name()} = 1, {FieldNames::FOO_BAR} = %"x", {"literal"} = ?3))]
+fn computed_field_names() {}
+
+#[traced(fields({CONST_FIELD_NAME}))]
+fn computed_field_name_recorded_later() {
+    Span::current().record(CONST_FIELD_NAME, 5);
+}
+
+// Names tracing users commonly give their fields: the kind as tracing-opentelemetry reads it,
+// and an error recorded by hand.
+#[traced(fields(otel.kind = "server", error = tracing::field::Empty))]
+fn conventional_field_names() {
+    Span::current().record("error", "failed by hand");
 }

@@ -39,7 +39,7 @@ pub fn everything(id: u64, ignored: &str, password: &str) -> Result<u64, Failure
 }
 
 /// `skip_all` with a local parent and a follows-from link.
-#[traced(skip_all, parent = parent, follows_from = cause, err(Debug), level = "trace")]
+#[traced(skip_all, parent = parent, follows_from = [cause], err(Debug), level = "trace")]
 pub fn linked(parent: &tracing::Span, cause: &tracing::Span) -> Result<(), Failure> {
     let _ = (parent, cause);
     Ok(())

@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
-use syn::{Attribute, ExprAsync, FnArg, ItemFn, Pat, PatIdent, ReturnType, Signature};
+use syn::{Attribute, Expr, ExprAsync, FnArg, ItemFn, Pat, PatIdent, ReturnType, Signature};
 
 use super::outcome::{outcome, recorder};
 use super::span::{Shape, span_decl};
@@ -117,7 +117,18 @@ pub(super) fn async_fn(function: &ItemFn, checked: &Checked, attrs: &Attrs) -> T
     // The `impl` token must carry this crate's edition (2024), which captures every lifetime in
     // scope, as the `async fn` did; so it is spanned at the call site, never at user tokens.
     sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #output>);
-    let ArgMoves { moves, bindings } = move_args(&mut sig.inputs);
+    let ArgMoves {
+        mut moves,
+        bindings,
+    } = move_args(&mut sig.inputs);
+    // `follows_from = causes` takes `causes` at the call, as tracing-attributes does; the
+    // future must not take it again.
+    if let Some(Expr::Path(path)) = checked.options.follows_from.as_ref().map(|opt| &opt.value) {
+        if let Some(ident) = path.path.get_ident() {
+            let taken = quote!(let #ident = #ident;).to_string();
+            moves.retain(|take| take.to_string() != taken);
+        }
+    }
     let span = span_decl(function, checked, &bindings, Shape::Future);
     // The handle is made where the future keeps it, not in a local moved there: a moved handle
     // is read back right after it was written, wider than it was written, which stalls.

@@ -107,7 +107,7 @@ fn callsite(
     name: &TokenStream,
     target: &TokenStream,
     level: &TokenStream,
-    names: &[LitStr],
+    names: &[TokenStream],
 ) -> TokenStream {
     let core = quote!(::traced::__private::tracing_core);
     quote! {
@@ -133,7 +133,8 @@ fn callsite(
 /// span) and the call that records it (for a frame).
 #[derive(Default)]
 struct CallFields {
-    names: Vec<LitStr>,
+    /// Each field's name: a string literal, or the user's constant expression (`{NAME}`).
+    names: Vec<TokenStream>,
     /// `Option<&dyn Value>` expressions; `None` is recorded later, or never.
     values: Vec<TokenStream>,
     /// Calls on a frame's recorder (`FrameTags`).
@@ -164,17 +165,27 @@ impl CallFields {
         if let Some(kind) = &options.kind {
             let value = LitStr::new(&kind.value, kind.key);
             fields.push(
-                LitStr::new("otel.kind", kind.key),
+                LitStr::new("otel.kind", kind.key).to_token_stream(),
                 quote!(::traced::__private::value(&#value)),
                 quote!(__traced_tags.text("otel.kind", #value);),
             );
         }
-        // Set by the outcome.
+        // Set by the outcome, unless the user's `fields` declare them (as tracing users do, to
+        // record an error themselves): then the outcome records into theirs.
+        let declared = |key: &str| {
+            options
+                .fields
+                .iter()
+                .flat_map(|fields| &fields.value)
+                .any(|field| field.computed.is_none() && field.name == key)
+        };
         for key in ["error", "error.type"] {
-            fields.push_empty(LitStr::new(key, Span::call_site()));
+            if !declared(key) {
+                fields.push_empty(LitStr::new(key, Span::call_site()).to_token_stream());
+            }
         }
-        if options.ret.is_some() {
-            fields.push_empty(LitStr::new("return", Span::call_site()));
+        if options.ret.is_some() && !declared("return") {
+            fields.push_empty(LitStr::new("return", Span::call_site()).to_token_stream());
         }
         for field in options.fields.iter().flat_map(|fields| &fields.value) {
             fields.field(field, checked.redactable_fields.contains(&field.name));
@@ -182,7 +193,7 @@ impl CallFields {
         fields
     }
 
-    fn push(&mut self, key: LitStr, value: TokenStream, tag: TokenStream) {
+    fn push(&mut self, key: TokenStream, value: TokenStream, tag: TokenStream) {
         self.names.push(key);
         self.values
             .push(quote!(::core::option::Option::Some(#value)));
@@ -190,7 +201,7 @@ impl CallFields {
         self.any_value = true;
     }
 
-    fn push_empty(&mut self, key: LitStr) {
+    fn push_empty(&mut self, key: TokenStream) {
         self.names.push(key);
         self.values.push(quote!(::core::option::Option::None));
     }
@@ -201,7 +212,7 @@ impl CallFields {
     /// `redact::pick` chooses between the marker and the value as the array of values is built
     /// (the value expression is evaluated but never recorded), since a branch there would end
     /// the temporaries a value borrows before the span records it.
-    fn push_value(&mut self, key: LitStr, value: Value, redactable: bool) {
+    fn push_value(&mut self, key: TokenStream, value: Value, redactable: bool) {
         let Value { value, tag } = value;
         if !redactable {
             return self.push(key, value, tag);
@@ -220,7 +231,7 @@ impl CallFields {
 
     /// An argument, classified by type (see `__private::Arg`).
     fn arg(&mut self, arg: &Recorded) {
-        let key = LitStr::new(&arg.name, arg.ident.span());
+        let key = LitStr::new(&arg.name, arg.ident.span()).to_token_stream();
         let ident = &arg.ident;
         let tag = quote! {
             __traced_tags.arg(#key, (&&&&::traced::__private::Arg(&#ident)).__traced_arg());
@@ -238,7 +249,10 @@ impl CallFields {
 
     /// A `fields(...)` entry.
     fn field(&mut self, field: &Field, redactable: bool) {
-        let key = LitStr::new(&field.name, field.span);
+        let key = match &field.computed {
+            Some(expr) => quote_spanned!(expr.span()=> #expr),
+            None => LitStr::new(&field.name, field.span).to_token_stream(),
+        };
         let value = match &field.value {
             // Nothing to redact: a value recorded later is recorded as given.
             FieldValue::Empty => return self.push_later(key),
@@ -268,7 +282,7 @@ impl CallFields {
     }
 
     /// A field declared without a value, for `Span::record` to fill in.
-    fn push_later(&mut self, key: LitStr) {
+    fn push_later(&mut self, key: TokenStream) {
         self.push_empty(key);
         self.recorded_later = true;
     }
@@ -303,7 +317,7 @@ impl CallFields {
 /// `fields(key = %expr)` (`format` is `display`) or `fields(key = ?expr)` (`debug`): the
 /// `__private` function of that name wraps it for a tracing span, the `FrameTags` method of that
 /// name records it into a frame.
-fn formatted(key: &LitStr, expr: &Expr, format: Ident) -> Value {
+fn formatted(key: &TokenStream, expr: &Expr, format: Ident) -> Value {
     Value {
         value: quote_spanned! {expr.span()=>
             ::traced::__private::value(&::traced::__private::#format(&(#expr)))
@@ -420,12 +434,16 @@ fn inline_args(shape: Shape, checked: &Checked) -> TokenStream {
     }
 }
 
-/// `follows_from = expr`, applied to the span once it exists.
+/// `follows_from = causes`, applied to the span once it exists: as in tracing-attributes,
+/// `causes` is iterated (`[cause]`, a slice of ids, any `IntoIterator` of things that convert
+/// into `Option<Id>`), each item a cause.
 fn follows_from(options: &Options, binding: &TokenStream) -> Option<TokenStream> {
     let expr = &options.follows_from.as_ref()?.value;
     Some(quote_spanned! {expr.span()=>
         if let ::core::option::Option::Some(__traced_span) = #binding.span() {
-            __traced_span.follows_from(#expr);
+            for __traced_cause in #expr {
+                __traced_span.follows_from(__traced_cause);
+            }
         }
     })
 }
