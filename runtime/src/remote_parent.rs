@@ -106,10 +106,17 @@ pub(crate) fn with_remote_parent<R>(
     shared: bool,
     make_span: impl FnOnce() -> R,
 ) -> R {
+    // A sampler already waiting (a function's own `sampler = ..`) still decides a trace the
+    // caller left undecided.
+    let sampler = PENDING
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .and_then(|pending| pending.sampler);
     with_pending(
         Pending {
             remote: Some((remote, shared)),
-            sampler: None,
+            sampler,
         },
         make_span,
     )

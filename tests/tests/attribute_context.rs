@@ -236,3 +236,22 @@ fn the_fast_path_makes_a_registry_span_only_when_asked() {
     assert_eq!(names, (Some("outer"), Some("outer")));
     assert_eq!(unwrapped.0.load(Ordering::Relaxed), 1);
 }
+
+#[traced]
+fn sets_baggage_after_asking() {
+    let _ = library::current_name();
+    assert!(traced::baggage::set("tenant", "acme"));
+}
+
+#[test]
+fn baggage_set_after_the_twin_was_made_is_kept() {
+    let capture = Capture::new();
+    let dispatch = capture.dispatch_with_layer(|layer| layer.baggage_tags(["tenant"]));
+    tracing::dispatcher::with_default(&dispatch, sets_baggage_after_asking);
+    let span = capture.span("sets_baggage_after_asking");
+    assert_eq!(
+        span.tag("tenant").and_then(|tag| tag.as_str()),
+        Some("acme"),
+        "{span:#?}"
+    );
+}

@@ -134,3 +134,31 @@ fn a_ratio_samples_that_fraction_of_new_traces() {
         );
     }
 }
+
+#[traced(sampler = "always", parent = caller, skip(caller))]
+fn always_for_an_undecided_caller(caller: traced::model::Remote) {}
+
+#[test]
+fn a_caller_that_left_the_decision_open_is_decided_by_the_function_s_sampler() {
+    use traced::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
+    let caller = |sampling| {
+        Remote::Context(SpanContext {
+            trace_id: TraceId(0xabc),
+            span_id: SpanId(0xdef),
+            parent_id: None,
+            sampling,
+        })
+    };
+    // Undecided (B3 without a sampled flag): the function's `always` decides, over the
+    // process's `AlwaysOff`.
+    let spans = run(AlwaysOff, true, || {
+        always_for_an_undecided_caller(caller(Sampling::Defer))
+    });
+    assert_eq!(names(&spans), ["always_for_an_undecided_caller"]);
+    assert_eq!(spans[0].parent_id, Some(SpanId(0xdef)));
+    // A caller's own decision still wins.
+    let spans = run(AlwaysOn, true, || {
+        always_for_an_undecided_caller(caller(Sampling::Deny))
+    });
+    assert!(spans.is_empty(), "{spans:#?}");
+}

@@ -104,6 +104,10 @@ fn a_configuration_that_exports_nothing_says_so_once() {
     for vars in [
         &[("TRACED_SPANS", "off")][..],
         &[("OTEL_TRACES_SAMPLER", "always_off")][..],
+        &[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0"),
+        ][..],
         &[("OTEL_TRACES_EXPORTER", "none")][..],
     ] {
         let receiver = Receiver::start();

@@ -319,6 +319,8 @@ fn main() {
     computed_field_names();
     computed_field_name_recorded_later();
     conventional_field_names();
+    with_generic_parent(None::<tracing::Id>);
+    with_impl_parent(&Span::none());
     let thing = Thing { my_field: 1 };
     thing.skip_self();
     thing.skip_request(1);
@@ -355,3 +357,10 @@ fn computed_field_name_recorded_later() {
 fn conventional_field_names() {
     Span::current().record("error", "failed by hand");
 }
+
+// A parent of a generic type, as tracing's own tests pass one.
+#[traced(parent = parent_span, skip(parent_span))]
+fn with_generic_parent<P: Into<Option<tracing::Id>>>(parent_span: P) {}
+
+#[traced(parent = parent_span, skip(parent_span))]
+fn with_impl_parent(parent_span: impl Into<Option<tracing::Id>>) {}

@@ -341,11 +341,47 @@ fn is_empty_marker(expr: &Expr) -> bool {
 ///
 /// With `sampler = …`, the same start carries the function's sampler (`Start::Sampled`); without
 /// it, the tokens are those of a plain start, so functions without the option pay nothing.
+/// Whether `path` names a parameter whose type is one of the function's type parameters or an
+/// `impl Trait`: its concrete type is unknown here, so no `IntoParent` impl can be picked.
+fn is_generic_param(function: &ItemFn, path: &syn::ExprPath) -> bool {
+    let Some(name) = path.path.get_ident() else {
+        return false;
+    };
+    let type_params: Vec<&Ident> = function
+        .sig
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .collect();
+    function.sig.inputs.iter().any(|input| {
+        let syn::FnArg::Typed(typed) = input else {
+            return false;
+        };
+        let named = matches!(&*typed.pat, syn::Pat::Ident(ident) if ident.ident == *name);
+        named
+            && match &*typed.ty {
+                syn::Type::ImplTrait(_) => true,
+                syn::Type::Path(ty) => ty
+                    .path
+                    .get_ident()
+                    .is_some_and(|ident| type_params.contains(&ident)),
+                _ => false,
+            }
+    })
+}
+
 fn start(function: &ItemFn, options: &Options, recorded_later: bool, shape: Shape) -> TokenStream {
     let parent = match options.parent.as_ref().map(|parent| &parent.value) {
         Some(Expr::Path(path)) if path.path.is_ident("None") => Some(quote! {
             ::traced::__private::Parent::Local(::core::option::Option::None)
         }),
+        // A parameter of a generic type (`P: Into<Option<Id>>`, `impl Into<Option<Id>>`), as
+        // tracing's own tests pass one: a local parent, converted as tracing converts it.
+        Some(Expr::Path(path)) if is_generic_param(function, path) => {
+            Some(quote_spanned! {path.span()=>
+                ::traced::__private::Parent::Local(::core::convert::Into::into(#path))
+            })
+        }
         Some(parent) => Some(quote_spanned! {parent.span()=>
             ::traced::__private::IntoParent::into_parent(#parent)
         }),
@@ -441,6 +477,8 @@ fn follows_from(options: &Options, binding: &TokenStream) -> Option<TokenStream>
     let expr = &options.follows_from.as_ref()?.value;
     Some(quote_spanned! {expr.span()=>
         if let ::core::option::Option::Some(__traced_span) = #binding.span() {
+            // `[cause]` is one element, which the user wrote; it is not their loop.
+            #[allow(clippy::single_element_loop)]
             for __traced_cause in #expr {
                 __traced_span.follows_from(__traced_cause);
             }

@@ -541,6 +541,10 @@ impl Builder {
             Some("the span filter (TRACED_SPANS) is `off`")
         } else if self.sampler.is_none() && self.config.sampler == SamplerConfig::AlwaysOff {
             Some("the sampler (OTEL_TRACES_SAMPLER) is `always_off`")
+        } else if self.sampler.is_none()
+            && matches!(self.config.sampler, SamplerConfig::TraceIdRatio(ratio) if ratio <= 0.0)
+        {
+            Some("the sampler (OTEL_TRACES_SAMPLER) is `traceidratio` with a ratio of 0")
         } else if self.config.exporters().is_empty() && self.custom_exporters.is_empty() {
             Some("there is no exporter (OTEL_TRACES_EXPORTER is `none`)")
         } else {

@@ -204,10 +204,17 @@ impl SpanState {
 
     /// Moves what was recorded on a frame's twin (tags, events, a new name) into the frame,
     /// leaving the twin's ids and baggage as they are for the spans still under it.
+    ///
+    /// The frame keeps its own baggage: the twin's is the copy it started with (baggage is set
+    /// on the innermost frame, not on its twin), and would undo what was set on the frame since.
     pub(crate) fn absorb_twin(&mut self, twin: &mut SpanState) {
-        let baggage = twin.baggage().cloned();
+        let twin_baggage = twin.baggage().cloned();
+        let own_baggage = self.baggage().cloned();
         twin.give_back(self);
-        twin.inherit_baggage(baggage);
+        if let Some(details) = self.details.as_mut() {
+            details.baggage = own_baggage.unwrap_or_default();
+        }
+        twin.inherit_baggage(twin_baggage);
         twin.details().twin = true;
     }
 
