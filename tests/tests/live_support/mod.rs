@@ -65,11 +65,9 @@ impl Reporting {
             .iter()
             .map(|reporter| Arc::new(reporter.clone()) as Arc<dyn Exporter>)
             .collect();
-        let dispatch = Dispatch::new(
-            tracing_subscriber::registry().with(
-                TracedLayer::new(FanOut::new(exporters)).baggage_tags([scenario::CUSTOMER_TIER]),
-            ),
-        );
+        let dispatch = Dispatch::new(tracing_subscriber::registry().with(
+            TracedLayer::new(FanOut::new(exporters)).baggage_tags([scenario::CUSTOMER_TIER]),
+        ));
         let on_workers = dispatch.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
