@@ -8,6 +8,8 @@ pub mod encode;
 pub mod export;
 pub mod growth;
 pub mod http;
+pub mod service;
 pub mod sink;
 pub mod stacks;
 pub mod suite;
+pub mod threads;

@@ -4,7 +4,8 @@
 //! CARGO_TARGET_DIR=/work/targets/bench cargo run -p traced-benches --release --bin report
 //! ```
 //!
-//! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `alloc`
+//! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `threads`
+//! (the thread-scaling table only), `service` (the real-service table only), `alloc`
 //! (allocations per span only), `instructions` (callgrind counts only); none of these rewrite
 //! RESULTS.md. `profile <stack> <iters> [d1|f2|async]` runs one stack's loop alone, for
 //! `valgrind --tool=callgrind` or `perf`. `sink [secs]` serves a counting sink and prints its
@@ -24,6 +25,7 @@ use traced_benches::export::{ExportStack, GeneratorOutcome};
 use traced_benches::sink::Sink;
 use traced_benches::stacks::{self, Parent};
 use traced_benches::suite::{self, SCENARIOS, STACKS};
+use traced_benches::{service, threads};
 use traced_tests::alloc::{allocations_in, CountingAlloc};
 
 #[global_allocator]
@@ -47,6 +49,8 @@ fn main() {
                 export: run_exports(),
                 instructions: count_instructions(),
                 encoders: measure_encoders(),
+                threads: threads::measure(threads::CELL),
+                service: service::measure(service::RUN),
             };
             let markdown = render(&results);
             println!("\n{markdown}");
@@ -81,6 +85,32 @@ fn main() {
             };
             println!("\n{}", render(&results));
         }
+        "threads" => {
+            // `threads [secs]`: shorter cells for a quick look; the report uses threads::CELL.
+            let cell = args
+                .get(1)
+                .and_then(|secs| secs.parse().ok())
+                .map_or(threads::CELL, Duration::from_secs_f64);
+            let results = Results {
+                threads: threads::measure(cell),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "threads-child" => threads::child_main(&args[1..]),
+        "service" => {
+            // `service [secs]`: shorter cells for a quick look; the report uses service::RUN.
+            let run = args
+                .get(1)
+                .and_then(|secs| secs.parse().ok())
+                .map_or(service::RUN, Duration::from_secs_f64);
+            let results = Results {
+                service: service::measure(run),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "service-child" => service::child_main(&args[1..]),
         "encode" => {
             let results = Results {
                 encoders: measure_encoders(),
@@ -126,7 +156,7 @@ fn main() {
         "profile" => profile(&args[1..]),
         other => {
             eprintln!(
-                "unknown command {other:?}; use all, bench, export, growth, alloc or profile"
+                "unknown command {other:?}; use all, bench, export, threads, service, growth, alloc or profile"
             );
             std::process::exit(2);
         }
@@ -144,6 +174,8 @@ struct Results {
     growth: Vec<traced_benches::growth::Cell>,
     instructions: Vec<InstructionRow>,
     encoders: Vec<EncoderRow>,
+    threads: Vec<threads::Row>,
+    service: Vec<service::Row>,
 }
 
 impl Results {
@@ -842,6 +874,24 @@ fn render(results: &Results) -> String {
         );
         for target in targets(results) {
             let _ = writeln!(out, "{target}");
+        }
+    }
+    if !results.threads.is_empty() {
+        let _ = writeln!(out, "\n## Thread scaling\n");
+        let _ = writeln!(out, "{}\n", machine());
+        let _ = write!(out, "{}", threads::render(&results.threads));
+        let _ = writeln!(out, "\nTargets (issue 19, item 2):\n");
+        for (text, met) in threads::targets(&results.threads) {
+            let _ = writeln!(out, "- {}: {text}", verdict(met));
+        }
+    }
+    if !results.service.is_empty() {
+        let _ = writeln!(out, "\n## A real service\n");
+        let _ = writeln!(out, "{}\n", machine());
+        let _ = write!(out, "{}", service::render(&results.service));
+        let _ = writeln!(out, "\nTargets (issue 19, item 3):\n");
+        for (text, met) in service::targets(&results.service) {
+            let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
     }
     out
