@@ -11,5 +11,6 @@ pub mod http;
 pub mod service;
 pub mod sink;
 pub mod stacks;
+pub mod steal;
 pub mod suite;
 pub mod threads;

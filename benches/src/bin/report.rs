@@ -49,8 +49,8 @@ fn main() {
                 export: run_exports(),
                 instructions: count_instructions(),
                 encoders: measure_encoders(),
-                threads: threads::measure(threads::CELL),
-                service: service::measure(service::RUN),
+                threads: measured(|| threads::measure(threads::CELL)),
+                service: measured(|| service::measure(service::RUN)),
             };
             let markdown = render(&results);
             println!("\n{markdown}");
@@ -92,7 +92,7 @@ fn main() {
                 .and_then(|secs| secs.parse().ok())
                 .map_or(threads::CELL, Duration::from_secs_f64);
             let results = Results {
-                threads: threads::measure(cell),
+                threads: measured(|| threads::measure(cell)),
                 ..Results::default()
             };
             println!("\n{}", render(&results));
@@ -105,7 +105,7 @@ fn main() {
                 .and_then(|secs| secs.parse().ok())
                 .map_or(service::RUN, Duration::from_secs_f64);
             let results = Results {
-                service: service::measure(run),
+                service: measured(|| service::measure(run)),
                 ..Results::default()
             };
             println!("\n{}", render(&results));
@@ -174,8 +174,29 @@ struct Results {
     growth: Vec<traced_benches::growth::Cell>,
     instructions: Vec<InstructionRow>,
     encoders: Vec<EncoderRow>,
-    threads: Vec<threads::Row>,
-    service: Vec<service::Row>,
+    /// The thread-scaling table, and the steal time (%) while it ran.
+    threads: (Vec<threads::Row>, Option<f64>),
+    /// The real-service table, and the steal time (%) while it ran.
+    service: (Vec<service::Row>, Option<f64>),
+}
+
+/// Runs one table's measurement and says how much CPU the hypervisor stole meanwhile.
+fn measured<T>(measure: impl FnOnce() -> Vec<T>) -> (Vec<T>, Option<f64>) {
+    let before = traced_benches::steal::now();
+    let rows = measure();
+    (
+        rows,
+        traced_benches::steal::percent(before, traced_benches::steal::now()),
+    )
+}
+
+/// The line beside a table that says what the machine was doing while it ran.
+fn machine_during(steal: Option<f64>) -> String {
+    format!(
+        "{} Steal time while this table ran: {}.",
+        machine(),
+        steal.map_or("unknown".to_owned(), |steal| format!("{steal:.1}%"))
+    )
 }
 
 impl Results {
@@ -876,21 +897,23 @@ fn render(results: &Results) -> String {
             let _ = writeln!(out, "{target}");
         }
     }
-    if !results.threads.is_empty() {
+    let (thread_rows, thread_steal) = &results.threads;
+    if !thread_rows.is_empty() {
         let _ = writeln!(out, "\n## Thread scaling\n");
-        let _ = writeln!(out, "{}\n", machine());
-        let _ = write!(out, "{}", threads::render(&results.threads));
+        let _ = writeln!(out, "{}\n", machine_during(*thread_steal));
+        let _ = write!(out, "{}", threads::render(thread_rows));
         let _ = writeln!(out, "\nTargets (issue 19, item 2):\n");
-        for (text, met) in threads::targets(&results.threads) {
+        for (text, met) in threads::targets(thread_rows) {
             let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
     }
-    if !results.service.is_empty() {
+    let (service_rows, service_steal) = &results.service;
+    if !service_rows.is_empty() {
         let _ = writeln!(out, "\n## A real service\n");
-        let _ = writeln!(out, "{}\n", machine());
-        let _ = write!(out, "{}", service::render(&results.service));
+        let _ = writeln!(out, "{}\n", machine_during(*service_steal));
+        let _ = write!(out, "{}", service::render(service_rows));
         let _ = writeln!(out, "\nTargets (issue 19, item 3):\n");
-        for (text, met) in service::targets(&results.service) {
+        for (text, met) in service::targets(service_rows) {
             let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
     }
