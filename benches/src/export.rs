@@ -183,17 +183,27 @@ impl Pacer {
 /// Generates `tracing` spans in batches of one parent and `BATCH - 1` children (made by `child`)
 /// under `dispatch`.
 pub fn generate_tracing(dispatch: &tracing::Dispatch, pacer: &Pacer, child: fn() -> u64) -> u64 {
+    generate_tracing_in(dispatch, pacer, child, BATCH)
+}
+
+/// [`generate_tracing`] with `batch` spans per parent (the parent included).
+pub fn generate_tracing_in(
+    dispatch: &tracing::Dispatch,
+    pacer: &Pacer,
+    child: fn() -> u64,
+    batch: u64,
+) -> u64 {
     tracing::dispatcher::with_default(dispatch, || {
         let mut generated = 0;
         while pacer.keep_going(generated) {
             let parent = tracing::info_span!("parent");
             let entered = parent.enter();
-            for _ in 1..BATCH {
+            for _ in 1..batch {
                 black_box(child());
             }
             drop(entered);
             drop(parent);
-            generated += BATCH;
+            generated += batch;
         }
         generated
     })
@@ -201,16 +211,21 @@ pub fn generate_tracing(dispatch: &tracing::Dispatch, pacer: &Pacer, child: fn()
 
 /// Generates fastrace spans in batches of one root and `BATCH - 1` children.
 pub fn generate_fastrace(pacer: &Pacer) -> u64 {
+    generate_fastrace_in(pacer, BATCH)
+}
+
+/// [`generate_fastrace`] with `batch` spans per root (the root included).
+pub fn generate_fastrace_in(pacer: &Pacer, batch: u64) -> u64 {
     let mut generated = 0;
     while pacer.keep_going(generated) {
         let root = fastrace::Span::root("parent", fastrace::collector::SpanContext::random());
         let local = root.set_local_parent();
-        for _ in 1..BATCH {
+        for _ in 1..batch {
             black_box(stacks::fastrace_fns::d1());
         }
         drop(local);
         drop(root);
-        generated += BATCH;
+        generated += batch;
     }
     generated
 }

@@ -4,7 +4,8 @@
 //! CARGO_TARGET_DIR=/work/targets/bench cargo run -p traced-benches --release --bin report
 //! ```
 //!
-//! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `alloc`
+//! Sub-commands: `bench [filter]` (criterion suite only), `export` (throughput only), `threads`
+//! (the thread-scaling table only), `service` (the real-service table only), `alloc`
 //! (allocations per span only), `instructions` (callgrind counts only); none of these rewrite
 //! RESULTS.md. `profile <stack> <iters> [d1|f2|async]` runs one stack's loop alone, for
 //! `valgrind --tool=callgrind` or `perf`. `sink [secs]` serves a counting sink and prints its
@@ -24,6 +25,7 @@ use traced_benches::export::{ExportStack, GeneratorOutcome};
 use traced_benches::sink::Sink;
 use traced_benches::stacks::{self, Parent};
 use traced_benches::suite::{self, SCENARIOS, STACKS};
+use traced_benches::{service, threads};
 use traced_tests::alloc::{allocations_in, CountingAlloc};
 
 #[global_allocator]
@@ -47,6 +49,8 @@ fn main() {
                 export: run_exports(),
                 instructions: count_instructions(),
                 encoders: measure_encoders(),
+                threads: measured(|| threads::measure(threads::CELL)),
+                service: measured(|| service::measure(service::RUN)),
             };
             let markdown = render(&results);
             println!("\n{markdown}");
@@ -81,6 +85,32 @@ fn main() {
             };
             println!("\n{}", render(&results));
         }
+        "threads" => {
+            // `threads [secs]`: shorter cells for a quick look; the report uses threads::CELL.
+            let cell = args
+                .get(1)
+                .and_then(|secs| secs.parse().ok())
+                .map_or(threads::CELL, Duration::from_secs_f64);
+            let results = Results {
+                threads: measured(|| threads::measure(cell)),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "threads-child" => threads::child_main(&args[1..]),
+        "service" => {
+            // `service [secs]`: shorter cells for a quick look; the report uses service::RUN.
+            let run = args
+                .get(1)
+                .and_then(|secs| secs.parse().ok())
+                .map_or(service::RUN, Duration::from_secs_f64);
+            let results = Results {
+                service: measured(|| service::measure(run)),
+                ..Results::default()
+            };
+            println!("\n{}", render(&results));
+        }
+        "service-child" => service::child_main(&args[1..]),
         "encode" => {
             let results = Results {
                 encoders: measure_encoders(),
@@ -126,7 +156,7 @@ fn main() {
         "profile" => profile(&args[1..]),
         other => {
             eprintln!(
-                "unknown command {other:?}; use all, bench, export, growth, alloc or profile"
+                "unknown command {other:?}; use all, bench, export, threads, service, growth, alloc or profile"
             );
             std::process::exit(2);
         }
@@ -144,6 +174,29 @@ struct Results {
     growth: Vec<traced_benches::growth::Cell>,
     instructions: Vec<InstructionRow>,
     encoders: Vec<EncoderRow>,
+    /// The thread-scaling table, and the steal time (%) while it ran.
+    threads: (Vec<threads::Row>, Option<f64>),
+    /// The real-service table, and the steal time (%) while it ran.
+    service: (Vec<service::Row>, Option<f64>),
+}
+
+/// Runs one table's measurement and says how much CPU the hypervisor stole meanwhile.
+fn measured<T>(measure: impl FnOnce() -> Vec<T>) -> (Vec<T>, Option<f64>) {
+    let before = traced_benches::steal::now();
+    let rows = measure();
+    (
+        rows,
+        traced_benches::steal::percent(before, traced_benches::steal::now()),
+    )
+}
+
+/// The line beside a table that says what the machine was doing while it ran.
+fn machine_during(steal: Option<f64>) -> String {
+    format!(
+        "{} Steal time while this table ran: {}.",
+        machine(),
+        steal.map_or("unknown".to_owned(), |steal| format!("{steal:.1}%"))
+    )
 }
 
 impl Results {
@@ -842,6 +895,26 @@ fn render(results: &Results) -> String {
         );
         for target in targets(results) {
             let _ = writeln!(out, "{target}");
+        }
+    }
+    let (thread_rows, thread_steal) = &results.threads;
+    if !thread_rows.is_empty() {
+        let _ = writeln!(out, "\n## Thread scaling\n");
+        let _ = writeln!(out, "{}\n", machine_during(*thread_steal));
+        let _ = write!(out, "{}", threads::render(thread_rows));
+        let _ = writeln!(out, "\nTargets (issue 19, item 2):\n");
+        for (text, met) in threads::targets(thread_rows) {
+            let _ = writeln!(out, "- {}: {text}", verdict(met));
+        }
+    }
+    let (service_rows, service_steal) = &results.service;
+    if !service_rows.is_empty() {
+        let _ = writeln!(out, "\n## A real service\n");
+        let _ = writeln!(out, "{}\n", machine_during(*service_steal));
+        let _ = write!(out, "{}", service::render(service_rows));
+        let _ = writeln!(out, "\nTargets (issue 19, item 3):\n");
+        for (text, met) in service::targets(service_rows) {
+            let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
     }
     out

@@ -1,0 +1,774 @@
+//! A real service (issue 19, item 3): axum on loopback under a closed-loop load generator, with
+//! tracing off, traced sampling every request, tracing + tracing-opentelemetry, and fastrace;
+//! requests per second and p50 / p99 latency.
+//!
+//! Two handlers: a trivial one (`GET /hello` answering `ok`), which isolates what tracing costs
+//! per request, and the shop's `GET /available` (`traced-examples`: the catalog lists its items
+//! from SQLite and asks the inventory service for stock over HTTP, both services in the same
+//! process), a request with several spans as a service makes them.
+//!
+//! Each cell is a child process (`service-child`), because each tracing stack installs global
+//! state. On a 2-core machine the service and the generator would otherwise fight for both
+//! cores, and whichever the scheduler favoured would decide the numbers, so the child pins its
+//! service side to CPU 0 (the tokio runtime with one worker, its blocking pool, and the
+//! reporter / batch processor / collector thread of the stack under test, all started from a
+//! thread pinned there) and its generator to CPU 1. The counting sink runs in the report's
+//! process, pinned to CPU 1 too: the collector is not the service.
+//!
+//! The generator is ours, in Rust, so the benchmark needs nothing installed: [`CONNECTIONS`]
+//! keep-alive HTTP/1.1 connections on one current-thread runtime, each sending a request as soon
+//! as the previous answer is read (closed loop), every latency recorded after a warm-up.
+//!
+//! The instrumentation is the same code in every tracing configuration that goes through
+//! `tracing`: traced's `ServerLayer` and the shop's `#[traced]` functions, with no subscriber
+//! (off), Registry + `TracedLayer` (traced), or Registry + tracing-opentelemetry (the anchor),
+//! which sees them as ordinary `tracing` spans. fastrace cannot see those, so its service wraps
+//! the trivial handler in a middleware that opens a fastrace root span per request (with the
+//! method, path and status as properties); the shop has no fastrace instrumentation, so that
+//! cell is not measured.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::sink::Sink;
+use crate::stacks;
+
+/// Concurrent keep-alive connections of the generator.
+pub const CONNECTIONS: usize = 8;
+
+/// Load before latencies are recorded (connections, pools and caches warm up).
+pub const WARM_UP: Duration = Duration::from_secs(1);
+
+/// How long latencies are recorded per cell.
+pub const RUN: Duration = Duration::from_secs(5);
+
+/// Items the shop is seeded with before `GET /available` is measured.
+const SHOP_ITEMS: u64 = 10;
+
+/// How the service is traced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracing {
+    /// No subscriber installed: the instrumentation is there and idle.
+    Off,
+    /// Registry + `TracedLayer` (fast path) + traced's Zipkin reporter to the counting sink,
+    /// every request sampled.
+    Traced,
+    /// Registry + tracing-opentelemetry + SDK batch processor + Zipkin exporter to the sink.
+    Otel,
+    /// A fastrace root span per request, our Zipkin reporter to the sink.
+    Fastrace,
+}
+
+impl Tracing {
+    /// Every configuration, in table order.
+    pub const ALL: [Tracing; 4] = [
+        Tracing::Off,
+        Tracing::Traced,
+        Tracing::Otel,
+        Tracing::Fastrace,
+    ];
+
+    /// The name on the command line.
+    pub fn id(self) -> &'static str {
+        match self {
+            Tracing::Off => "off",
+            Tracing::Traced => "traced",
+            Tracing::Otel => "otel",
+            Tracing::Fastrace => "fastrace",
+        }
+    }
+
+    /// Parses [`Tracing::id`].
+    pub fn parse(id: &str) -> Option<Tracing> {
+        Tracing::ALL.into_iter().find(|tracing| tracing.id() == id)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Tracing::Off => "tracing off",
+            Tracing::Traced => "traced, every request sampled",
+            Tracing::Otel => "tracing + tracing-opentelemetry",
+            Tracing::Fastrace => "fastrace",
+        }
+    }
+}
+
+/// What the service answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// `GET /hello` → `ok`.
+    Trivial,
+    /// The shop's `GET /available`.
+    Available,
+}
+
+impl Handler {
+    /// Both, in table order.
+    pub const ALL: [Handler; 2] = [Handler::Trivial, Handler::Available];
+
+    /// The name on the command line.
+    pub fn id(self) -> &'static str {
+        match self {
+            Handler::Trivial => "trivial",
+            Handler::Available => "available",
+        }
+    }
+
+    /// Parses [`Handler::id`].
+    pub fn parse(id: &str) -> Option<Handler> {
+        Handler::ALL.into_iter().find(|handler| handler.id() == id)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Handler::Trivial => "trivial handler (`GET /hello`)",
+            Handler::Available => "shop `GET /available`",
+        }
+    }
+}
+
+/// Pins the calling thread (and the threads it starts afterwards) to `cpu`, if the machine has
+/// that CPU; says whether it did.
+pub fn pin_to_cpu(cpu: usize) -> bool {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) <= cpu {
+        return false;
+    }
+    // SAFETY: `set` is a plain bit set that CPU_ZERO and CPU_SET write within its size, and
+    // sched_setaffinity(0, ..) only reads it, for the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// What one cell's child measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Requests answered in the measured window.
+    pub requests: u64,
+    /// Answers that were not 2xx, or connections that failed.
+    pub errors: u64,
+    /// The measured window, seconds.
+    pub secs: f64,
+    /// Median latency, µs.
+    pub p50_us: f64,
+    /// 99th percentile latency, µs.
+    pub p99_us: f64,
+    /// Spans traced's reporter sent and dropped, for the traced cells.
+    pub sent: Option<u64>,
+    /// See `sent`.
+    pub dropped: Option<u64>,
+    /// Whether the two sides were pinned to CPUs 0 and 1.
+    pub pinned: bool,
+}
+
+impl Outcome {
+    /// Requests per second.
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.secs.max(1e-9)
+    }
+
+    /// One line of JSON, what the child prints.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "requests": self.requests,
+            "errors": self.errors,
+            "secs": self.secs,
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "pinned": self.pinned,
+        })
+        .to_string()
+    }
+
+    /// Parses [`Outcome::to_json`].
+    pub fn from_json(line: &str) -> Option<Outcome> {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        Some(Outcome {
+            requests: value["requests"].as_u64()?,
+            errors: value["errors"].as_u64()?,
+            secs: value["secs"].as_f64()?,
+            p50_us: value["p50_us"].as_f64()?,
+            p99_us: value["p99_us"].as_f64()?,
+            sent: value["sent"].as_u64(),
+            dropped: value["dropped"].as_u64(),
+            pinned: value["pinned"].as_bool()?,
+        })
+    }
+}
+
+/// One answer as the generator reads it: status and body.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// A keep-alive HTTP/1.1 connection that sends one request at a time: enough of a client for
+/// axum's answers (always `Content-Length`), and cheap, so the generator's core is not the
+/// bottleneck.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr) -> io::Result<Connection> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            stream,
+            buffer: Vec::with_capacity(4096),
+        })
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: &str) -> io::Result<Answer> {
+        let head = if body.is_empty() {
+            format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n\r\n")
+        } else {
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        self.stream.write_all(head.as_bytes()).await?;
+        self.buffer.clear();
+        let head_end = loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                break end + 4;
+            }
+            self.read_more().await?;
+        };
+        let head = std::str::from_utf8(&self.buffer[..head_end])
+            .map_err(|_| io::Error::other("an answer head that is not UTF-8"))?;
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| io::Error::other("an answer without a status"))?;
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .ok_or_else(|| io::Error::other("an answer without Content-Length"))?;
+        while self.buffer.len() < head_end + length {
+            self.read_more().await?;
+        }
+        Ok(Answer {
+            status,
+            body: self.buffer[head_end..head_end + length].to_vec(),
+        })
+    }
+
+    async fn read_more(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 4096];
+        let read = self.stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buffer.extend_from_slice(&chunk[..read]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// What the generator measured.
+struct Load {
+    latencies_ns: Vec<u64>,
+    errors: u64,
+    secs: f64,
+}
+
+/// Runs the closed loop against `addr` `path` on the calling thread: warm-up, then `run` of
+/// recorded latencies.
+fn generate_load(addr: SocketAddr, path: &'static str, run: Duration) -> io::Result<Load> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let start = Instant::now();
+        let measure_from = start + WARM_UP;
+        let end = measure_from + run;
+        let mut tasks = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let mut connection = Connection::open(addr).await?;
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(1 << 16);
+                let mut errors = 0u64;
+                loop {
+                    let sent = Instant::now();
+                    if sent >= end {
+                        break;
+                    }
+                    let answer = connection.request("GET", path, "").await;
+                    let done = Instant::now();
+                    if sent < measure_from {
+                        continue;
+                    }
+                    match answer {
+                        Ok(answer) if (200..300).contains(&answer.status) => {
+                            latencies.push((done - sent).as_nanos() as u64);
+                        }
+                        Ok(_) => errors += 1,
+                        Err(_) => {
+                            errors += 1;
+                            // A broken connection is replaced, so the concurrency stays fixed.
+                            match Connection::open(addr).await {
+                                Ok(fresh) => connection = fresh,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                (latencies, errors)
+            }));
+        }
+        let mut load = Load {
+            latencies_ns: Vec::new(),
+            errors: 0,
+            secs: run.as_secs_f64(),
+        };
+        for task in tasks {
+            let (latencies, errors) = task.await.map_err(io::Error::other)?;
+            load.latencies_ns.extend(latencies);
+            load.errors += errors;
+        }
+        Ok(load)
+    })
+}
+
+/// The fastrace service's per-request span: a root per request, as fastrace users write one.
+async fn fastrace_root(request: Request, next: Next) -> Response {
+    use fastrace::future::FutureExt as _;
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let root = fastrace::Span::root("GET /hello", fastrace::collector::SpanContext::random())
+        .with_properties(|| [("http.request.method", method), ("url.path", path)]);
+    async move {
+        let response = next.run(request).await;
+        fastrace::local::LocalSpan::add_property(|| {
+            (
+                "http.response.status_code",
+                response.status().as_str().to_owned(),
+            )
+        });
+        response
+    }
+    .in_span(root)
+    .await
+}
+
+fn trivial_router(tracing: Tracing) -> Router {
+    let router = Router::new().route("/hello", get(|| async { "ok" }));
+    match tracing {
+        Tracing::Fastrace => router.layer(axum::middleware::from_fn(fastrace_root)),
+        _ => router.layer(traced::http::ServerLayer::new().service_name("bench")),
+    }
+}
+
+/// Fills the shop with [`SHOP_ITEMS`] items in stock.
+async fn seed_shop(catalog: SocketAddr, inventory: SocketAddr) -> io::Result<()> {
+    let mut to_catalog = Connection::open(catalog).await?;
+    let mut to_inventory = Connection::open(inventory).await?;
+    for n in 1..=SHOP_ITEMS {
+        let created = to_catalog
+            .request(
+                "POST",
+                "/item",
+                &format!(r#"{{"name":"item {n}","price":{n}.5}}"#),
+            )
+            .await?;
+        let id: serde_json::Value = serde_json::from_slice(&created.body)?;
+        let id = id["id"]
+            .as_i64()
+            .ok_or_else(|| io::Error::other("the catalog answered no id"))?;
+        let filled = to_inventory
+            .request(
+                "POST",
+                "/fill",
+                &format!(r#"{{"product_id":{id},"stock":{n}}}"#),
+            )
+            .await?;
+        if filled.status != 200 {
+            return Err(io::Error::other(format!(
+                "filling stock answered {}",
+                filled.status
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The child's side: `service-child <tracing> <handler> <secs> <sink-url>`; prints the outcome
+/// as one line of JSON.
+pub fn child_main(args: &[String]) {
+    let [tracing, handler, secs, url] = args else {
+        eprintln!(
+            "usage: service-child <off|traced|otel|fastrace> <trivial|available> <secs> <url>"
+        );
+        std::process::exit(2);
+    };
+    let (Some(tracing), Some(handler)) = (Tracing::parse(tracing), Handler::parse(handler)) else {
+        eprintln!("unknown configuration {tracing} {handler}");
+        std::process::exit(2);
+    };
+    let run = secs.parse().map_or(RUN, Duration::from_secs_f64);
+    match run_cell(tracing, handler, url, run) {
+        Ok(outcome) => println!("{}", outcome.to_json()),
+        Err(error) => {
+            eprintln!("service {} {}: {error}", tracing.id(), handler.id());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// One cell in this process: the service pinned to CPU 0, the generator to CPU 1.
+pub fn run_cell(
+    tracing: Tracing,
+    handler: Handler,
+    url: &str,
+    run: Duration,
+) -> io::Result<Outcome> {
+    // Everything started from here on (the stack's export thread, the runtime's worker and its
+    // blocking pool) inherits CPU 0.
+    let pinned = pin_to_cpu(0);
+    let mut traced = None;
+    let mut otel = None;
+    match tracing {
+        Tracing::Off => {}
+        Tracing::Traced => {
+            let stack = stacks::TracedHttp::new(url);
+            tracing::dispatcher::set_global_default(stack.dispatch.clone())
+                .map_err(io::Error::other)?;
+            traced = Some(stack);
+        }
+        Tracing::Otel => {
+            let stack = stacks::OtelStack::new(url);
+            tracing::dispatcher::set_global_default(stack.dispatch.clone())
+                .map_err(io::Error::other)?;
+            otel = Some(stack);
+        }
+        Tracing::Fastrace => stacks::fastrace_report_to(Some(url.to_owned())),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let data = traced_examples::shop::DataDir::temporary()?;
+    let (addr, path, served) = runtime.block_on(async {
+        match handler {
+            Handler::Trivial => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let served =
+                    traced_examples::common::Served::on(listener, trivial_router(tracing))?;
+                io::Result::Ok((served.addr, "/hello", Served::One(served)))
+            }
+            Handler::Available => {
+                let config = traced_examples::shop::Config::loopback(data.path());
+                let shop = traced_examples::shop::start(&config)
+                    .await
+                    .map_err(io::Error::other)?;
+                seed_shop(shop.catalog_addr(), shop.inventory_addr()).await?;
+                Ok((shop.catalog_addr(), "/available", Served::Shop(shop)))
+            }
+        }
+    })?;
+    let generator = std::thread::Builder::new()
+        .name("load-generator".into())
+        .spawn(move || {
+            pin_to_cpu(1);
+            generate_load(addr, path, run)
+        })?;
+    let load = generator
+        .join()
+        .map_err(|_| io::Error::other("the load generator panicked"))??;
+    runtime.block_on(served.stop());
+    drop(runtime);
+    let (mut sent, mut dropped) = (None, None);
+    if let Some(traced) = traced {
+        traced.reporter.shutdown(Duration::from_secs(30));
+        let stats = traced.reporter.stats();
+        (sent, dropped) = (Some(stats.sent), Some(stats.dropped));
+    }
+    if let Some(otel) = otel {
+        otel.shutdown();
+    }
+    if tracing == Tracing::Fastrace {
+        fastrace::flush();
+    }
+    let mut latencies = load.latencies_ns;
+    latencies.sort_unstable();
+    let percentile = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |ns| *ns as f64 / 1000.0)
+    };
+    Ok(Outcome {
+        requests: latencies.len() as u64,
+        errors: load.errors,
+        secs: load.secs,
+        p50_us: percentile(50),
+        p99_us: percentile(99),
+        sent,
+        dropped,
+        pinned,
+    })
+}
+
+/// What a cell serves, to stop it afterwards.
+enum Served {
+    One(traced_examples::common::Served),
+    Shop(traced_examples::shop::Shop),
+}
+
+impl Served {
+    async fn stop(self) {
+        match self {
+            Served::One(served) => {
+                let _ = served.stop().await;
+            }
+            Served::Shop(shop) => shop.stop().await,
+        }
+    }
+}
+
+/// One cell as the report sees it.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// How the service was traced.
+    pub tracing: Tracing,
+    /// What it answered.
+    pub handler: Handler,
+    /// What the child measured.
+    pub outcome: Outcome,
+    /// Spans the sink counted.
+    pub delivered: u64,
+}
+
+/// Runs every cell (fastrace only with the trivial handler), each in a child process
+/// (`<exe> service-child ...`) against a fresh sink pinned to CPU 1.
+pub fn measure(run: Duration) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for handler in Handler::ALL {
+        for tracing in Tracing::ALL {
+            if tracing == Tracing::Fastrace && handler == Handler::Available {
+                continue;
+            }
+            match measure_cell(tracing, handler, run) {
+                Ok(row) => rows.push(row),
+                Err(error) => {
+                    eprintln!("service {} {} failed: {error}", tracing.id(), handler.id())
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn measure_cell(tracing: Tracing, handler: Handler, run: Duration) -> Result<Row, String> {
+    // The sink's threads inherit the CPU of the thread that starts it.
+    let sink = std::thread::spawn(|| {
+        pin_to_cpu(1);
+        Sink::start()
+    })
+    .join()
+    .map_err(|_| "the sink did not start".to_owned())?
+    .map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    eprintln!(
+        "service: {} {} for {:.1} s ...",
+        tracing.id(),
+        handler.id(),
+        run.as_secs_f64()
+    );
+    let output = Command::new(exe)
+        .args([
+            "service-child",
+            tracing.id(),
+            handler.id(),
+            &run.as_secs_f64().to_string(),
+            &sink.url(),
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let outcome = stdout
+        .lines()
+        .rev()
+        .find_map(Outcome::from_json)
+        .ok_or_else(|| {
+            format!(
+                "no outcome from the child; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+    let counts = sink.settle(Duration::from_millis(300), Duration::from_secs(5));
+    Ok(Row {
+        tracing,
+        handler,
+        outcome,
+        delivered: counts.spans,
+    })
+}
+
+fn find_row(rows: &[Row], tracing: Tracing, handler: Handler) -> Option<&Row> {
+    rows.iter()
+        .find(|row| row.tracing == tracing && row.handler == handler)
+}
+
+/// The table, in Markdown.
+pub fn render(rows: &[Row]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let pinned = rows.iter().all(|row| row.outcome.pinned);
+    let _ = writeln!(
+        out,
+        "A real service (`src/service.rs`): axum on loopback, a tokio runtime with one worker; \
+         a closed-loop generator of ours ({CONNECTIONS} keep-alive HTTP/1.1 connections, {} s \
+         warm-up, then {:.0} s of recorded latencies per cell); {}. Spans go to the counting \
+         sink, which runs beside the generator. Throughput loss is against tracing off with the \
+         same handler.\n",
+        WARM_UP.as_secs(),
+        rows.first()
+            .map_or(RUN.as_secs_f64(), |row| row.outcome.secs),
+        if pinned {
+            "the service side (runtime, blocking pool, the tracing stack's export thread) pinned \
+             to CPU 0, the generator and the sink to CPU 1"
+        } else {
+            "NOT pinned (the machine has fewer than 2 CPUs): the service and the generator share \
+             the CPU"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| handler | tracing | req/s | throughput lost | p50 µs | p99 µs | p99 ÷ off | spans delivered | errors |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for handler in Handler::ALL {
+        let off = find_row(rows, Tracing::Off, handler);
+        for tracing in Tracing::ALL {
+            let Some(row) = find_row(rows, tracing, handler) else {
+                if tracing == Tracing::Fastrace && handler == Handler::Available {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | – (the shop has no fastrace instrumentation) | | | | | | |",
+                        handler.label(),
+                        tracing.label()
+                    );
+                }
+                continue;
+            };
+            let outcome = &row.outcome;
+            let lost = off.map_or("–".to_owned(), |off| {
+                format!("{:.1}%", 100.0 * (1.0 - outcome.rps() / off.outcome.rps()))
+            });
+            let p99 = off.map_or("–".to_owned(), |off| {
+                format!("{:.2}×", outcome.p99_us / off.outcome.p99_us)
+            });
+            let mut delivered = row.delivered.to_string();
+            if let (Some(sent), Some(dropped)) = (outcome.sent, outcome.dropped) {
+                let _ = write!(delivered, " (reporter: {sent} sent, {dropped} dropped)");
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {lost} | {:.0} | {:.0} | {p99} | {delivered} | {} |",
+                handler.label(),
+                tracing.label(),
+                outcome.rps(),
+                outcome.p50_us,
+                outcome.p99_us,
+                outcome.errors
+            );
+        }
+    }
+    out
+}
+
+/// The targets of issue 19 item 3, as (what, met): `None` when a number is missing.
+pub fn targets(rows: &[Row]) -> Vec<(String, Option<bool>)> {
+    let mut lines = Vec::new();
+    for handler in Handler::ALL {
+        let rps = |tracing| find_row(rows, tracing, handler).map(|row| row.outcome.rps());
+        let p99 = |tracing| find_row(rows, tracing, handler).map(|row| row.outcome.p99_us);
+        let loss = |tracing| Some(1.0 - rps(tracing)? / rps(Tracing::Off)?);
+        let (ours, theirs) = (loss(Tracing::Traced), loss(Tracing::Otel));
+        let pct =
+            |loss: Option<f64>| loss.map_or("–".to_owned(), |l| format!("{:.1}%", 100.0 * l));
+        lines.push((
+            format!(
+                "{}: traced loses ≤ 3% of throughput: {}",
+                handler.label(),
+                pct(ours)
+            ),
+            ours.map(|loss| loss <= 0.03),
+        ));
+        lines.push((
+            format!(
+                "{}: traced loses ≤ 1/5 of what tracing-opentelemetry loses: {} vs {} / 5 = {}",
+                handler.label(),
+                pct(ours),
+                pct(theirs),
+                pct(theirs.map(|l| l / 5.0))
+            ),
+            ours.zip(theirs).map(|(ours, theirs)| ours <= theirs / 5.0),
+        ));
+        let ratio = p99(Tracing::Traced)
+            .zip(p99(Tracing::Off))
+            .map(|(a, b)| a / b);
+        lines.push((
+            format!(
+                "{}: traced p99 within 5% of untraced: {}",
+                handler.label(),
+                ratio.map_or("–".to_owned(), |r| format!("{r:.3}×"))
+            ),
+            ratio.map(|r| r <= 1.05),
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outcome_survives_its_json() {
+        let outcome = Outcome {
+            requests: 1000,
+            errors: 1,
+            secs: 5.0,
+            p50_us: 120.5,
+            p99_us: 900.0,
+            sent: Some(1000),
+            dropped: None,
+            pinned: true,
+        };
+        assert_eq!(
+            Outcome::from_json(&outcome.to_json()),
+            Some(outcome.clone())
+        );
+        assert_eq!(outcome.rps(), 200.0);
+    }
+}
