@@ -4,6 +4,7 @@
 //! table and writes `benches/RESULTS.md`; `cargo bench -p traced-benches` runs the criterion
 //! suite alone.
 
+pub mod child;
 pub mod encode;
 pub mod export;
 pub mod growth;

@@ -603,27 +603,15 @@ fn measure_cell(tracing: Tracing, handler: Handler, run: Duration) -> Result<Row
         handler.id(),
         run.as_secs_f64()
     );
-    let output = Command::new(exe)
-        .args([
-            "service-child",
-            tracing.id(),
-            handler.id(),
-            &run.as_secs_f64().to_string(),
-            &sink.url(),
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let outcome = stdout
-        .lines()
-        .rev()
-        .find_map(Outcome::from_json)
-        .ok_or_else(|| {
-            format!(
-                "no outcome from the child; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
+    let mut command = Command::new(exe);
+    command.args([
+        "service-child",
+        tracing.id(),
+        handler.id(),
+        &run.as_secs_f64().to_string(),
+        &sink.url(),
+    ]);
+    let outcome = crate::child::outcome(&mut command, Outcome::from_json)?;
     let counts = sink.settle(Duration::from_millis(300), Duration::from_secs(5));
     Ok(Row {
         tracing,

@@ -313,28 +313,16 @@ fn measure_cell(
         stack.id(),
         cell.as_secs_f64()
     );
-    let output = Command::new(exe)
-        .args([
-            "threads-child",
-            stack.id(),
-            &threads.to_string(),
-            &rate_arg,
-            &cell.as_secs_f64().to_string(),
-            &sink.url(),
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let outcome = stdout
-        .lines()
-        .rev()
-        .find_map(Outcome::from_json)
-        .ok_or_else(|| {
-            format!(
-                "no outcome from the child; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
+    let mut command = Command::new(exe);
+    command.args([
+        "threads-child",
+        stack.id(),
+        &threads.to_string(),
+        &rate_arg,
+        &cell.as_secs_f64().to_string(),
+        &sink.url(),
+    ]);
+    let outcome = crate::child::outcome(&mut command, Outcome::from_json)?;
     // The child has exited; only a request still being read can arrive now.
     let counts = sink.settle(Duration::from_millis(300), Duration::from_secs(5));
     Ok(Row {

@@ -187,6 +187,7 @@ impl Stack {
 
     /// Closes the frame at `index`, the innermost one. Frames nest, so it always is; were it not,
     /// the frames above it would keep their order.
+    #[inline]
     fn release(&mut self, index: usize) -> Option<&mut Frame> {
         if index >= self.live {
             return None;

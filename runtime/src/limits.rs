@@ -24,7 +24,7 @@ use crate::model::{SpanRecord, TagValue, Tags};
 /// limits.apply(&mut span);
 /// assert_eq!(span.tags.len(), 1);
 /// assert_eq!(span.tag("user"), Some(&TagValue::Str("ale".into())));
-/// assert_eq!(span.dropped.attributes, 1);
+/// assert_eq!(span.dropped().attributes, 1);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SpanLimits {
@@ -59,7 +59,7 @@ impl SpanLimits {
     pub fn apply(&self, span: &mut SpanRecord) {
         let over_count = span.tags.len() > self.attribute_count
             || span.annotations.len() > self.event_count
-            || span.links.len() > self.link_count
+            || span.links().len() > self.link_count
             || span
                 .annotations
                 .iter()
@@ -67,14 +67,18 @@ impl SpanLimits {
         if !over_count && self.attribute_value_length.is_none() {
             return;
         }
-        span.dropped.attributes += cut_tags(&mut span.tags, self.attribute_count);
+        let mut dropped = span.dropped();
+        dropped.attributes += cut_tags(&mut span.tags, self.attribute_count);
         if span.annotations.len() > self.event_count {
-            span.dropped.events += count(span.annotations.len() - self.event_count);
+            dropped.events += count(span.annotations.len() - self.event_count);
             span.annotations.truncate(self.event_count);
         }
-        if span.links.len() > self.link_count {
-            span.dropped.links += count(span.links.len() - self.link_count);
-            span.links.truncate(self.link_count);
+        if span.links().len() > self.link_count {
+            dropped.links += count(span.links().len() - self.link_count);
+            span.extra_mut().links.truncate(self.link_count);
+        }
+        if !dropped.is_none() {
+            span.extra_mut().dropped = dropped;
         }
         for annotation in &mut span.annotations {
             annotation.dropped_fields += cut_tags(&mut annotation.fields, self.attribute_count);
@@ -166,19 +170,19 @@ mod tests {
                 .push((key.into(), TagValue::Str(Cow::Owned("long".into()))));
         }
         span.annotations = vec![event, Annotation::new(2, "second")];
-        span.links = vec![Link::default(); 3];
+        span.extra_mut().links = vec![Link::default(); 3];
         limits.apply(&mut span);
         assert_eq!(span.tags.len(), 2);
         assert_eq!(span.tags[1].1, TagValue::Str("ün".into()));
         assert_eq!(span.annotations.len(), 1);
         assert_eq!(span.annotations[0].fields.len(), 2);
         assert_eq!(span.annotations[0].fields[0].1, TagValue::Str("lo".into()));
-        assert_eq!(span.links.len(), 1);
+        assert_eq!(span.links().len(), 1);
         assert_eq!(
             (
-                span.dropped.attributes,
-                span.dropped.events,
-                span.dropped.links
+                span.dropped().attributes,
+                span.dropped().events,
+                span.dropped().links
             ),
             (2, 1, 2)
         );
@@ -201,7 +205,7 @@ mod tests {
         limits.apply(&mut span);
         let keys: Vec<&str> = span.tags.iter().map(|(key, _)| &**key).collect();
         assert_eq!(keys, ["a", "error", "error.type"]);
-        assert_eq!(span.dropped.attributes, 2);
+        assert_eq!(span.dropped().attributes, 2);
         assert_eq!(span.annotations[0].fields.len(), 1);
         assert_eq!(span.annotations[0].dropped_fields, 1);
     }
@@ -210,7 +214,7 @@ mod tests {
     fn a_span_within_the_limits_is_untouched() {
         let mut span = SpanRecord::default();
         span.tags.push(("a".into(), TagValue::U64(1)));
-        span.links.push(Link {
+        span.extra_mut().links.push(Link {
             trace_id: TraceId(1),
             span_id: SpanId(2),
         });

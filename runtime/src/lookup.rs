@@ -136,14 +136,8 @@ fn current_context<S>(dispatch: &Dispatch) -> Option<Inherited>
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
-    let subscriber = dispatch.downcast_ref::<S>()?;
-    let current = subscriber.current_span();
-    let span = subscriber.span(current.id()?)?;
-    span.scope().find_map(|span| {
-        span.extensions()
-            .get::<SpanState>()
-            .map(SpanState::inherited)
-    })
+    let current = dispatch.downcast_ref::<S>()?.current_span();
+    span_context::<S>(dispatch, current.id()?)
 }
 
 fn span_context<S>(dispatch: &Dispatch, id: &Id) -> Option<Inherited>

@@ -239,7 +239,7 @@ pub fn span_record(span: SpanData, service_name: Option<&Arc<str>>) -> SpanRecor
             dropped_fields: event.dropped_attributes_count,
         })
         .collect();
-    record.links = span
+    let links: Vec<Link> = span
         .links
         .links
         .iter()
@@ -248,6 +248,9 @@ pub fn span_record(span: SpanData, service_name: Option<&Arc<str>>) -> SpanRecor
             span_id: SpanId(u64::from_be_bytes(link.span_context.span_id().to_bytes())),
         })
         .collect();
+    if !links.is_empty() {
+        record.extra_mut().links = links;
+    }
     (record.local_port, record.remote_endpoint) = peer.resolve(record.kind);
     record
 }

@@ -344,6 +344,45 @@ exporters:
     )
 }
 
+/// The one span of `trace` (a trace as Jaeger's query API returns it) with this operation name
+/// in this service; panics, showing the trace, when there is none or more than one.
+pub fn jaeger_span<'a>(trace: &'a Value, operation: &str, service: &str) -> &'a Value {
+    let matching: Vec<&Value> = trace["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter(|span| {
+            let process = span["processID"].as_str().unwrap_or_default();
+            span["operationName"] == operation
+                && trace["processes"][process]["serviceName"] == service
+        })
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one {operation:?} span in {service}: {trace:#}"
+    );
+    matching[0]
+}
+
+/// Asserts that each `(child, parent)` of `trace` is Jaeger's one `CHILD_OF` reference from the
+/// child to the parent.
+pub fn assert_children_of(trace: &Value, pairs: &[(&Value, &Value)]) {
+    for (child, parent) in pairs {
+        assert_eq!(
+            child["references"],
+            serde_json::json!([{
+                "refType": "CHILD_OF",
+                "traceID": trace["traceID"],
+                "spanID": parent["spanID"],
+            }]),
+            "{} under {}",
+            child["operationName"],
+            parent["operationName"]
+        );
+    }
+}
+
 /// The Jaeger binary of [`JAEGER_VERSION`], built with Go into the cache directory when this
 /// machine has none yet (see the module docs). Panics with Go's output if the build fails.
 pub fn jaeger_binary() -> PathBuf {

@@ -64,7 +64,8 @@ mod zipkin_server;
 
 pub use check::{check_json, check_proto, Checked};
 pub use jaeger_server::{
-    jaeger_binary, JaegerServer, JAEGER_MODULE, JAEGER_SAMPLING_STRATEGIES, JAEGER_VERSION,
+    assert_children_of, jaeger_binary, jaeger_span, JaegerServer, JAEGER_MODULE,
+    JAEGER_SAMPLING_STRATEGIES, JAEGER_VERSION,
 };
 pub use kafka_server::{KafkaOptions, KafkaServer, KAFKA_VERSION};
 pub use receiver::{unused_endpoint, Fault, Receiver, RequestRecord, SPANS_PATH};

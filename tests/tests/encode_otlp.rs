@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use traced::encode::{encode_otlp_json, encode_otlp_proto};
 use traced::model::{
-    Annotation, Dropped, Kind, Link, Resource, SpanId, SpanRecord, TagValue, TraceId,
+    Annotation, Dropped, Kind, Link, Resource, SpanExtra, SpanId, SpanRecord, TagValue, TraceId,
 };
 use traced::testing::Capture;
 use traced::traced;
@@ -213,15 +213,18 @@ fn full_record() -> SpanRecord {
         service_name: None,
         tags,
         annotations: vec![event],
-        links: vec![Link {
-            trace_id: TraceId(u128::MAX),
-            span_id: SpanId(9),
-        }],
-        dropped: Dropped {
-            attributes: 3,
-            events: 2,
-            links: 1,
-        },
+        extra: Some(Box::new(SpanExtra {
+            links: vec![Link {
+                trace_id: TraceId(u128::MAX),
+                span_id: SpanId(9),
+            }],
+            dropped: Dropped {
+                attributes: 3,
+                events: 2,
+                links: 1,
+            },
+            ..SpanExtra::default()
+        })),
         local_root: true,
         ..SpanRecord::default()
     }
@@ -467,7 +470,7 @@ fn repeated_events_are_all_sent_and_the_exception_counts_against_the_event_limit
 
     // Once the limit removed events, the exception event is one more removed, and counted.
     span.annotations.truncate(1);
-    span.dropped.events = 1;
+    span.extra_mut().dropped.events = 1;
     let request = decoded(&[span], &Resource::new("shop"));
     let (_, sent) = &otlp::spans(&request)[0];
     let names: Vec<&str> = sent

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use traced_tests::JaegerServer;
+use traced_tests::{assert_children_of, jaeger_span, JaegerServer};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
@@ -180,26 +180,6 @@ fn shop_over_otlp(encoding: traced::encode::Encoding) -> (JaegerServer, u64) {
     (jaeger, sent)
 }
 
-/// The one span of `trace` with this operation name in this service.
-fn the<'a>(trace: &'a Value, operation: &str, in_service: &str) -> &'a Value {
-    let matching: Vec<&Value> = trace["spans"]
-        .as_array()
-        .expect("spans")
-        .iter()
-        .filter(|span| {
-            let process = span["processID"].as_str().unwrap_or_default();
-            span["operationName"] == operation
-                && trace["processes"][process]["serviceName"] == in_service
-        })
-        .collect();
-    assert_eq!(
-        matching.len(),
-        1,
-        "one {operation:?} in {in_service}: {trace:#}"
-    );
-    matching[0]
-}
-
 fn tag_of(span: &Value, key: &str) -> (String, Value) {
     let found: Vec<(String, String, Value)> = fields(&span["tags"])
         .into_iter()
@@ -242,26 +222,21 @@ fn check_shop_in_jaeger(jaeger: &JaegerServer, sent: u64) {
         Some(5),
         "{trace:#}"
     );
-    let server = the(&trace, "GET /available", "catalog");
-    let list_items = the(&trace, "list_items", "catalog");
-    let call = the(&trace, "GET", "catalog");
-    let stocks = the(&trace, "GET /stocks", "inventory");
-    let list_stocks = the(&trace, "list_stocks", "inventory");
+    let server = jaeger_span(&trace, "GET /available", "catalog");
+    let list_items = jaeger_span(&trace, "list_items", "catalog");
+    let call = jaeger_span(&trace, "GET", "catalog");
+    let stocks = jaeger_span(&trace, "GET /stocks", "inventory");
+    let list_stocks = jaeger_span(&trace, "list_stocks", "inventory");
     assert_eq!(server["references"], json!([]));
-    for (child, parent) in [
-        (list_items, server),
-        (call, server),
-        (stocks, call),
-        (list_stocks, stocks),
-    ] {
-        assert_eq!(
-            child["references"],
-            json!([{"refType": "CHILD_OF", "traceID": trace["traceID"], "spanID": parent["spanID"]}]),
-            "{} under {}",
-            child["operationName"],
-            parent["operationName"]
-        );
-    }
+    assert_children_of(
+        &trace,
+        &[
+            (list_items, server),
+            (call, server),
+            (stocks, call),
+            (list_stocks, stocks),
+        ],
+    );
     for (span, kind) in [
         (server, "server"),
         (list_items, "client"),
@@ -313,7 +288,7 @@ fn check_shop_in_jaeger(jaeger: &JaegerServer, sent: u64) {
     let mut shown: Vec<String> = fills
         .iter()
         .map(|trace| {
-            let root = the(trace, "POST /fill", "inventory");
+            let root = jaeger_span(trace, "POST /fill", "inventory");
             let status: Vec<(String, String, Value)> = fields(&root["tags"])
                 .into_iter()
                 .filter(|(key, _, _)| {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use live_support::play_shop;
 use serde_json::{json, Value};
-use traced_tests::JaegerServer;
+use traced_tests::{assert_children_of, jaeger_span, JaegerServer};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -70,22 +70,6 @@ fn string_tag(key: &str, value: &str) -> (String, String, Value) {
     (key.to_owned(), "string".to_owned(), json!(value))
 }
 
-/// The one span of `trace` with this operation name in this service.
-fn the<'a>(trace: &'a Value, operation: &str, in_service: &str) -> &'a Value {
-    let spans = trace["spans"].as_array().expect("spans");
-    let matching: Vec<&Value> = spans
-        .iter()
-        .filter(|span| span["operationName"] == operation && service(trace, span) == in_service)
-        .collect();
-    assert_eq!(
-        matching.len(),
-        1,
-        "one {operation:?} span in {in_service}: {}",
-        describe(trace)
-    );
-    matching[0]
-}
-
 /// The root span of a trace: the one without references.
 fn root(trace: &Value) -> &Value {
     let roots: Vec<&Value> = trace["spans"]
@@ -136,32 +120,23 @@ fn jaeger_shows_the_available_trace_across_both_services() {
     services.dedup();
     assert_eq!(services, ["catalog", "inventory"], "two processes");
 
-    let server = the(&trace, "get /available", "catalog");
-    let list_items = the(&trace, "list_items", "catalog");
-    let call = the(&trace, "get", "catalog");
-    let stocks = the(&trace, "get /stocks", "inventory");
-    let list_stocks = the(&trace, "list_stocks", "inventory");
+    let server = jaeger_span(&trace, "get /available", "catalog");
+    let list_items = jaeger_span(&trace, "list_items", "catalog");
+    let call = jaeger_span(&trace, "get", "catalog");
+    let stocks = jaeger_span(&trace, "get /stocks", "inventory");
+    let list_stocks = jaeger_span(&trace, "list_stocks", "inventory");
 
     // Parents as Jaeger's references: the root has none, every other span one CHILD_OF.
     assert_eq!(root(&trace)["spanID"], server["spanID"]);
-    for (child, parent) in [
-        (list_items, server),
-        (call, server),
-        (stocks, call),
-        (list_stocks, stocks),
-    ] {
-        assert_eq!(
-            child["references"],
-            json!([{
-                "refType": "CHILD_OF",
-                "traceID": trace["traceID"],
-                "spanID": parent["spanID"],
-            }]),
-            "{} under {}",
-            child["operationName"],
-            parent["operationName"]
-        );
-    }
+    assert_children_of(
+        &trace,
+        &[
+            (list_items, server),
+            (call, server),
+            (stocks, call),
+            (list_stocks, stocks),
+        ],
+    );
 
     // Kinds as `span.kind` tags; the service at the other end as `peer.service` (Jaeger sorts
     // tags by key).

@@ -334,27 +334,15 @@ fn run_export(
         stack.id(),
         rate_arg
     );
-    let output = Command::new(exe)
-        .args([
-            "export-child",
-            stack.id(),
-            &rate_arg,
-            &EXPORT_SECS.to_string(),
-            &endpoint,
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let outcome = stdout
-        .lines()
-        .rev()
-        .find_map(GeneratorOutcome::from_json)
-        .ok_or_else(|| {
-            format!(
-                "no outcome from the child; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
+    let mut command = Command::new(exe);
+    command.args([
+        "export-child",
+        stack.id(),
+        &rate_arg,
+        &EXPORT_SECS.to_string(),
+        &endpoint,
+    ]);
+    let outcome = traced_benches::child::outcome(&mut command, GeneratorOutcome::from_json)?;
     if kafka_topic.is_some() {
         // Delivered = what the broker acknowledged (the reporter's `sent`).
         return Ok(ExportRow {

@@ -126,7 +126,7 @@ pub(super) fn error_message(span: &SpanRecord) -> Option<Cow<'_, str>> {
 /// Not when the event limit removed events already: the exception event would be one more,
 /// and is counted as dropped instead ([`dropped_events`]).
 pub(super) fn exception(span: &SpanRecord) -> Option<(&str, Cow<'_, str>)> {
-    if span.dropped.events > 0 {
+    if span.dropped().events > 0 {
         return None;
     }
     Some((exception_type(span)?, error_message(span)?))
@@ -135,8 +135,8 @@ pub(super) fn exception(span: &SpanRecord) -> Option<(&str, Cow<'_, str>)> {
 /// The events the limits removed, the exception event among them when the event limit had
 /// already removed others (it is an event like the rest, added last).
 pub(super) fn dropped_events(span: &SpanRecord) -> u32 {
-    let exception_dropped = span.dropped.events > 0 && exception_type(span).is_some();
-    span.dropped.events + u32::from(exception_dropped)
+    let exception_dropped = span.dropped().events > 0 && exception_type(span).is_some();
+    span.dropped().events + u32::from(exception_dropped)
 }
 
 /// The exception event's type, when the span failed with an exception.

@@ -6,7 +6,7 @@
 //! `…UnixNano` times) are decimal strings, field names are lowerCamelCase. A double that JSON
 //! cannot hold is written as proto3 JSON does: `"NaN"`, `"Infinity"`, `"-Infinity"`.
 
-use crate::model::{Resource, SpanRecord};
+use crate::model::{Resource, SpanId, SpanRecord, TraceId};
 
 use super::json::{write_hex, write_string, write_u64};
 use super::otlp::{self, AnyValue};
@@ -52,18 +52,19 @@ pub fn encode_otlp_json<'a>(
     out.extend_from_slice(b"]}");
 }
 
-fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
+/// Opens an object with its `traceId` and `spanId` (a span's, or a link's).
+fn write_ids(trace_id: TraceId, span_id: SpanId, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"traceId\":\"");
-    write_hex((span.trace_id.0 >> 64) as u64, out);
-    write_hex(span.trace_id.0 as u64, out);
+    write_hex((trace_id.0 >> 64) as u64, out);
+    write_hex(trace_id.0 as u64, out);
     out.extend_from_slice(b"\",\"spanId\":\"");
-    write_hex(span.id.0, out);
+    write_hex(span_id.0, out);
     out.push(b'"');
-    if let Some(state) = span
-        .trace_state
-        .as_deref()
-        .filter(|state| !state.is_empty())
-    {
+}
+
+fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
+    write_ids(span.trace_id, span.id, out);
+    if let Some(state) = span.trace_state().filter(|state| !state.is_empty()) {
         out.extend_from_slice(b",\"traceState\":");
         write_string(state, out);
     }
@@ -83,9 +84,9 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     write_quoted_u64(end, out);
     out.extend_from_slice(b",\"attributes\":");
     write_attributes(otlp::attributes(span), out);
-    if span.dropped.attributes > 0 {
+    if span.dropped().attributes > 0 {
         out.extend_from_slice(b",\"droppedAttributesCount\":");
-        write_u64(u64::from(span.dropped.attributes), out);
+        write_u64(u64::from(span.dropped().attributes), out);
     }
     out.extend_from_slice(b",\"events\":[");
     let mut first = true;
@@ -134,24 +135,20 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"droppedEventsCount\":");
         write_u64(u64::from(otlp::dropped_events(span)), out);
     }
-    if !span.links.is_empty() {
+    if !span.links().is_empty() {
         out.extend_from_slice(b",\"links\":[");
-        for (index, link) in span.links.iter().enumerate() {
+        for (index, link) in span.links().iter().enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(b"{\"traceId\":\"");
-            write_hex((link.trace_id.0 >> 64) as u64, out);
-            write_hex(link.trace_id.0 as u64, out);
-            out.extend_from_slice(b"\",\"spanId\":\"");
-            write_hex(link.span_id.0, out);
-            out.extend_from_slice(b"\"}");
+            write_ids(link.trace_id, link.span_id, out);
+            out.push(b'}');
         }
         out.push(b']');
     }
-    if span.dropped.links > 0 {
+    if span.dropped().links > 0 {
         out.extend_from_slice(b",\"droppedLinksCount\":");
-        write_u64(u64::from(span.dropped.links), out);
+        write_u64(u64::from(span.dropped().links), out);
     }
     if let Some(message) = otlp::error_message(span) {
         out.extend_from_slice(b",\"status\":{\"message\":");

@@ -57,11 +57,7 @@ pub fn encode_otlp_proto<'a>(
 fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     put_bytes(out, 1, &span.trace_id.0.to_be_bytes());
     put_bytes(out, 2, &span.id.0.to_be_bytes());
-    if let Some(state) = span
-        .trace_state
-        .as_deref()
-        .filter(|state| !state.is_empty())
-    {
+    if let Some(state) = span.trace_state().filter(|state| !state.is_empty()) {
         put_bytes(out, 3, state.as_bytes());
     }
     if let Some(parent) = span.parent_id {
@@ -77,8 +73,8 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     for (key, value) in otlp::attributes(span) {
         nested(out, 9, |out| write_key_value(key, &value, out));
     }
-    if span.dropped.attributes > 0 {
-        put_varint_field(out, 10, u64::from(span.dropped.attributes));
+    if span.dropped().attributes > 0 {
+        put_varint_field(out, 10, u64::from(span.dropped().attributes));
     }
     for annotation in &span.annotations {
         nested(out, 11, |out| {
@@ -116,14 +112,14 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
     if otlp::dropped_events(span) > 0 {
         put_varint_field(out, 12, u64::from(otlp::dropped_events(span)));
     }
-    for link in &span.links {
+    for link in span.links() {
         nested(out, 13, |out| {
             put_bytes(out, 1, &link.trace_id.0.to_be_bytes());
             put_bytes(out, 2, &link.span_id.0.to_be_bytes());
         });
     }
-    if span.dropped.links > 0 {
-        put_varint_field(out, 14, u64::from(span.dropped.links));
+    if span.dropped().links > 0 {
+        put_varint_field(out, 14, u64::from(span.dropped().links));
     }
     if let Some(message) = otlp::error_message(span) {
         nested(out, 15, |out| {

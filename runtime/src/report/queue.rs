@@ -164,7 +164,10 @@ pub(crate) fn estimate_bytes(span: &SpanRecord) -> usize {
             }
         }
     }
-    bytes += span.links.capacity() * size_of::<crate::model::Link>();
+    if let Some(extra) = &span.extra {
+        bytes += size_of::<crate::model::SpanExtra>()
+            + extra.links.capacity() * size_of::<crate::model::Link>();
+    }
     if let Some(remote) = &span.remote_endpoint {
         bytes += size_of::<Endpoint>() + remote.service_name.as_deref().map_or(0, str::len);
     }

@@ -53,6 +53,7 @@ impl Worker {
         let _quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
         let mut state = Running {
             taken: VecDeque::new(),
+            estimates: Vec::new(),
             body: Vec::new(),
             compressed: Vec::new(),
             warner: Warner::new(WARN_INTERVAL),
@@ -108,12 +109,21 @@ impl Worker {
     /// Sends everything taken from the queue, batch by batch.
     fn send_taken(&self, running: &mut Running) {
         while !running.taken.is_empty() {
+            // What each span was counted as when queued, before the limits change it.
+            running.estimates.clear();
+            running.estimates.extend(
+                running
+                    .taken
+                    .iter()
+                    .take(self.batch_spans)
+                    .map(estimate_bytes),
+            );
             let count = self.encode_batch(running);
             let result = self.deliver(running);
             if matches!(result, Err(Undelivered::Abandoned)) {
                 return;
             }
-            let bytes: usize = running.taken.iter().take(count).map(estimate_bytes).sum();
+            let bytes: usize = running.estimates[..count].iter().sum();
             let finished: Vec<SpanRecord> = running.taken.drain(..count).collect();
             let mut state = self.shared.lock();
             if state.abandoned {
@@ -314,6 +324,8 @@ impl Worker {
 /// The worker's buffers, reused from batch to batch.
 struct Running {
     taken: VecDeque<SpanRecord>,
+    /// The queue's estimate of each span of the batch being sent, as it was counted.
+    estimates: Vec<usize>,
     body: Vec<u8>,
     compressed: Vec<u8>,
     warner: Warner,

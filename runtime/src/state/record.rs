@@ -1,10 +1,9 @@
 //! A finished span's state becomes its record.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use crate::clock::Timestamp;
-use crate::model::{Annotation, Dropped, Endpoint, Kind, Link, Sampling, SpanRecord, Tags};
+use crate::model::{Sampling, SpanRecord, Tags};
 
 use super::{Details, SpanState};
 
@@ -16,7 +15,7 @@ impl SpanState {
 
     /// The finished span, taking what it owns out of the state, which is left empty for reuse
     /// (a frame's slot on the stack).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_record(&mut self, end: Timestamp) -> SpanRecord {
         let SpanState {
             context,
@@ -28,66 +27,56 @@ impl SpanState {
             ..
         } = *self;
         let (timestamp_us, duration_us) = start.epoch_us_until(end);
-        let (name, annotations, links, local_port, remote_endpoint, trace_state) =
-            match self.details.take() {
-                None => (
-                    Cow::Borrowed(meta.name()),
-                    Vec::new(),
-                    Vec::new(),
-                    None,
-                    None,
-                    None,
-                ),
-                Some(details) => details.finish(meta.name(), kind),
-            };
-        // The record is one literal, built where the caller wants it: a span record is a few
-        // hundred bytes, and every move of it is a copy.
-        SpanRecord {
+        let details = self.details.take();
+        // The record is built once, in place; the rare parts (`details`) are filled in after,
+        // out of line: carried through a tuple into the literal they cost every span a copy of
+        // their own (callgrind, `report instructions`).
+        let mut record = SpanRecord {
             trace_id: context.trace_id,
             id: context.span_id,
             parent_id: context.parent_id,
-            name,
+            name: Cow::Borrowed(meta.name()),
             kind,
             timestamp_us,
             duration_us,
             service_name: self.service.take(),
-            remote_endpoint,
-            local_port,
+            remote_endpoint: None,
+            local_port: None,
             // Most spans have no tags: then an empty list is made rather than moved.
             tags: if self.tags.is_empty() {
                 Tags::new()
             } else {
                 std::mem::take(&mut self.tags)
             },
-            annotations,
-            links,
-            // A continued root has its caller's state; a span that ends inside the
-            // continuation's work reads it from the thread.
-            trace_state: trace_state
-                .or_else(|| crate::remote_parent::trace_state_of(context.trace_id)),
-            dropped: Dropped::default(),
+            annotations: Vec::new(),
+            extra: None,
             debug: context.sampling == Sampling::Debug,
             shared,
             local_root,
+        };
+        if let Some(details) = details {
+            details.fill(&mut record);
         }
+        // A span that ends inside a continued W3C trace's work has its caller's state (a
+        // continued root has it already, from its details).
+        if let Some(state) = crate::remote_parent::trace_state_of(context.trace_id) {
+            let extra = record.extra_mut();
+            if extra.trace_state.is_none() {
+                extra.trace_state = Some(state);
+            }
+        }
+        record
     }
 }
 
-/// A span's rare parts, as its record holds them.
-type FinishedDetails = (
-    Cow<'static, str>,
-    Vec<Annotation>,
-    Vec<Link>,
-    Option<u16>,
-    Option<Endpoint>,
-    Option<Arc<str>>,
-);
-
 impl Details {
-    /// The record's name, annotations, links, local port and remote endpoint.
-    fn finish(self, name: &'static str, kind: Option<Kind>) -> FinishedDetails {
+    /// Fills in `record`'s rare parts: a new name, events, links, the peer, the caller's
+    /// trace state.
+    #[cold]
+    #[inline(never)]
+    fn fill(self, record: &mut SpanRecord) {
         let Details {
-            name: renamed,
+            name,
             annotations,
             links,
             peer,
@@ -97,8 +86,15 @@ impl Details {
             // Twins are never reported.
             twin: _,
         } = self;
-        let name = renamed.map_or(Cow::Borrowed(name), Cow::Owned);
-        let (local_port, remote) = peer.resolve(kind);
-        (name, annotations, links, local_port, remote, trace_state)
+        if let Some(name) = name {
+            record.name = Cow::Owned(name);
+        }
+        record.annotations = annotations;
+        (record.local_port, record.remote_endpoint) = peer.resolve(record.kind);
+        if !links.is_empty() || trace_state.is_some() {
+            let extra = record.extra_mut();
+            extra.links = links;
+            extra.trace_state = trace_state;
+        }
     }
 }
