@@ -171,7 +171,7 @@ fn a_server_that_is_down_leaves_the_initial_rate() {
 }
 
 #[test]
-fn errors_and_garbage_leave_the_initial_rate_then_the_last_good_strategy() {
+fn errors_and_garbage_leave_the_initial_rate_and_an_outage_brings_it_back() {
     let endpoint = FakeEndpoint::start(Answer::Status(500));
     let sampler = sampler(&endpoint.url);
     endpoint.wait_for_requests(3);
@@ -191,13 +191,16 @@ fn errors_and_garbage_leave_the_initial_rate_then_the_last_good_strategy() {
     // The server recovers: its strategy applies.
     endpoint.set(Answer::Json(EVERYTHING));
     wait_for_strategy(&sampler, "probabilistic 1");
-    // Then fails again: the last good strategy stays.
+    assert_eq!(sampled(&sampler, 100), 100);
+    // Then goes down: after three failed polls in a row the initial rate is back...
     for answer in [Answer::Status(503), Answer::Json("{\"strategyType\":")] {
         endpoint.set(answer);
-        endpoint.wait_for_requests(3);
-        assert_eq!(sampler.strategy(), "probabilistic 1");
+        wait_for_strategy(&sampler, "initial 0");
+        assert_eq!(sampled(&sampler, 100), 0);
+        // ... until the server answers again.
+        endpoint.set(Answer::Json(EVERYTHING));
+        wait_for_strategy(&sampler, "probabilistic 1");
     }
-    assert_eq!(sampled(&sampler, 100), 100);
 }
 
 #[test]

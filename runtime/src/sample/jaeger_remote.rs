@@ -23,12 +23,13 @@
 //!   operations are tracked; later ones share the default's budget).
 //! - `PROBABILISTIC` alone: `samplingRate` for every trace.
 //!
-//! Until the first good answer, traces are sampled at the initial rate. A server that is down,
-//! slow, answers an error status or something that is not a valid strategy changes nothing:
-//! the last good strategy stays in effect (the initial rate if there was none), as Jaeger's own
-//! clients do, so a restarting collector does not change what a service records. A span never
-//! waits for the endpoint: requests run on the sampler's own thread, and a decision reads the
-//! strategy in effect.
+//! Until the first good answer, traces are sampled at the initial rate. A poll that fails (the
+//! server is down, slow, answers an error status or something that is not a valid strategy)
+//! leaves the last good strategy in effect, so a collector that restarts does not change what a
+//! service records; after three failed polls in a row the server counts as
+//! down and the initial rate applies again, until its next good answer. A span never waits for
+//! the endpoint: requests run on the sampler's own thread, and a decision reads the strategy in
+//! effect.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,6 +54,10 @@ const DEFAULT_INITIAL_SAMPLING_RATE: f64 = 0.001;
 /// Operations with a sampler of their own under a per-operation strategy (Jaeger's clients
 /// keep 2000): a service that names spans after raw URLs cannot grow the table without bound.
 const MAX_OPERATIONS: usize = 2000;
+
+/// Failed polls in a row after which the server counts as down and the initial rate applies
+/// again: one failure is a blip (a restart), three polling intervals are an outage.
+const STALE_AFTER_FAILED_POLLS: u32 = 3;
 
 /// The longest a request to the endpoint may take.
 const MAX_REQUEST_TIME: Duration = Duration::from_secs(10);
@@ -163,6 +168,16 @@ struct Shared {
     initial: TraceIdRatio,
 }
 
+impl Shared {
+    /// Puts `strategy` in effect.
+    fn set(&self, strategy: Arc<Strategy>) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = strategy;
+    }
+}
+
 impl JaegerRemote {
     /// Starts polling `config.endpoint` for the strategy of `service`; decides at the initial
     /// rate until the first answer.
@@ -261,18 +276,29 @@ impl Poller {
                 .user_agent(concat!("traced/", env!("CARGO_PKG_VERSION")))
                 .build(),
         );
+        let mut failed_in_a_row = 0;
         loop {
-            if let Ok(parsed) = fetch(&agent, &self.url) {
-                if self.last.as_ref() != Some(&parsed) {
-                    let Some(shared) = self.shared.upgrade() else {
-                        return;
-                    };
-                    let strategy = Arc::new(parsed.build());
-                    *shared
-                        .current
-                        .write()
-                        .unwrap_or_else(|poison| poison.into_inner()) = strategy;
-                    self.last = Some(parsed);
+            match fetch(&agent, &self.url) {
+                Ok(parsed) => {
+                    failed_in_a_row = 0;
+                    if self.last.as_ref() != Some(&parsed) {
+                        let Some(shared) = self.shared.upgrade() else {
+                            return;
+                        };
+                        shared.set(Arc::new(parsed.build()));
+                        self.last = Some(parsed);
+                    }
+                }
+                Err(()) => {
+                    failed_in_a_row += 1;
+                    if failed_in_a_row == STALE_AFTER_FAILED_POLLS && self.last.is_some() {
+                        // The server is down: back to the initial rate until it answers.
+                        let Some(shared) = self.shared.upgrade() else {
+                            return;
+                        };
+                        shared.set(Arc::new(Strategy::Initial(shared.initial)));
+                        self.last = None;
+                    }
                 }
             }
             match stopped.recv_timeout(self.interval) {
