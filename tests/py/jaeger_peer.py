@@ -22,12 +22,11 @@ storage.
 
 import argparse
 import json
-import os
-import sys
-import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import peer_server
 
 from jaeger_client import ConstSampler, Tracer
 from jaeger_client.reporter import InMemoryReporter
@@ -130,17 +129,7 @@ def make_handler(server_tracer):
 
 def run_server(args):
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(tracer("py-server")))
-    server.daemon_threads = True
-
-    def exit_when_parent_leaves():
-        while sys.stdin.buffer.read(4096):
-            pass
-        os._exit(0)
-
-    threading.Thread(target=exit_when_parent_leaves, daemon=True).start()
-    threading.Timer(args.lifetime, lambda: os._exit(3)).start()
-    print("PORT %d" % server.server_address[1], flush=True)
-    server.serve_forever()
+    peer_server.serve(server, args.lifetime)
 
 
 def main():

@@ -18,11 +18,10 @@ Zipkin receiver.
 
 import argparse
 import json
-import os
-import sys
-import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import peer_server
 
 from py_zipkin import Encoding, Kind
 from py_zipkin.request_helpers import create_http_headers, extract_zipkin_attrs_from_headers
@@ -151,17 +150,7 @@ def make_handler(transport):
 def run_server(args):
     transport = HttpTransport(args.zipkin)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(transport))
-    server.daemon_threads = True
-
-    def exit_when_parent_leaves():
-        while sys.stdin.buffer.read(4096):
-            pass
-        os._exit(0)
-
-    threading.Thread(target=exit_when_parent_leaves, daemon=True).start()
-    threading.Timer(args.lifetime, lambda: os._exit(3)).start()
-    print("PORT %d" % server.server_address[1], flush=True)
-    server.serve_forever()
+    peer_server.serve(server, args.lifetime)
 
 
 def main():

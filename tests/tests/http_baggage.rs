@@ -4,6 +4,8 @@
 //! dropped without harm to the request, and the configured keys on every span, secrets
 //! redacted.
 
+mod http_support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
+use http_support::serve;
 use traced::http::{ClientTrace, SendTraced, ServerLayer};
 use traced::model::SpanRecord;
 use traced::propagation::{Format, Propagator};
@@ -72,17 +75,6 @@ fn capture_with_runtime() -> (Capture, tokio::runtime::Runtime) {
         .build()
         .expect("a runtime");
     (capture, runtime)
-}
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("the bound address");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("the server runs");
-    });
-    address
 }
 
 /// Starts both services and sends `headers` to `front`; returns `front`'s answer (what `back`

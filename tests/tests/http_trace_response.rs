@@ -2,26 +2,17 @@
 //! `traceresponse` with the server span's trace and span ids and sampled flag; or the bare trace
 //! id under a header name of the user's; on errors and panics too.
 
-use std::net::SocketAddr;
+mod http_support;
+
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use http_support::serve;
 use traced::http::{ServerLayer, TraceResponse};
 use traced::model::{Kind, SpanRecord};
 use traced::testing::Capture;
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("the bound address");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("the server runs");
-    });
-    address
-}
 
 fn app(header: Option<TraceResponse>) -> Router {
     Router::new()

@@ -3,6 +3,8 @@
 //! models; HTTP tags; errors; no secrets; and hostile propagation headers that never break a
 //! request.
 
+mod http_support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use http_support::serve;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use traced::http::{ClientTrace, SendTraced, ServerLayer, SpanModel};
 use traced::model::{Kind, SpanId, SpanRecord, TagValue, TraceId};
@@ -125,20 +128,6 @@ async fn stock(Path(id): Path<String>) -> Result<String, StatusCode> {
             Ok(format!("{count} in stock"))
         }
     }
-}
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("the bound address");
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .await
-            .expect("the server runs");
-    });
-    address
 }
 
 /// Both services, each with its own service name; `back` answers in `model`.
