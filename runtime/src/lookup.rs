@@ -14,16 +14,29 @@ pub(crate) fn parent_of(dispatch: &Dispatch, id: &Id) -> Option<Inherited> {
     (with_context.inherited)(dispatch, id)
 }
 
-/// Runs `edit` on the state our layer keeps for the span `id` in `dispatch` and, with `scope`,
-/// on each of its ancestors', innermost first. Never runs user code while a state is borrowed.
+/// Which states of a span and its ancestors an edit reaches.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum States {
+    /// The span's own, if our layer records it.
+    This,
+    /// The span's own, or else its nearest ancestor's that our layer records.
+    Nearest,
+    /// The span's own and every ancestor's our layer records, innermost first.
+    Scope,
+}
+
+/// Runs `change` on the states of the span `id` in `dispatch` that `which` names; `false` when
+/// there was none. `change` must not call into tracing: the span's extensions are locked
+/// while it runs (it never runs user code).
 pub(crate) fn edit_states(
     dispatch: &Dispatch,
     id: &Id,
-    scope: bool,
-    edit: &mut dyn FnMut(&mut SpanState),
-) {
-    if let Some(with_context) = dispatch.downcast_ref::<WithContext>() {
-        (with_context.edit)(dispatch, id, scope, edit);
+    which: States,
+    change: &mut dyn FnMut(&mut SpanState),
+) -> bool {
+    match dispatch.downcast_ref::<WithContext>() {
+        Some(with_context) => (with_context.edit)(dispatch, id, which, change),
+        None => false,
     }
 }
 
@@ -34,7 +47,7 @@ pub(crate) fn mark_cancelled(span: &tracing::Span) {
         return;
     }
     span.with_subscriber(|(id, dispatch)| {
-        edit_states(dispatch, id, false, &mut |state| {
+        edit_states(dispatch, id, States::This, &mut |state| {
             if state.context.sampling.is_sampled() && !state.panicked() {
                 state.mark_cancelled();
             }
@@ -49,24 +62,9 @@ pub(crate) fn current_of(dispatch: &Dispatch) -> Option<Inherited> {
     (with_context.current)(dispatch)
 }
 
-/// Runs `change` on the state of the span `id` in `dispatch` — or, with `nearest`, of its
-/// nearest ancestor our layer records when it has none; `false` when there is none.
-/// `change` must not call into tracing: the span's extensions are locked while it runs.
-pub(crate) fn with_state_mut(
-    dispatch: &Dispatch,
-    id: &Id,
-    nearest: bool,
-    change: &mut dyn FnMut(&mut SpanState),
-) -> bool {
-    let Some(with_context) = dispatch.downcast_ref::<WithContext>() else {
-        return false;
-    };
-    (with_context.state_mut)(dispatch, id, nearest, change)
-}
-
 /// Moves what was recorded on the frame twin `id` into `frame` (see `subscriber.rs`).
 pub(crate) fn absorb_twin(dispatch: &Dispatch, id: &Id, frame: &mut SpanState) {
-    with_state_mut(dispatch, id, false, &mut |twin| {
+    edit_states(dispatch, id, States::This, &mut |twin| {
         if twin.is_twin() {
             frame.absorb_twin(twin);
         }
@@ -83,12 +81,8 @@ type Change<'a> = &'a mut dyn FnMut(&mut SpanState);
 pub(crate) struct WithContext {
     inherited: fn(&Dispatch, &Id) -> Option<Inherited>,
     current: fn(&Dispatch) -> Option<Inherited>,
-    state_mut: fn(&Dispatch, &Id, bool, Change<'_>) -> bool,
-    edit: EditStates,
+    edit: fn(&Dispatch, &Id, States, Change<'_>) -> bool,
 }
-
-/// Runs an edit on a span's state (and, with `true`, on its ancestors') in a `Dispatch`.
-type EditStates = fn(&Dispatch, &Id, bool, &mut dyn FnMut(&mut SpanState));
 
 impl WithContext {
     /// Looks spans up in a subscriber of type `S`.
@@ -99,37 +93,9 @@ impl WithContext {
         WithContext {
             inherited: span_context::<S>,
             current: current_context::<S>,
-            state_mut: span_state_mut::<S>,
             edit: edit_span::<S>,
         }
     }
-}
-
-fn span_state_mut<S>(
-    dispatch: &Dispatch,
-    id: &Id,
-    nearest: bool,
-    change: &mut dyn FnMut(&mut SpanState),
-) -> bool
-where
-    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
-{
-    let Some(span) = dispatch
-        .downcast_ref::<S>()
-        .and_then(|subscriber| subscriber.span(id))
-    else {
-        return false;
-    };
-    for span in span.scope() {
-        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            change(state);
-            return true;
-        }
-        if !nearest {
-            break;
-        }
-    }
-    false
 }
 
 fn current_context<S>(dispatch: &Dispatch) -> Option<Inherited>
@@ -152,7 +118,7 @@ where
     })
 }
 
-fn edit_span<S>(dispatch: &Dispatch, id: &Id, scope: bool, edit: &mut dyn FnMut(&mut SpanState))
+fn edit_span<S>(dispatch: &Dispatch, id: &Id, which: States, change: Change<'_>) -> bool
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
@@ -160,14 +126,20 @@ where
         .downcast_ref::<S>()
         .and_then(|subscriber| subscriber.span(id))
     else {
-        return;
+        return false;
     };
+    let mut edited = false;
     for span in span.scope() {
         if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-            edit(state);
+            change(state);
+            edited = true;
+            if which != States::Scope {
+                return true;
+            }
         }
-        if !scope {
-            return;
+        if which == States::This {
+            break;
         }
     }
+    edited
 }

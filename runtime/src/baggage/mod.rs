@@ -203,7 +203,7 @@ pub(crate) fn attach(span: &tracing::Span, baggage: &Baggage) {
         return;
     }
     span.with_subscriber(|(id, dispatch)| {
-        crate::lookup::with_state_mut(dispatch, id, false, &mut |state| {
+        crate::lookup::edit_states(dispatch, id, crate::lookup::States::This, &mut |state| {
             state.baggage_mut().extend_from(baggage);
         })
     });
@@ -218,7 +218,8 @@ fn change_current(change: &mut dyn FnMut(&mut SpanState)) -> bool {
     let mut found = false;
     tracing::dispatcher::get_default(|dispatch| {
         if let Some(id) = dispatch.current_span().id() {
-            found = crate::lookup::with_state_mut(dispatch, id, true, change);
+            found =
+                crate::lookup::edit_states(dispatch, id, crate::lookup::States::Nearest, change);
         }
     });
     found

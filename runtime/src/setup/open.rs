@@ -41,7 +41,7 @@ pub(super) fn report_open(core_id: u64, exporter: &dyn Exporter) -> u64 {
         let (true, Some(id)) = (ours, current.id()) else {
             return;
         };
-        crate::lookup::edit_states(dispatch, id, true, &mut |state| {
+        crate::lookup::edit_states(dispatch, id, crate::lookup::States::Scope, &mut |state| {
             if state.context.sampling.is_sampled() {
                 state.mark_open_at_shutdown();
                 records.push(state.take_record(end));
