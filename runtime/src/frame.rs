@@ -29,6 +29,7 @@ use tracing_core::{Dispatch, Metadata};
 use crate::clock::Timestamp;
 use crate::lookup::current_of;
 use crate::model::{Sampling, SpanContext, SpanId, SpanRecord, TraceId};
+use crate::open_spans::ThreadCounts;
 use crate::pipeline::{child_context, start_time, Core};
 use crate::sample::Sampler;
 use crate::state::{Inherited, Scalar, SpanState};
@@ -205,6 +206,8 @@ struct Local {
     /// The layer core the last frame on this thread came from, so that finishing a frame finds
     /// its exporter without touching a reference count.
     core: RefCell<Option<Arc<Core>>>,
+    /// This thread's count of sampled frames started and ended (`open_spans.rs`).
+    counts: ThreadCounts,
 }
 
 thread_local! {
@@ -216,6 +219,7 @@ thread_local! {
             }),
             entered: Cell::new(0),
             core: RefCell::new(None),
+            counts: ThreadCounts::new(),
         }
     };
 }
@@ -408,6 +412,7 @@ fn open_under_innermost() -> Option<Opening> {
             let context = child_context(top.state.context);
             if context.sampling.is_sampled() {
                 core.exporter.span_started(context.trace_id);
+                local.counts.started(core.id);
             }
             Some(Opening {
                 context,
@@ -437,10 +442,11 @@ fn open(
         Some((parent, service, None)) => (child_context(parent), false, service),
         None => (core.root_context(name, root_sampler), true, None),
     };
-    if context.sampling.is_sampled() {
+    let sampled = context.sampling.is_sampled();
+    if sampled {
         core.exporter.span_started(context.trace_id);
     }
-    remember(core);
+    remember(core, sampled);
     Some(Opening {
         context,
         start: start_time(context),
@@ -450,10 +456,15 @@ fn open(
     })
 }
 
-/// Keeps `core` as this thread's exporter for finished frames.
+/// Keeps `core` as this thread's exporter for finished frames, and counts a sampled frame of it
+/// that `started`. (When this thread's locals are gone, the frame cannot be pushed either, and
+/// is neither reported nor counted.)
 #[inline]
-fn remember(core: &Arc<Core>) {
+fn remember(core: &Arc<Core>, started: bool) {
     let _ = LOCAL.try_with(|local| {
+        if started {
+            local.counts.started(core.id);
+        }
         let known = local
             .core
             .try_borrow()
@@ -656,6 +667,9 @@ fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce(&Core) -> Span
     if let Some(cached) = local.and_then(|local| local.core.try_borrow().ok()) {
         if let Some(core) = cached.as_ref().filter(|core| core.id == core_id) {
             core.exporter.export(build(core));
+            if let Some(local) = local {
+                local.counts.ended(core_id);
+            }
             return;
         }
     }
@@ -669,7 +683,11 @@ fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce(&Core) -> Span
     });
     if let Some(core) = core {
         core.exporter.export(build(&core));
-        remember(&core);
+        match local {
+            Some(local) => local.counts.ended(core_id),
+            None => crate::open_spans::ended(core_id),
+        }
+        remember(&core, false);
     }
 }
 

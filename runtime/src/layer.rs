@@ -241,6 +241,7 @@ where
                 attrs.record(&mut state.recorder());
             }
             self.core.exporter.span_started(state.context.trace_id);
+            crate::open_spans::started(self.core.id);
         }
         span.extensions_mut().insert(state);
     }
@@ -332,6 +333,7 @@ where
         let end = Timestamp::now();
         state.tag_baggage(&self.core.baggage_tags);
         self.core.exporter.export(state.finish(end));
+        crate::open_spans::ended(self.core.id);
     }
 
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {

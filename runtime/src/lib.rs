@@ -45,6 +45,7 @@ mod clock;
 mod frame;
 mod ids;
 mod lookup;
+mod open_spans;
 mod panic;
 mod percent;
 mod pipeline;

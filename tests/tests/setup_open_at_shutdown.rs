@@ -2,8 +2,10 @@
 //! shutting-down thread's open `#[traced]` calls and tracing spans are delivered, ended at the
 //! shutdown, tagged `open_at_shutdown=true` with an annotation `open at shutdown`, and counted
 //! (`ShutdownReport::open_spans` and a line on stderr) — also when the process then exits at
-//! once with the spans never closed. A span open on another thread is not reachable and is not
-//! delivered. A span reported at shutdown is not exported again when it really ends.
+//! once with the spans never closed. Spans open on another thread or in a parked future are not
+//! reachable and are not delivered, but they are counted exactly
+//! (`ShutdownReport::open_unreachable` and a line on stderr). A span reported at shutdown is not
+//! exported again when it really ends.
 //!
 //! Each scenario runs in a fresh process (this test binary started again with
 //! `TRACED_OPEN_SCENARIO` set): a process has one global subscriber, and `process::exit` is part
@@ -38,6 +40,7 @@ fn handle_request(port: u64) {
     let _request = tracing::info_span!("request", port).entered();
     let report = traced::shutdown();
     println!("open {}", report.open_spans);
+    println!("unreachable {}", report.open_unreachable);
     println!("exported {}", report.stats.exported);
     // Exits with the spans open: no destructor runs, nothing closes them.
     std::process::exit(0);
@@ -70,6 +73,7 @@ async fn polled_again(id: u64) -> u64 {
     tokio::task::yield_now().await;
     let report = traced::shutdown();
     println!("open {}", report.open_spans);
+    println!("unreachable {}", report.open_unreachable);
     tokio::task::yield_now().await;
     after_shutdown();
     id
@@ -78,10 +82,25 @@ async fn polled_again(id: u64) -> u64 {
 #[traced]
 fn after_shutdown() {}
 
+/// Waits for ever in an executor's task: parked, out of the shutting-down thread's reach.
+#[traced]
+async fn parked_task() {
+    std::future::pending::<()>().await
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn async_main() {
     let _guard = traced::init();
     finished_step();
+    let (polled_tx, polled) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let parked = parked_task();
+        let _ = polled_tx.send(());
+        parked.await
+    });
+    polled.await.expect("the task ran");
+    // One more turn of the scheduler so the parked task's first poll has happened.
+    tokio::task::yield_now().await;
     polled_again(5).await;
     // The future completed after the shutdown had reported it: nothing more was exported.
     println!("exported {}", traced::stats().exported);
@@ -150,6 +169,16 @@ fn a_process_that_exits_with_spans_open_delivers_them() {
     let run = run("sync-exit", &receiver.endpoint());
     // serve, handle_request (frames) and request (a tracing span) were open on the main thread.
     assert_eq!(run.count("open"), 3, "{}", run.stderr);
+    // background_thread (a tracing span) and background_job (a frame) on the other thread.
+    assert_eq!(run.count("unreachable"), 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "traced: shutdown: 2 span(s) still open on other threads or in waiting futures \
+             are not reported"
+        ),
+        "{}",
+        run.stderr
+    );
     // Those three, and the step that finished before.
     assert_eq!(run.count("exported"), 4, "{}", run.stderr);
     assert!(
@@ -193,6 +222,8 @@ fn a_future_open_at_shutdown_is_delivered_once() {
     let receiver = Receiver::start();
     let run = run("async", &receiver.endpoint());
     assert_eq!(run.count("open"), 1, "{}", run.stderr);
+    // The spawned task's span, parked in the executor.
+    assert_eq!(run.count("unreachable"), 1, "{}", run.stderr);
     // finished_step and the open future; not the future again when it completed, nor the call
     // it made after the shutdown.
     assert_eq!(run.count("exported"), 2, "{}", run.stderr);

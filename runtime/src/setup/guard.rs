@@ -23,6 +23,9 @@ pub struct ShutdownReport {
     /// Spans still open at the shutdown that it reported unfinished (tag `open_at_shutdown`):
     /// those of the thread that shut down (see [`shutdown`](super::shutdown)).
     pub open_spans: u64,
+    /// Sampled spans still open at the shutdown that it could not reach to report: open on
+    /// other threads, or in futures parked in an executor. Counted exactly, not exported.
+    pub open_unreachable: u64,
 }
 
 /// Flushes the exporters when dropped (see [`shutdown`](super::shutdown)). Keep it alive until the end of `main`.
@@ -102,11 +105,20 @@ impl Installed {
             open_spans: super::open::report_open(self.core_id, &*self.exporter),
             ..ShutdownReport::default()
         };
+        report.open_unreachable = super::open::count_unreachable(self.core_id);
         if report.open_spans > 0 {
             eprintln!(
                 "traced: shutdown: {} span(s) still open were reported unfinished \
                  (tag open_at_shutdown)",
                 report.open_spans
+            );
+        }
+        if report.open_unreachable > 0 {
+            eprintln!(
+                "traced: shutdown: {} span(s) still open on other threads or in waiting futures \
+                 are not reported (their data is out of this thread's reach); end them before \
+                 shutting down to have them exported",
+                report.open_unreachable
             );
         }
         for exporter in &self.others {

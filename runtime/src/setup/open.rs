@@ -13,8 +13,10 @@
 //! annotation `open at shutdown`, before the exporters are flushed, and is then left unsampled
 //! so its real end later reports nothing twice. Not reachable: frames and spans open on other
 //! threads (their stacks are unsynchronised thread-locals, and the registry cannot be listed)
-//! and futures parked in an executor. A future that an executor drops after the shutdown is
-//! reported as cancelled to an exporter that no longer sends, which counts it as dropped.
+//! and futures parked in an executor. Those are counted instead (`open_spans.rs` keeps per-thread
+//! counts of started and ended spans, no shared write per span) and the count is reported. A
+//! future that an executor drops after the shutdown is reported as cancelled to an exporter that
+//! no longer sends, which counts it as dropped.
 
 use crate::clock::Timestamp;
 use crate::export::Exporter;
@@ -30,7 +32,10 @@ pub(super) fn report_open(core_id: u64, exporter: &dyn Exporter) -> u64 {
         core_id,
         end,
         SpanState::mark_open_at_shutdown,
-        &mut |record| exporter.export(record),
+        &mut |record| {
+            exporter.export(record);
+            crate::open_spans::ended(core_id);
+        },
     );
     let mut records = Vec::new();
     tracing_core::dispatcher::get_default(|dispatch| {
@@ -52,7 +57,14 @@ pub(super) fn report_open(core_id: u64, exporter: &dyn Exporter) -> u64 {
     // Exported once the registry is no longer borrowed.
     for record in records {
         exporter.export(record);
+        crate::open_spans::ended(core_id);
         count += 1;
     }
     count
+}
+
+/// Sampled spans of the layer `core_id` still open and out of this thread's reach (on other
+/// threads, in parked futures): counted, see `open_spans.rs`.
+pub(super) fn count_unreachable(core_id: u64) -> u64 {
+    crate::open_spans::open(core_id)
 }
