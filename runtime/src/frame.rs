@@ -54,11 +54,18 @@ pub(crate) struct Twin {
 }
 
 impl Twin {
-    /// Moves what was recorded on the twin into `state` (the frame's, about to be reported).
-    fn give_to(&self, state: &mut SpanState) {
-        if let Some(dispatch) = &self.dispatch {
-            crate::lookup::absorb_twin(dispatch, &self.id, state);
+    /// Hands the finished frame's `state` to the twin, to be reported when the twin closes (see
+    /// `lookup::hand_to_twin`); `false` if that cannot be done and the frame must report itself.
+    fn adopt(&self, state: &mut SpanState) -> bool {
+        let handed = self
+            .dispatch
+            .as_ref()
+            .is_some_and(|dispatch| crate::lookup::hand_to_twin(dispatch, &self.id, state));
+        if handed {
+            // What was swapped back is the twin's old state: it must not keep the service alive.
+            state.service = None;
         }
+        handed
     }
 
     /// Lets go of the frame's reference to the twin; the registry closes it when no one else
@@ -601,11 +608,16 @@ pub(crate) fn close(index: usize, panicked: bool) {
                 frame.state.service = None;
                 return twin;
             }
-            if let Some(twin) = &twin {
-                twin.give_to(&mut frame.state);
-            }
             if panicked {
                 frame.state.record_panic();
+            }
+            // A frame with a twin is reported as the twin when the twin closes, which a kept
+            // handle may delay (see `Twin::adopt`).
+            if twin
+                .as_ref()
+                .is_some_and(|twin| twin.adopt(&mut frame.state))
+            {
+                return twin;
             }
             let end = Timestamp::now();
             // The record is built straight into the exporter's hands. While it runs, this
@@ -634,9 +646,19 @@ pub(crate) fn finish(frame: &mut Frame) {
         }
         return;
     }
-    if let Some(twin) = &twin {
-        twin.give_to(&mut frame.state);
+    if let Some(twin) = twin {
+        if !twin.adopt(&mut frame.state) {
+            // The twin is gone: what it recorded cannot be taken either.
+            report_frame(frame);
+        }
+        twin.release();
+        return;
     }
+    report_frame(frame);
+}
+
+/// Reports a finished, sampled future's frame itself.
+fn report_frame(frame: &mut Frame) {
     let end = Timestamp::now();
     let core = frame.core;
     let mut state = Some(&mut frame.state);
@@ -654,9 +676,6 @@ pub(crate) fn finish(frame: &mut Frame) {
             state.tag_baggage(&core.baggage_tags);
             state.take_record(end)
         });
-    }
-    if let Some(twin) = twin {
-        twin.release();
     }
 }
 

@@ -62,13 +62,22 @@ pub(crate) fn current_of(dispatch: &Dispatch) -> Option<Inherited> {
     (with_context.current)(dispatch)
 }
 
-/// Moves what was recorded on the frame twin `id` into `frame` (see `subscriber.rs`).
-pub(crate) fn absorb_twin(dispatch: &Dispatch, id: &Id, frame: &mut SpanState) {
+/// Hands a finished frame's state to its twin, which then is the span: our layer reports it
+/// when the twin closes — at once if the frame held the last handle, later if a handle was kept
+/// (a task still running, a stored `Span::current()`), so what is recorded through that handle
+/// until then is reported, as with a tracing span. What the twin had recorded is taken in first;
+/// `frame` is left with the twin's old state. `false` when the twin is gone (the frame then
+/// reports itself).
+pub(crate) fn hand_to_twin(dispatch: &Dispatch, id: &Id, frame: &mut SpanState) -> bool {
+    let mut handed = false;
     edit_states(dispatch, id, States::This, &mut |twin| {
-        if twin.is_twin() {
+        if twin.is_twin() && !handed {
             frame.absorb_twin(twin);
+            std::mem::swap(twin, frame);
+            handed = true;
         }
     });
+    handed
 }
 
 /// A change to a span's state, made while the registry holds its extensions.

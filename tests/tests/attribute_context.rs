@@ -149,23 +149,85 @@ fn tasks_blocking_work_and_threads_stay_under_the_call() {
     }
 }
 
+/// On the fast path (no `fields(..)` to record later, no `Span::current()` in the body): the
+/// library asks for the span and hands the handle out.
 #[traced]
-fn hands_out_its_span() -> tracing::Span {
+fn hands_out_its_span(step: u64) -> tracing::Span {
+    let _ = step;
     library::keep_current()
 }
 
 #[test]
-fn a_span_handle_that_outlives_the_call_still_parents_to_it() {
+fn a_span_handle_that_outlives_the_call_keeps_the_span_open() {
     let capture = Capture::new();
     capture.in_scope(|| {
-        let kept = hands_out_its_span();
-        // The call has ended and was reported; its handle still names it.
-        assert_eq!(capture.spans().len(), 1);
+        let kept = hands_out_its_span(1);
+        // As with a tracing span, a kept handle keeps the call's span open: not reported yet.
+        assert_eq!(capture.spans().len(), 0);
         tracing::info_span!(parent: &kept, "later").in_scope(|| {});
+        // Recorded through the handle after the call returned: reported with the call.
+        kept.record("step", 9u64);
+        tracing::info!(parent: &kept, "late event");
+        assert_eq!(capture.spans().len(), 1, "only `later` so far");
+        drop(kept);
     });
     let spans = capture.spans();
     assert_eq!(spans.len(), 2, "{spans:#?}");
     assert_child(&spans, "later", "hands_out_its_span");
+    let call = the(&spans, "hands_out_its_span");
+    let later = the(&spans, "later");
+    assert_eq!(call.tag("step"), Some(&traced::model::TagValue::U64(9)));
+    assert!(
+        call.annotations.iter().any(|a| a.message == "late event"),
+        "{call:#?}"
+    );
+    // It ended when the last handle was dropped, after its child.
+    assert!(
+        call.timestamp_us + call.duration_us >= later.timestamp_us + later.duration_us,
+        "{call:#?} {later:#?}"
+    );
+}
+
+/// The task a call left behind.
+struct LeftBehind(tokio::task::JoinHandle<()>);
+
+/// A future on the fast path whose span a task keeps (through the library) after it completed.
+#[traced]
+async fn leaves_a_task_behind(step: &'static str) -> LeftBehind {
+    let _ = step;
+    let span = library::keep_current();
+    LeftBehind(tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        span.record("step", "recorded by the task");
+        tracing::info!(parent: &span, "the task is done");
+    }))
+}
+
+#[test]
+fn a_task_holding_the_span_records_after_the_call_returned() {
+    let capture = Capture::new();
+    let runtime = capture.multi_thread_runtime(2);
+    capture.in_scope(|| {
+        runtime.block_on(async {
+            let task = leaves_a_task_behind("called").await;
+            task.0.await.expect("the task ran");
+        })
+    });
+    drop(runtime);
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    // The future had completed; the task's handle kept its span open until it was done.
+    assert_eq!(
+        spans[0].tag("step"),
+        Some(&traced::model::TagValue::Str("recorded by the task".into()))
+    );
+    assert!(
+        spans[0]
+            .annotations
+            .iter()
+            .any(|a| a.message == "the task is done"),
+        "{spans:#?}"
+    );
 }
 
 #[test]
