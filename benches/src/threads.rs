@@ -47,13 +47,22 @@ pub const FLUSH_BOUND: Duration = Duration::from_secs(5);
 
 /// This thread's CPU time so far, ns, from `CLOCK_THREAD_CPUTIME_ID`.
 pub fn thread_cpu_ns() -> u64 {
+    cpu_clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// This process's CPU time so far (all its threads), ns, from `CLOCK_PROCESS_CPUTIME_ID`.
+pub fn process_cpu_ns() -> u64 {
+    cpu_clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock_ns(clock: libc::clockid_t) -> u64 {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `now` is a valid, writable timespec for the duration of the call, and
-    // CLOCK_THREAD_CPUTIME_ID is a clock every Linux kernel since 2.6.12 provides.
-    let result = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call, and both CPU
+    // clocks this is called with are provided by every Linux kernel since 2.6.12.
+    let result = unsafe { libc::clock_gettime(clock, &mut now) };
     if result != 0 {
         return 0;
     }

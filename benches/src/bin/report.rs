@@ -904,6 +904,7 @@ fn render(results: &Results) -> String {
         for (text, met) in service::targets(service_rows) {
             let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
+        let _ = write!(out, "{}", service::budget(service_rows));
     }
     out
 }
