@@ -2,7 +2,7 @@
 
 use crate::model::{Endpoint, SpanRecord, TagValue};
 
-use super::{live_annotations, live_tags, lowercase, tag_text, wire_duration, WireEndpoint};
+use super::{live_annotations, live_tags, tag_text, wire_duration, WireEndpoint};
 
 /// Appends `spans` to `out` as a Zipkin v2 JSON list (`ListOfSpans`).
 ///
@@ -67,7 +67,7 @@ pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>)
     }
     if !span.name.is_empty() {
         out.extend_from_slice(b",\"name\":");
-        write_string(&lowercase(&span.name), out);
+        write_lowercase_string(&span.name, out);
     }
     if span.timestamp_us != 0 {
         out.extend_from_slice(b",\"timestamp\":");
@@ -246,6 +246,42 @@ fn needs_look(word: u64) -> bool {
     control | quote | backslash | e2 != 0
 }
 
+/// Writes `text` lower-cased as a JSON string (Zipkin's span names are lower case). ASCII text,
+/// nearly every name, is written as is and lower-cased in place: escapes hold only lower-case
+/// letters, so this is the same as lower-casing first, without the copy (`report encode` under
+/// callgrind: lower-casing into a new string was 8% of the Zipkin JSON encoder's instructions).
+fn write_lowercase_string(text: &str, out: &mut Vec<u8>) {
+    if text.is_ascii() {
+        let start = out.len();
+        write_string(text, out);
+        ascii_lowercase_in_place(&mut out[start..]);
+    } else {
+        write_string(&text.to_lowercase(), out);
+    }
+}
+
+/// Lower-cases the ASCII letters of `bytes`, eight at a time (`make_ascii_lowercase` goes byte by
+/// byte, which cost more than the copy it saved). For each byte below 0x80, `+ (0x80 - b'A')`
+/// sets its high bit when it is at least `A`, `+ (0x7f - b'Z')` when it is above `Z`; no byte
+/// carries into the next, as each is below 0x80 before the addition.
+fn ascii_lowercase_in_place(bytes: &mut [u8]) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let Ok(array) = <&mut [u8; 8]>::try_from(chunk) else {
+            continue;
+        };
+        let word = u64::from_le_bytes(*array);
+        let low = word & !HIGH;
+        let at_least_a = low + ONES * u64::from(0x80 - b'A');
+        let above_z = low + ONES * u64::from(0x7f - b'Z');
+        let upper = at_least_a & !above_z & !word & HIGH;
+        *array = (word | (upper >> 2)).to_le_bytes();
+    }
+    chunks.into_remainder().make_ascii_lowercase();
+}
+
 /// Writes `text` as a JSON string. Quote, backslash and every control character are escaped
 /// (RFC 8259 §7); U+2028 and U+2029 too, so the output is also valid JavaScript. Everything
 /// else is copied as UTF-8, which a `&str` always is.
@@ -321,6 +357,18 @@ pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ascii_lowercase_in_place_matches_the_standard_library() {
+        let all: Vec<u8> = (0u8..=255).collect();
+        for start in 0..8 {
+            let mut ours = all[start..].to_vec();
+            let mut theirs = ours.clone();
+            super::ascii_lowercase_in_place(&mut ours);
+            theirs.make_ascii_lowercase();
+            assert_eq!(ours, theirs);
+        }
+    }
+
     use std::borrow::Cow;
 
     #[test]

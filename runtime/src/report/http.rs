@@ -70,7 +70,11 @@ impl Sender {
             .max_idle_connections_per_host(2)
             .build();
         Ok(Sender {
-            agent: Agent::new_with_config(agent_config),
+            agent: Agent::with_parts(
+                agent_config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                super::resolve::ReporterResolver::default(),
+            ),
             endpoint: config.endpoint.to_owned(),
             headers,
             content_type: config.content_type,

@@ -49,6 +49,7 @@ mod http;
 mod kafka;
 mod partial_success;
 mod queue;
+mod resolve;
 mod retry;
 mod stats;
 mod transport;
