@@ -42,7 +42,7 @@ use tokio::net::TcpStream;
 
 use crate::sink::Sink;
 use crate::stacks;
-use crate::threads::{process_cpu_ns, thread_cpu_ns};
+use crate::threads::{export_threads_cpu_ns, process_cpu_ns, thread_cpu_ns};
 
 /// Concurrent keep-alive connections of the generator.
 pub const CONNECTIONS: usize = 8;
@@ -319,32 +319,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
-}
-
-/// Names (as `/proc` shows them, cut to 15 bytes) of the tracing stacks' export threads.
-const EXPORT_THREADS: [&str; 3] = ["traced-reporter", "OpenTelemetry.T", "fastrace-global"];
-
-/// CPU time so far of this process's export threads, ns: the first field of each thread's
-/// `/proc/self/task/<tid>/schedstat` (time on a CPU, in ns), for the threads named in
-/// [`EXPORT_THREADS`].
-fn export_threads_cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter(|task| {
-            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|name| {
-                EXPORT_THREADS
-                    .iter()
-                    .any(|export| name.trim_end().starts_with(export))
-            })
-        })
-        .filter_map(|task| {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            stat.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
 }
 
 /// What the generator measured.

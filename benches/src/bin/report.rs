@@ -894,6 +894,7 @@ fn render(results: &Results) -> String {
         for (text, met) in threads::targets(thread_rows) {
             let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
+        let _ = write!(out, "{}", threads::why(thread_rows));
     }
     let (service_rows, service_steal) = &results.service;
     if !service_rows.is_empty() {
