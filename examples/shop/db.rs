@@ -61,10 +61,9 @@ impl Db {
 
     /// Runs `query` on the blocking pool and waits for it without blocking the runtime.
     ///
-    /// The current tracing span is entered on the blocking thread too, so anything the query
-    /// logs lands in the request's trace. (That is the request's SERVER span: the `#[traced]`
-    /// database function calling this is a frame of traced's fast path, which
-    /// `Span::current()` does not see.)
+    /// The current tracing span — the `#[traced]` database function's, which `Span::current()`
+    /// names on traced's fast path too — is entered on the blocking thread, so anything the
+    /// query logs lands under that span.
     pub async fn run<T, F>(&self, query: F) -> Result<T, DbError>
     where
         T: Send + 'static,

@@ -12,7 +12,8 @@
 //! events to it (`innermost`), and `current_context` propagates it. When code asks
 //! `tracing::Span::current()` while a frame is the innermost scope, `TracedSubscriber` gives it
 //! the frame's twin: a registry span with the frame's ids, made then (`innermost_for_twin`,
-//! `making_twin`, `keep_twin`), whose recordings come back into the frame when it ends.
+//! `making_twin`, `keep_twin`); when the frame ends it hands its state to the twin, which is
+//! reported when it closes (`Twin::adopt`).
 //!
 //! Frames are strictly nested on a thread: a synchronous call pushes its frame for the duration
 //! of the call, and an instrumented future pushes its frame for the duration of each poll. The
@@ -51,16 +52,20 @@ pub(crate) struct Frame {
 pub(crate) struct Twin {
     id: Id,
     dispatch: Option<Dispatch>,
+    /// The layer core of that dispatcher, if it has our layer: a frame hands its state only to
+    /// a twin of its own layer.
+    core: Option<u64>,
 }
 
 impl Twin {
     /// Hands the finished frame's `state` to the twin, to be reported when the twin closes (see
-    /// `lookup::hand_to_twin`); `false` if that cannot be done and the frame must report itself.
-    fn adopt(&self, state: &mut SpanState) -> bool {
-        let handed = self
-            .dispatch
-            .as_ref()
-            .is_some_and(|dispatch| crate::lookup::hand_to_twin(dispatch, &self.id, state));
+    /// `lookup::hand_to_twin`); `false` if the frame must report itself: the twin is gone, or
+    /// belongs to another layer than the frame's `core` (then what it recorded is taken in).
+    fn adopt(&self, state: &mut SpanState, core: u64) -> bool {
+        let hand_over = self.core == Some(core);
+        let handed = self.dispatch.as_ref().is_some_and(|dispatch| {
+            crate::lookup::hand_to_twin(dispatch, &self.id, state, hand_over)
+        });
         if handed {
             // What was swapped back is the twin's old state: it must not keep the service alive.
             state.service = None;
@@ -339,11 +344,15 @@ pub(crate) fn take_making_twin() -> Option<Inherited> {
 
 /// Keeps `id` as the twin of the frame at `index`.
 pub(crate) fn keep_twin(index: usize, id: Id, dispatch: Option<Dispatch>) {
+    let core = dispatch
+        .as_ref()
+        .and_then(|dispatch| dispatch.downcast_ref::<Arc<Core>>())
+        .map(|core| core.id);
     let _ = LOCAL.try_with(|local| {
         if let Ok(mut stack) = local.stack.try_borrow_mut() {
             let live = stack.live;
             if let Some(frame) = stack.slots[..live].get_mut(index) {
-                frame.twin = Some(Box::new(Twin { id, dispatch }));
+                frame.twin = Some(Box::new(Twin { id, dispatch, core }));
             }
         }
     });
@@ -419,7 +428,6 @@ fn open_under_innermost() -> Option<Opening> {
             let context = child_context(top.state.context);
             if context.sampling.is_sampled() {
                 core.exporter.span_started(context.trace_id);
-                local.counts.started(core.id);
             }
             Some(Opening {
                 context,
@@ -449,11 +457,10 @@ fn open(
         Some((parent, service, None)) => (child_context(parent), false, service),
         None => (core.root_context(name, root_sampler), true, None),
     };
-    let sampled = context.sampling.is_sampled();
-    if sampled {
+    if context.sampling.is_sampled() {
         core.exporter.span_started(context.trace_id);
     }
-    remember(core, sampled);
+    remember(core);
     Some(Opening {
         context,
         start: start_time(context),
@@ -463,15 +470,10 @@ fn open(
     })
 }
 
-/// Keeps `core` as this thread's exporter for finished frames, and counts a sampled frame of it
-/// that `started`. (When this thread's locals are gone, the frame cannot be pushed either, and
-/// is neither reported nor counted.)
+/// Keeps `core` as this thread's exporter for finished frames.
 #[inline]
-fn remember(core: &Arc<Core>, started: bool) {
+fn remember(core: &Arc<Core>) {
     let _ = LOCAL.try_with(|local| {
-        if started {
-            local.counts.started(core.id);
-        }
         let known = local
             .core
             .try_borrow()
@@ -512,6 +514,11 @@ pub(crate) fn push(
             }
             slot.entered = entered;
             slot.core = opening.core;
+            // Counted where it lands on a stack: an opening that never does (the stack is
+            // borrowed by an exporter, the thread is being torn down) is never reported either.
+            if opening.context.sampling.is_sampled() {
+                local.counts.started(opening.core);
+            }
             Some(index)
         })
         .ok()
@@ -594,7 +601,8 @@ pub(crate) fn push_scalar(index: usize, key: &'static str, value: Scalar) {
 }
 
 /// Ends the synchronous call's frame at `index`: a sampled one is timed (and tagged with the
-/// panic, when `panicked`) and handed to its layer's exporter.
+/// panic, when `panicked`) and handed to its layer's exporter, or to its twin (which our layer
+/// reports when it closes).
 pub(crate) fn close(index: usize, panicked: bool) {
     let twin = LOCAL
         .try_with(|local| {
@@ -615,14 +623,15 @@ pub(crate) fn close(index: usize, panicked: bool) {
             // handle may delay (see `Twin::adopt`).
             if twin
                 .as_ref()
-                .is_some_and(|twin| twin.adopt(&mut frame.state))
+                .is_some_and(|twin| twin.adopt(&mut frame.state, frame.core))
             {
                 return twin;
             }
             let end = Timestamp::now();
             // The record is built straight into the exporter's hands. While it runs, this
             // thread's stack is borrowed, so what an exporter itself does is never traced (no
-            // feedback).
+            // feedback). (A frame with a twin is exported from the twin's close instead, outside
+            // the borrow; our exporters trace nothing of their own.)
             export(Some(local), frame.core, |core| {
                 frame.state.tag_baggage(&core.baggage_tags);
                 frame.state.take_record(end)
@@ -637,7 +646,8 @@ pub(crate) fn close(index: usize, panicked: bool) {
     }
 }
 
-/// Ends a future's frame, in place: a sampled one is timed and handed to its layer's exporter.
+/// Ends a future's frame, in place: a sampled one is timed and handed to its layer's exporter,
+/// or to its twin (which our layer reports when it closes).
 pub(crate) fn finish(frame: &mut Frame) {
     let twin = frame.twin.take();
     if !frame.is_sampled() {
@@ -647,7 +657,7 @@ pub(crate) fn finish(frame: &mut Frame) {
         return;
     }
     if let Some(twin) = twin {
-        if !twin.adopt(&mut frame.state) {
+        if !twin.adopt(&mut frame.state, frame.core) {
             // The twin is gone: what it recorded cannot be taken either.
             report_frame(frame);
         }
@@ -702,11 +712,13 @@ fn export(local: Option<&Local>, core_id: u64, build: impl FnOnce(&Core) -> Span
     });
     if let Some(core) = core {
         core.exporter.export(build(&core));
-        match local {
-            Some(local) => local.counts.ended(core_id),
-            None => crate::open_spans::ended(core_id),
-        }
-        remember(&core, false);
+        remember(&core);
+    }
+    // Ended either way: without its layer here (the future finished under another dispatcher)
+    // the record has nowhere to go, and the span is no longer open.
+    match local {
+        Some(local) => local.counts.ended(core_id),
+        None => crate::open_spans::ended(core_id),
     }
 }
 

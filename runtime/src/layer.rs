@@ -182,7 +182,8 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        // The twin of a frame (`subscriber.rs`): the frame's own ids, never reported.
+        // The twin of a frame (`subscriber.rs`): the frame's own ids; reported only once the
+        // frame has handed it its state.
         if let Some(inherited) = crate::frame::take_making_twin() {
             span.extensions_mut()
                 .insert(SpanState::twin(inherited, attrs.metadata()));

@@ -66,15 +66,23 @@ pub(crate) fn current_of(dispatch: &Dispatch) -> Option<Inherited> {
 /// when the twin closes — at once if the frame held the last handle, later if a handle was kept
 /// (a task still running, a stored `Span::current()`), so what is recorded through that handle
 /// until then is reported, as with a tracing span. What the twin had recorded is taken in first;
-/// `frame` is left with the twin's old state. `false` when the twin is gone (the frame then
-/// reports itself).
-pub(crate) fn hand_to_twin(dispatch: &Dispatch, id: &Id, frame: &mut SpanState) -> bool {
+/// `frame` is left with the twin's old state. With `hand_over` false (the twin belongs to
+/// another layer than the frame), only what the twin recorded is taken in and the frame reports
+/// itself. Returns whether the state was handed over.
+pub(crate) fn hand_to_twin(
+    dispatch: &Dispatch,
+    id: &Id,
+    frame: &mut SpanState,
+    hand_over: bool,
+) -> bool {
     let mut handed = false;
     edit_states(dispatch, id, States::This, &mut |twin| {
         if twin.is_twin() && !handed {
             frame.absorb_twin(twin);
-            std::mem::swap(twin, frame);
-            handed = true;
+            if hand_over {
+                std::mem::swap(twin, frame);
+                handed = true;
+            }
         }
     });
     handed

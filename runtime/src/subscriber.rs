@@ -8,8 +8,10 @@
 //! cannot change that answer (`current_span` is the subscriber's own method), so this wrapper
 //! does: when a frame is the innermost scope, `current_span` gives a registry span that is that
 //! frame's twin — made on the first ask, with the frame's ids — and the fast path costs nothing
-//! more until someone asks. What is recorded on the twin (fields, events) goes back into the
-//! frame's record when the call ends; the twin is never reported itself.
+//! more until someone asks. While the call runs, the twin is not a span of its own; when the call
+//! ends, the frame hands its state (with what was recorded on the twin) to the twin, and our
+//! layer reports the call when the twin closes — at once, or when the last handle someone kept
+//! is dropped, as with a tracing span.
 //!
 //! The fast path is offered only through this wrapper: a `TracedLayer` with
 //! [`fast_path(true)`](crate::TracedLayer::fast_path) in a subscriber that is not wrapped makes

@@ -230,6 +230,30 @@ fn a_task_holding_the_span_records_after_the_call_returned() {
     );
 }
 
+/// Library code that asks for the current span under another traced subscriber than the one
+/// the call is reported to.
+#[traced]
+fn asks_under_another_subscriber(other: &Capture) {
+    tracing::dispatcher::with_default(&other.dispatch(), library::event_on_current);
+}
+
+#[test]
+fn a_twin_made_by_another_subscriber_does_not_take_the_call_away() {
+    let capture = Capture::new();
+    let other = Capture::new();
+    capture.in_scope(|| asks_under_another_subscriber(&other));
+    // The call is reported where it was made, with what was recorded on the twin; the other
+    // subscriber reports nothing of it.
+    let call = capture.span("asks_under_another_subscriber");
+    assert!(
+        call.annotations
+            .iter()
+            .any(|annotation| annotation.message == "library event"),
+        "{call:#?}"
+    );
+    assert!(other.spans().is_empty(), "{:#?}", other.spans());
+}
+
 #[test]
 fn an_unsampled_call_keeps_its_trace_and_records_nothing() {
     let capture = Capture::new();

@@ -71,6 +71,9 @@ fn sync_exit_main() {
 async fn polled_again(id: u64) -> u64 {
     // Parked after this, so the shutdown meets the future's frame in a later poll.
     tokio::task::yield_now().await;
+    // Library code asks for the current span: the call's twin, the current span when the
+    // shutdown looks; it must not be reported as a span of its own (the call is).
+    let _current = traced_test_library::keep_current();
     let report = traced::shutdown();
     println!("open {}", report.open_spans);
     println!("unreachable {}", report.open_unreachable);

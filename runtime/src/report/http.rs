@@ -29,6 +29,8 @@ const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
 pub(crate) struct Sender {
     agent: Agent,
+    /// The endpoint's looked-up addresses, forgotten after a POST that got no answer.
+    lookups: super::resolve::Lookups,
     endpoint: String,
     headers: Vec<(HeaderName, HeaderValue)>,
     content_type: &'static str,
@@ -69,12 +71,14 @@ impl Sender {
             .max_idle_connections(2)
             .max_idle_connections_per_host(2)
             .build();
+        let (resolver, lookups) = super::resolve::ReporterResolver::new();
         Ok(Sender {
             agent: Agent::with_parts(
                 agent_config,
                 ureq::unversioned::transport::DefaultConnector::new(),
-                super::resolve::ReporterResolver::default(),
+                resolver,
             ),
+            lookups,
             endpoint: config.endpoint.to_owned(),
             headers,
             content_type: config.content_type,
@@ -102,7 +106,11 @@ impl Sender {
         }
         let mut response = match request.send(body) {
             Ok(response) => response,
-            Err(error) => return classify_error(&error),
+            Err(error) => {
+                // No answer: the collector may have moved, so look its name up again next time.
+                self.lookups.forget();
+                return classify_error(&error);
+            }
         };
         let status = response.status().as_u16();
         let retry_after = response

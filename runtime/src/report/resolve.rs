@@ -7,11 +7,12 @@
 //! the export benchmark's reporter thread: a `clone3` for every POST). This resolver answers an
 //! IP address at once, and keeps a host name's addresses for [`KEEP`] (the JVM's default for
 //! successful lookups), looking the name up through ureq's resolver, timeout and all, when they
-//! are older or when none is kept.
+//! are older or when none is kept, and again after any POST that failed short of an answer
+//! (the collector may have moved: [`Lookups::forget`]).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -26,7 +27,31 @@ pub(crate) const KEEP: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub(crate) struct ReporterResolver {
     lookup: DefaultResolver,
-    kept: Mutex<Option<Kept>>,
+    kept: Lookups,
+}
+
+/// The lookup a [`ReporterResolver`] keeps, shared with the sender that can forget it.
+#[derive(Clone, Default)]
+pub(crate) struct Lookups(Arc<Mutex<Option<Kept>>>);
+
+impl Lookups {
+    /// Drops the kept addresses: the next POST looks the host up again.
+    pub(crate) fn forget(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Kept>> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+impl ReporterResolver {
+    /// The resolver, and a handle on what it keeps.
+    pub(crate) fn new() -> (ReporterResolver, Lookups) {
+        let resolver = ReporterResolver::default();
+        let lookups = resolver.kept.clone();
+        (resolver, lookups)
+    }
 }
 
 /// The last lookup: which host and port, its answer, and when.
@@ -59,10 +84,7 @@ impl Resolver for ReporterResolver {
             return Ok(addresses);
         }
         let host_and_port = format!("{host}:{port}");
-        let mut kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut kept = self.kept.lock();
         if let Some(kept) = kept
             .as_ref()
             .filter(|kept| kept.host_and_port == host_and_port && kept.at.elapsed() < KEEP)
@@ -147,10 +169,14 @@ mod tests {
         let first = resolver.resolve(&uri, &config, timeout()).unwrap();
         assert!(first.iter().all(|address| address.port() == 9411));
         assert!(first.iter().all(|address| address.ip().is_loopback()));
-        let kept_at = resolver.kept.lock().unwrap().as_ref().unwrap().at;
+        let kept_at = resolver.kept.lock().as_ref().unwrap().at;
         let second = resolver.resolve(&uri, &config, timeout()).unwrap();
         assert_eq!(first.len(), second.len());
         // The second answer came from what was kept: no new lookup was made.
-        assert_eq!(resolver.kept.lock().unwrap().as_ref().unwrap().at, kept_at);
+        assert_eq!(resolver.kept.lock().as_ref().unwrap().at, kept_at);
+        // Forgotten after a failed POST: the next one looks up again.
+        resolver.kept.forget();
+        resolver.resolve(&uri, &config, timeout()).unwrap();
+        assert!(resolver.kept.lock().as_ref().unwrap().at > kept_at);
     }
 }

@@ -24,7 +24,8 @@ pub struct ShutdownReport {
     /// those of the thread that shut down (see [`shutdown`](super::shutdown)).
     pub open_spans: u64,
     /// Sampled spans still open at the shutdown that it could not reach to report: open on
-    /// other threads, or in futures parked in an executor. Counted exactly, not exported.
+    /// other threads, in futures parked in an executor, or kept open by a handle (a call's span
+    /// that a task still holds, a span made but never entered). Counted, not exported.
     pub open_unreachable: u64,
 }
 
@@ -116,8 +117,8 @@ impl Installed {
         if report.open_unreachable > 0 {
             eprintln!(
                 "traced: shutdown: {} span(s) still open on other threads or in waiting futures \
-                 are not reported (their data is out of this thread's reach); end them before \
-                 shutting down to have them exported",
+                 are not reported (their data is out of this thread's reach, or a handle keeps \
+                 them open); end them before shutting down to have them exported",
                 report.open_unreachable
             );
         }

@@ -87,9 +87,10 @@ pub fn layer() -> (TracedLayer, TracingGuard) {
 /// Spans still open on the calling thread — its `#[traced]` calls under way, its current span
 /// and that span's ancestors — are reported first, ended at the shutdown with the tag
 /// `open_at_shutdown=true` and an annotation `open at shutdown`, and counted in
-/// [`ShutdownReport::open_spans`] and on stderr. Spans open on other threads or in futures
-/// parked in an executor cannot be reached (their data belongs to another thread): they are
-/// counted in [`ShutdownReport::open_unreachable`] and on stderr, not exported.
+/// [`ShutdownReport::open_spans`] and on stderr. Spans open on other threads, in futures parked
+/// in an executor, or kept open by a handle (a call's span a task still holds) cannot be
+/// reached: they are counted in [`ShutdownReport::open_unreachable`] and on stderr, not
+/// exported.
 ///
 /// ```
 /// // With nothing installed there is nothing to deliver.

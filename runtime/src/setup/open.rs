@@ -47,7 +47,9 @@ pub(super) fn report_open(core_id: u64, exporter: &dyn Exporter) -> u64 {
             return;
         };
         crate::lookup::edit_states(dispatch, id, crate::lookup::States::Scope, &mut |state| {
-            if state.context.sampling.is_sampled() {
+            // A frame's twin is not a span while its frame is open: the frame was reported
+            // above. (A twin that took over a finished frame is no longer marked as one.)
+            if state.context.sampling.is_sampled() && !state.is_twin() {
                 state.mark_open_at_shutdown();
                 records.push(state.take_record(end));
                 state.context.sampling = Sampling::Deny;

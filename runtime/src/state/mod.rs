@@ -67,8 +67,8 @@ struct Details {
     peer: PeerFields,
     /// The caller's W3C `tracestate`, on the root that continues its trace.
     trace_state: Option<Arc<str>>,
-    /// A registry span standing for a `#[traced]` frame (`subscriber.rs`): never reported; what
-    /// is recorded on it goes back to the frame.
+    /// A registry span standing for a `#[traced]` frame (`subscriber.rs`) while the frame is
+    /// open: not reported as such; when the frame ends, its state replaces this one.
     twin: bool,
     /// The baggage of the span (its parent's, and what was set on it): see `state/baggage.rs`.
     baggage: Baggage,
@@ -186,7 +186,8 @@ impl SpanState {
         (self.context, self.service.clone(), self.baggage().cloned())
     }
 
-    /// The state of a frame's twin: the frame's own ids, never reported (see `subscriber.rs`).
+    /// The state of a frame's twin: the frame's own ids, not reported while it is a twin (see
+    /// `subscriber.rs`).
     pub(crate) fn twin(
         (context, service, baggage): Inherited,
         meta: &'static Metadata<'static>,
@@ -197,7 +198,7 @@ impl SpanState {
         state
     }
 
-    /// Whether this is a frame's twin, which is not reported.
+    /// Whether this is a frame's twin whose frame is still open, which is not reported.
     pub(crate) fn is_twin(&self) -> bool {
         self.details.as_ref().is_some_and(|details| details.twin)
     }

@@ -83,7 +83,7 @@ impl Details {
             trace_state,
             // Reported through the tags it was copied to (`SpanState::tag_baggage`), if any.
             baggage: _,
-            // Twins are never reported.
+            // A twin is reported only once its frame's state replaced it (no longer a twin).
             twin: _,
         } = self;
         if let Some(name) = name {
