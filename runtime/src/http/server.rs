@@ -362,7 +362,18 @@ impl<S> ServerService<S> {
             }
         };
         let incoming = propagator.extract_incoming(request.headers());
-        // One field list for both parents; `Empty` fields are filled in below and on completion.
+        // Known before the span is made, so given to it rather than recorded after: each
+        // `record` is a lookup of the span in the registry.
+        let service_name = config.service_name.as_deref();
+        let authority = authority(request);
+        let server_address = authority.as_ref().map(|authority| authority.host());
+        let server_port = authority
+            .as_ref()
+            .and_then(|authority| authority.port_u16());
+        let client = client_address(request);
+        let client_address = client.map(|address| tracing::field::display(address.ip()));
+        let client_port = client.map(|address| address.port());
+        // One field list for both parents; `Empty` fields are recorded on completion.
         macro_rules! server_span {
             ($($parent:tt)*) => {
                 tracing::info_span!(
@@ -371,16 +382,16 @@ impl<S> ServerService<S> {
                     "http.server",
                     otel.name = name.as_str(),
                     otel.kind = "server",
-                    service.name = Empty,
+                    service.name = service_name,
                     { semconv::HTTP_REQUEST_METHOD } = method,
                     { semconv::HTTP_ROUTE } = route,
                     { semconv::URL_PATH } = path,
                     { semconv::URL_QUERY } = query,
                     { semconv::URL_SCHEME } = request.uri().scheme_str(),
-                    { semconv::SERVER_ADDRESS } = Empty,
-                    { semconv::SERVER_PORT } = Empty,
-                    { semconv::CLIENT_ADDRESS } = Empty,
-                    { semconv::CLIENT_PORT } = Empty,
+                    { semconv::SERVER_ADDRESS } = server_address,
+                    { semconv::SERVER_PORT } = server_port,
+                    { semconv::CLIENT_ADDRESS } = client_address,
+                    { semconv::CLIENT_PORT } = client_port,
                     { semconv::USER_AGENT_ORIGINAL } = user_agent.as_deref(),
                     { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
                     { semconv::ERROR } = Empty,
@@ -428,16 +439,6 @@ impl<S> ServerService<S> {
             },
         };
         crate::baggage::attach(&span, &propagator.extract_baggage(request.headers()));
-        if let Some(name) = &config.service_name {
-            span.record("service.name", &**name);
-        }
-        if let Some(authority) = authority(request) {
-            span.record(semconv::SERVER_ADDRESS, authority.host());
-            if let Some(port) = authority.port_u16() {
-                span.record(semconv::SERVER_PORT, port);
-            }
-        }
-        record_client(&span, request);
         let trace_state = incoming.filter(|incoming| incoming.trace_state.is_some());
         (span, trace_state)
     }
@@ -478,21 +479,20 @@ fn matched_path<B>(_request: &Request<B>) -> Option<&str> {
     None
 }
 
+/// The peer's address, when axum's `ConnectInfo` says it.
 #[cfg(feature = "axum")]
-fn record_client<B>(span: &Span, request: &Request<B>) {
+fn client_address<B>(request: &Request<B>) -> Option<std::net::SocketAddr> {
     use axum::extract::ConnectInfo;
-    use std::net::SocketAddr;
-    if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        span.record(
-            semconv::CLIENT_ADDRESS,
-            tracing::field::display(address.ip()),
-        );
-        span.record(semconv::CLIENT_PORT, address.port());
-    }
+    request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(address)| *address)
 }
 
 #[cfg(not(feature = "axum"))]
-fn record_client<B>(_span: &Span, _request: &Request<B>) {}
+fn client_address<B>(_request: &Request<B>) -> Option<std::net::SocketAddr> {
+    None
+}
 
 /// The host and port the client addressed: the URI's authority (HTTP/2, absolute form), else
 /// `Host`.
