@@ -46,9 +46,11 @@ fn handle_request(port: u64) {
     std::process::exit(0);
 }
 
-/// Runs on another thread until the process ends.
-#[traced]
-fn background_job() {
+/// Runs on another thread until the process ends. Says it started from inside its own span, so
+/// the shutdown cannot come before the span is open.
+#[traced(skip(started))]
+fn background_job(started: std::sync::mpsc::Sender<()>) {
+    started.send(()).expect("the main thread waits");
     loop {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -58,10 +60,7 @@ fn sync_exit_main() {
     let _guard = traced::init();
     let (started_tx, started) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        tracing::info_span!("background_thread").in_scope(|| {
-            started_tx.send(()).expect("the main thread waits");
-            background_job();
-        })
+        tracing::info_span!("background_thread").in_scope(|| background_job(started_tx))
     });
     started.recv().expect("the background job started");
     serve(8080);
