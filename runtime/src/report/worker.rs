@@ -124,7 +124,6 @@ impl Worker {
                 return;
             }
             let bytes: usize = running.estimates[..count].iter().sum();
-            let finished: Vec<SpanRecord> = running.taken.drain(..count).collect();
             let mut state = self.shared.lock();
             if state.abandoned {
                 return;
@@ -146,7 +145,9 @@ impl Worker {
             }
             drop(state);
             self.shared.progress.notify_all();
-            drop(finished);
+            // Dropped in place, after the lock: moving them out first copied every record of
+            // the batch (512 × 336 bytes) into a new vector.
+            running.taken.drain(..count);
             self.warn_if_due(running);
         }
     }
