@@ -324,6 +324,13 @@ pub struct Row {
     pub rate: Option<u64>,
     /// How long the cell generated.
     pub cell: Duration,
+    /// How many times the cell ran (the row is the run with the median CPU per call).
+    pub runs: usize,
+    /// The lowest and highest CPU ns per call over the runs.
+    pub cpu_range: (f64, f64),
+    /// Whether every run's delivered + dropped-and-counted equalled its generated (only for a
+    /// stack that counts).
+    pub every_run_exact: Option<bool>,
     /// What the child measured.
     pub outcome: Outcome,
     /// Spans the sink counted.
@@ -335,26 +342,81 @@ pub struct Row {
 impl Row {
     /// Whether delivered + dropped-and-counted equals generated (only for a stack that counts).
     pub fn accounted(&self) -> Option<bool> {
+        self.every_run_exact
+    }
+
+    fn this_run_exact(&self) -> Option<bool> {
         let dropped = self.outcome.dropped?;
         Some(self.delivered + dropped == self.outcome.generated)
     }
 }
 
+/// Runs of each traced and fastrace cell; the thread clock per call varies by up to a third
+/// between runs of one binary on this shared 2-core machine (a cell's threads land on busy or
+/// idle cores, and the reporter on one or the other), so one run decides nothing. The runs are
+/// interleaved (every cell once, then again) so a slow minute of the machine touches each cell
+/// once at most.
+pub const RUNS: usize = 3;
+
+/// Keeps the median run by CPU per call of each cell, with the range and whether every run was
+/// accounted exactly.
+fn median_runs(mut runs: Vec<Row>) -> Row {
+    runs.sort_by(|a, b| {
+        a.outcome
+            .cpu_per_call()
+            .total_cmp(&b.outcome.cpu_per_call())
+    });
+    let every_run_exact = runs
+        .iter()
+        .map(Row::this_run_exact)
+        .try_fold(true, |all, exact| exact.map(|exact| all && exact));
+    let cpu_range = (
+        runs[0].outcome.cpu_per_call(),
+        runs[runs.len() - 1].outcome.cpu_per_call(),
+    );
+    let count = runs.len();
+    let mut median = runs.swap_remove(count / 2);
+    median.runs = count;
+    median.cpu_range = cpu_range;
+    median.every_run_exact = every_run_exact;
+    median
+}
+
 /// Runs every cell for `cell` (the report uses [`CELL`]), each in a child process
 /// (`<exe> threads-child ...`) against a fresh sink.
+/// A cell of the table: stack, paced rate (`None` flat out) and threads.
+type CellKey = (ExportStack, Option<u64>, usize);
+
+/// The targets compare traced with fastrace, so those cells run [`RUNS`] times; the
+/// tracing-opentelemetry rows, shown for scale, once.
 pub fn measure(cell: Duration) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for stack in STACKS {
-        for rate in [None, Some(PACED_TOTAL_RATE)] {
-            for threads in THREADS {
-                match measure_cell(stack, threads, rate, cell) {
-                    Ok(row) => rows.push(row),
-                    Err(error) => eprintln!("threads {} ×{threads} failed: {error}", stack.id()),
+    let mut runs: Vec<(CellKey, Vec<Row>)> = Vec::new();
+    for run in 0..RUNS {
+        for stack in STACKS {
+            if run > 0 && stack == ExportStack::Otel {
+                continue;
+            }
+            for rate in [None, Some(PACED_TOTAL_RATE)] {
+                for threads in THREADS {
+                    let row = match measure_cell(stack, threads, rate, cell) {
+                        Ok(row) => row,
+                        Err(error) => {
+                            eprintln!("threads {} ×{threads} failed: {error}", stack.id());
+                            continue;
+                        }
+                    };
+                    let key = (stack, rate, threads);
+                    match runs.iter_mut().find(|(cell, _)| *cell == key) {
+                        Some((_, rows)) => rows.push(row),
+                        None => runs.push((key, vec![row])),
+                    }
                 }
             }
         }
     }
-    rows
+    runs.into_iter()
+        .map(|(_, rows)| median_runs(rows))
+        .collect()
 }
 
 fn measure_cell(
@@ -383,14 +445,20 @@ fn measure_cell(
     let outcome = crate::child::outcome(&mut command, Outcome::from_json)?;
     // The child has exited; only a request still being read can arrive now.
     let counts = sink.settle(Duration::from_millis(300), Duration::from_secs(5));
-    Ok(Row {
+    let cpu = outcome.cpu_per_call();
+    let mut row = Row {
         stack,
         rate,
         cell,
+        runs: 1,
+        cpu_range: (cpu, cpu),
+        every_run_exact: None,
         outcome,
         delivered: counts.spans,
         bad_requests: counts.bad_requests,
-    })
+    };
+    row.every_run_exact = row.this_run_exact();
+    Ok(row)
 }
 
 /// The child's side: `threads-child <stack> <threads> <flat|rate> <secs> <url>`; prints the
@@ -435,7 +503,9 @@ pub fn render(rows: &[Row]) -> String {
          the generator threads' own CPU time (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, summed) \
          over the spans they made, so waiting for a core does not count but contention does; \
          calls/s is all threads' spans over the wall time. Ratios are to the same stack and mode \
-         at one thread.\n",
+         at one thread. The traced and fastrace cells ran {RUNS} times, interleaved; each row is \
+         the run with the median CPU per call, with the range over the runs in brackets, and \
+         its accounting is exact only if every run's was.\n",
         rows.first().map_or(CELL, |row| row.cell).as_secs_f64(),
         PACED_TOTAL_RATE / 1000
     );
@@ -493,10 +563,15 @@ pub fn render(rows: &[Row]) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {threads} | {:.0} | {} | {:.2}M | {} | {:.0}% | {accounting} |",
+                    "| {} | {} | {threads} | {:.0}{} | {} | {:.2}M | {} | {:.0}% | {accounting} |",
                     label(stack),
                     rate.map_or("flat out".to_owned(), |rate| format!("{}k/s", rate / 1000)),
                     outcome.cpu_per_call(),
+                    if row.runs > 1 {
+                        format!(" ({:.0}–{:.0})", row.cpu_range.0, row.cpu_range.1)
+                    } else {
+                        String::new()
+                    },
                     ratio(
                         outcome.cpu_per_call(),
                         one.map(|row| row.outcome.cpu_per_call())
