@@ -382,12 +382,11 @@ fn median_runs(mut runs: Vec<Row>) -> Row {
     median
 }
 
-/// Runs every cell for `cell` (the report uses [`CELL`]), each in a child process
-/// (`<exe> threads-child ...`) against a fresh sink.
 /// A cell of the table: stack, paced rate (`None` flat out) and threads.
 type CellKey = (ExportStack, Option<u64>, usize);
 
-/// The targets compare traced with fastrace, so those cells run [`RUNS`] times; the
+/// Runs every cell for `cell` (the report uses [`CELL`]), each in a child process
+/// (`<exe> threads-child ...`) against a fresh sink. The targets compare traced with fastrace, so those cells run [`RUNS`] times; the
 /// tracing-opentelemetry rows, shown for scale, once.
 pub fn measure(cell: Duration) -> Vec<Row> {
     let mut runs: Vec<(CellKey, Vec<Row>)> = Vec::new();
