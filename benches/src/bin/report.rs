@@ -1051,18 +1051,8 @@ fn targets(results: &Results) -> Vec<String> {
     let mut line = |text: String, met: Option<bool>| {
         lines.push(format!("- {}: {text}", verdict(met)));
     };
-    for id in ["zipkin_json", "otlp_protobuf"] {
-        if let Some(row) = results.encoders.iter().find(|row| row.id == id) {
-            line(
-                format!(
-                    "encoding ≤ 1,000 instructions per span, {}: {}",
-                    row.label,
-                    row.instructions
-                        .map_or("–".to_owned(), |n| format!("{n:.0}"))
-                ),
-                row.instructions.map(|n| n <= 1000.0),
-            );
-        }
+    for (text, met) in encoding_targets(results, "encoding") {
+        line(text, met);
     }
     let traced_flat = results.export(TRACED_SAMPLED, None);
     let traced_paced = results.export(TRACED_SAMPLED, Some(PACED_RATE));
@@ -1170,19 +1160,7 @@ fn issue19_targets(results: &Results) -> Vec<(String, Option<bool>)> {
         ),
         ours.zip(theirs).map(|(a, b)| a.round() <= b.round()),
     ));
-    for id in ["zipkin_json", "otlp_protobuf"] {
-        if let Some(row) = results.encoders.iter().find(|row| row.id == id) {
-            lines.push((
-                format!(
-                    "reporter's encoding ≤ 1,000 instructions per span, {}: {}",
-                    row.label,
-                    row.instructions
-                        .map_or("–".to_owned(), |n| format!("{n:.0}"))
-                ),
-                row.instructions.map(|n| n <= 1000.0),
-            ));
-        }
-    }
+    lines.extend(encoding_targets(results, "reporter's encoding"));
     let flat = results.export(TRACED_SAMPLED, None);
     let fastrace_flat = results.export("fastrace_zipkin", None);
     lines.push((
@@ -1351,4 +1329,24 @@ fn machine() -> String {
         "Date: {date}. Machine: {cpus} CPUs ({model}), {rustc}. Load average at the end \
          (other work on the machine skews the numbers): {load}; the report ran at niceness {nice}."
     )
+}
+
+/// The encoding target (≤ 1,000 instructions per span) for Zipkin JSON and OTLP protobuf, as
+/// (what, met), each line starting with `what`.
+fn encoding_targets(results: &Results, what: &str) -> Vec<(String, Option<bool>)> {
+    ["zipkin_json", "otlp_protobuf"]
+        .into_iter()
+        .filter_map(|id| results.encoders.iter().find(|row| row.id == id))
+        .map(|row| {
+            (
+                format!(
+                    "{what} ≤ 1,000 instructions per span, {}: {}",
+                    row.label,
+                    row.instructions
+                        .map_or("–".to_owned(), |n| format!("{n:.0}"))
+                ),
+                row.instructions.map(|n| n <= 1000.0),
+            )
+        })
+        .collect()
 }
