@@ -340,7 +340,8 @@ pub struct Row {
 }
 
 impl Row {
-    /// Whether delivered + dropped-and-counted equals generated (only for a stack that counts).
+    /// Whether delivered + dropped-and-counted equalled generated in every run of the cell
+    /// (only for a stack that counts).
     pub fn accounted(&self) -> Option<bool> {
         self.every_run_exact
     }
@@ -386,8 +387,8 @@ fn median_runs(mut runs: Vec<Row>) -> Row {
 type CellKey = (ExportStack, Option<u64>, usize);
 
 /// Runs every cell for `cell` (the report uses [`CELL`]), each in a child process
-/// (`<exe> threads-child ...`) against a fresh sink. The targets compare traced with fastrace, so those cells run [`RUNS`] times; the
-/// tracing-opentelemetry rows, shown for scale, once.
+/// (`<exe> threads-child ...`) against a fresh sink. The targets compare traced with fastrace,
+/// so those cells run [`RUNS`] times; the tracing-opentelemetry rows, shown for scale, once.
 pub fn measure(cell: Duration) -> Vec<Row> {
     let mut runs: Vec<(CellKey, Vec<Row>)> = Vec::new();
     for run in 0..RUNS {
