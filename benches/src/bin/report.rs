@@ -476,9 +476,16 @@ fn profile(args: &[String]) {
         report_loop_time(started, iters);
         return;
     }
+    // Kept alive for the loop: `traced_http` reports to it.
+    let sink = (stack == "traced_http")
+        .then(|| traced_benches::sink::Sink::start_discarding().expect("a loopback port"));
+    let http = sink
+        .as_ref()
+        .map(|sink| stacks::TracedHttp::new(&sink.url()));
     let parent = match stack {
         "bare" | "instrument_nosub" | "traced_nosub" => Parent::Nothing,
         "traced_noop" => Parent::Traced(stacks::traced_counting(true).0),
+        "traced_http" => Parent::Traced(http.as_ref().map(|http| http.dispatch.clone()).unwrap()),
         "traced_unsampled" => Parent::Traced(stacks::traced_counting(false).0),
         "registry" => Parent::Tracing(stacks::registry_only()),
         "registry_empty_layer" => Parent::Tracing(stacks::registry_empty_layer()),

@@ -1,6 +1,7 @@
 //! The bounded queue between instrumented threads and the reporter's thread.
 //!
-//! A `Mutex<VecDeque>` rather than a channel: a push holds the lock for a few nanoseconds and
+//! A `Mutex<VecDeque>` rather than a channel: spans arrive in batches from the threads' own
+//! buffers (`thread_buffer.rs`), a hand-in holds the lock for a few nanoseconds per span and
 //! never makes a system call (the worker is only woken when a batch is full, not per span), the
 //! bound counts both spans and estimated bytes, and the worker takes the whole queue in one swap.
 //! The counters live under the same lock, so every snapshot of them balances exactly.
@@ -33,9 +34,17 @@ pub(crate) struct Shared {
 }
 
 pub(crate) struct State {
-    /// Spans waiting for the worker.
-    pub(crate) queue: VecDeque<SpanRecord>,
-    /// Estimated bytes of `queue` alone: the early-wake trigger.
+    /// Spans waiting for the worker that came one by one.
+    queue: VecDeque<SpanRecord>,
+    /// Spans waiting for the worker that came as a thread's batch, each batch kept whole: it
+    /// is moved in and out as one vector, never span by span, on the threads that end spans.
+    segments: Vec<Vec<SpanRecord>>,
+    /// Spans in `queue` and `segments`.
+    waiting: usize,
+    /// Emptied segment vectors, kept for their capacity: a thread handing in a batch gets one
+    /// back, so neither side allocates once warm.
+    spare: Vec<Vec<SpanRecord>>,
+    /// Estimated bytes of the waiting spans alone: the early-wake trigger.
     pub(crate) queue_bytes: usize,
     /// Spans accepted and not finished: in `queue` or in the worker's hands. This is what the
     /// bound applies to, so memory stays bounded while a batch is retried.
@@ -60,6 +69,9 @@ impl Shared {
         Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                segments: Vec::new(),
+                waiting: 0,
+                spare: Vec::new(),
                 queue_bytes: 0,
                 held_spans: 0,
                 held_bytes: 0,
@@ -100,38 +112,137 @@ impl Shared {
             .0
     }
 
-    /// Queues `span`, or drops it when the queue is full or closed (the refusal is counted).
-    /// Returns whether it was queued. Never blocks beyond the short lock.
-    pub(crate) fn push(&self, span: SpanRecord) -> bool {
-        let size = estimate_bytes(&span);
-        let limits = self.limits;
+    /// Closes the queue: from now on every span is refused and counted.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+    }
+
+    /// Queues one span, or drops it when the queue is full or closed (the refusal is counted),
+    /// freeing it outside the lock. Returns whether it was queued.
+    pub(crate) fn push_one(&self, span: SpanRecord, size: usize) -> bool {
         let mut state = self.lock();
-        state.counters.exported += 1;
-        if state.closed
-            || state.held_spans >= limits.max_spans
-            || state.held_bytes.saturating_add(size) > limits.max_bytes
-        {
-            state.counters.refused += 1;
+        if !state.admit(size, self.limits) {
             drop(state);
-            // Freed after the lock is released.
             drop(span);
             return false;
         }
-        state.counters.queued += 1;
-        state.held_spans += 1;
-        state.held_bytes += size;
-        let bytes_before = state.queue_bytes;
-        state.queue_bytes += size;
         state.queue.push_back(span);
-        let batch_full = state.queue.len() == limits.batch_spans
-            || (bytes_before < limits.batch_bytes && state.queue_bytes >= limits.batch_bytes);
-        if batch_full && state.worker_waiting {
+        state.waiting += 1;
+        self.wake_if_batch_full(state);
+        true
+    }
+
+    /// Queues a thread's `batch` under one lock, as one segment. Its spans are admitted in
+    /// order while they fit the bounds; from the first that does not, the rest of the batch is
+    /// refused (and counted), and freed outside the lock. Leaves the batch empty, its vector
+    /// replaced by a spare one.
+    pub(crate) fn hand_in(&self, batch: &mut Batch) {
+        let total = batch.spans.len();
+        if total == 0 {
+            return;
+        }
+        let mut state = self.lock();
+        let mut accepted = 0;
+        while accepted < total && state.admit(batch.sizes[accepted], self.limits) {
+            accepted += 1;
+        }
+        if accepted < total {
+            // The first refused span was counted by `admit`; the rest of the batch with it.
+            let rest = (total - accepted - 1) as u64;
+            state.counters.exported += rest;
+            state.counters.refused += rest;
+            drop(state);
+            batch.spans.truncate(accepted);
+            if accepted == 0 {
+                batch.sizes.clear();
+                batch.bytes = 0;
+                return;
+            }
+            state = self.lock();
+        }
+        let spare = state
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(total));
+        let segment = std::mem::replace(&mut batch.spans, spare);
+        state.segments.push(segment);
+        state.waiting += accepted;
+        batch.sizes.clear();
+        batch.bytes = 0;
+        self.wake_if_batch_full(state);
+    }
+
+    /// Wakes the worker if the queue holds a full batch and it is waiting for one.
+    fn wake_if_batch_full(&self, mut state: MutexGuard<'_, State>) {
+        if state.batch_ready(self.limits) && state.worker_waiting {
             state.worker_waiting = false;
             drop(state);
             self.work.notify_one();
         }
+    }
+}
+
+/// Emptied segment vectors kept for reuse; more are freed (a burst from many threads).
+const MAX_SPARE: usize = 256;
+
+impl State {
+    /// Counts a span handed to the queue and whether its `size` fits the bounds; a span that
+    /// fits is counted as held (the caller queues it), one that does not as refused.
+    fn admit(&mut self, size: usize, limits: Limits) -> bool {
+        self.counters.exported += 1;
+        if self.closed
+            || self.held_spans >= limits.max_spans
+            || self.held_bytes.saturating_add(size) > limits.max_bytes
+        {
+            self.counters.refused += 1;
+            return false;
+        }
+        self.counters.queued += 1;
+        self.held_spans += 1;
+        self.held_bytes += size;
+        self.queue_bytes += size;
         true
     }
+
+    /// Whether the waiting spans fill a batch.
+    pub(crate) fn batch_ready(&self, limits: Limits) -> bool {
+        self.waiting >= limits.batch_spans || self.queue_bytes >= limits.batch_bytes
+    }
+
+    /// Spans waiting for the worker.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    /// Takes every waiting span: the single ones into `queue`, the segments into `segments`
+    /// (both must be empty; `segments` may hold emptied vectors, which are kept as spares).
+    pub(crate) fn take_waiting(
+        &mut self,
+        queue: &mut VecDeque<SpanRecord>,
+        segments: &mut Vec<Vec<SpanRecord>>,
+    ) {
+        let room = MAX_SPARE.saturating_sub(self.spare.len());
+        self.spare.extend(
+            segments
+                .drain(..)
+                .filter(|segment| segment.is_empty())
+                .take(room),
+        );
+        std::mem::swap(&mut self.queue, queue);
+        std::mem::swap(&mut self.segments, segments);
+        self.waiting = 0;
+        self.queue_bytes = 0;
+    }
+}
+
+/// Spans handed to the queue together (from one thread's buffer), with their sizes.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) spans: Vec<SpanRecord>,
+    /// `estimate_bytes` of each span, computed once where it ended.
+    pub(crate) sizes: Vec<usize>,
+    pub(crate) bytes: usize,
 }
 
 /// The memory a queued span holds, from its sizes alone (no allocator calls): the record, its
@@ -178,6 +289,11 @@ pub(crate) fn estimate_bytes(span: &SpanRecord) -> usize {
 mod tests {
     use super::*;
 
+    fn push(shared: &Shared, span: SpanRecord) -> bool {
+        let size = estimate_bytes(&span);
+        shared.push_one(span, size)
+    }
+
     fn limits(max_spans: usize, max_bytes: usize) -> Limits {
         Limits {
             max_spans,
@@ -190,7 +306,9 @@ mod tests {
     #[test]
     fn the_span_bound_refuses_and_counts() {
         let shared = Shared::new(limits(3, usize::MAX));
-        let results: Vec<bool> = (0..5).map(|_| shared.push(SpanRecord::default())).collect();
+        let results: Vec<bool> = (0..5)
+            .map(|_| push(&shared, SpanRecord::default()))
+            .collect();
         assert_eq!(results, [true, true, true, false, false]);
         let stats = shared.lock().counters.snapshot();
         assert_eq!((stats.exported, stats.queued, stats.dropped), (5, 3, 2));
@@ -205,7 +323,7 @@ mod tests {
         };
         assert!(estimate_bytes(&huge) > 1 << 20);
         let shared = Shared::new(limits(1000, 3 << 20));
-        let accepted = (0..10).filter(|_| shared.push(huge.clone())).count();
+        let accepted = (0..10).filter(|_| push(&shared, huge.clone())).count();
         assert_eq!(accepted, 2);
         assert!(shared.lock().held_bytes <= 3 << 20);
     }
@@ -213,8 +331,8 @@ mod tests {
     #[test]
     fn a_closed_queue_refuses_everything() {
         let shared = Shared::new(limits(10, usize::MAX));
-        shared.lock().closed = true;
-        assert!(!shared.push(SpanRecord::default()));
+        shared.close();
+        assert!(!push(&shared, SpanRecord::default()));
         assert_eq!(shared.lock().counters.snapshot().dropped, 1);
     }
 

@@ -12,10 +12,13 @@ use super::http::Outcome;
 use super::queue::{estimate_bytes, Shared};
 use super::retry::Backoff;
 use super::stats::{Warner, WARN_INTERVAL};
+use super::thread_buffer::ThreadBuffers;
 use super::transport::Transport;
 
 pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
+    /// The threads' buffers in front of `shared`, collected each time the worker wakes.
+    pub(crate) buffers: Arc<ThreadBuffers>,
     pub(crate) transport: Transport,
     pub(crate) encoding: Encoding,
     /// Compression asked for: a gzipped body for HTTP, compressed record batches for Kafka.
@@ -53,6 +56,7 @@ impl Worker {
         let _quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
         let mut state = Running {
             taken: VecDeque::new(),
+            segments: Vec::new(),
             estimates: Vec::new(),
             body: Vec::new(),
             compressed: Vec::new(),
@@ -68,38 +72,40 @@ impl Worker {
     fn main_loop(&self, running: &mut Running) {
         let mut next_tick = Instant::now() + self.schedule_delay;
         loop {
+            // What the threads' buffers hold joins the queue before the worker looks at it.
+            self.buffers.collect();
             let mut state = self.shared.lock();
-            loop {
-                if state.abandoned {
-                    return;
-                }
-                let batch_ready =
-                    state.queue.len() >= self.batch_spans || state.queue_bytes >= self.batch_bytes;
-                let now = Instant::now();
-                if state.deadline.is_some() || state.flush_wanted || batch_ready || now >= next_tick
-                {
-                    break;
-                }
+            if state.abandoned {
+                return;
+            }
+            let batch_ready = state.batch_ready(self.shared.limits);
+            let now = Instant::now();
+            if state.deadline.is_none() && !state.flush_wanted && !batch_ready && now < next_tick {
                 state.worker_waiting = true;
-                state = self
+                let (mut state, _) = self
                     .shared
                     .work
                     .wait_timeout(state, next_tick - now)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .0;
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 state.worker_waiting = false;
+                // Woken or timed out: collect again before deciding.
+                continue;
             }
             let last_round = state.deadline.is_some();
             state.flush_wanted = false;
-            std::mem::swap(&mut state.queue, &mut running.taken);
-            state.queue_bytes = 0;
+            state.take_waiting(&mut running.taken, &mut running.segments);
             drop(state);
+            // The threads' batches join the single spans here, on the worker's thread: they
+            // were moved as whole vectors on theirs.
+            for segment in &mut running.segments {
+                running.taken.extend(segment.drain(..));
+            }
             next_tick = Instant::now() + self.schedule_delay;
 
             self.send_taken(running);
             self.warn_if_due(running);
-            // Shutdown closes the queue when it sets the deadline, so after this round's take
-            // nothing new can arrive.
+            // Shutdown closes the queue (and collects the threads' buffers) before it sets the
+            // deadline, so after this round's take nothing new can arrive.
             if last_round {
                 return;
             }
@@ -325,6 +331,8 @@ impl Worker {
 /// The worker's buffers, reused from batch to batch.
 struct Running {
     taken: VecDeque<SpanRecord>,
+    /// The threads' batches taken with `taken`; emptied into it, then given back as spares.
+    segments: Vec<Vec<SpanRecord>>,
     /// The queue's estimate of each span of the batch being sent, as it was counted.
     estimates: Vec<usize>,
     body: Vec<u8>,
