@@ -288,6 +288,18 @@ pub(crate) fn innermost_unsampled() -> Option<SpanContext> {
         .flatten()
 }
 
+/// Whether the innermost frame is unsampled (`innermost_unsampled`), for a synchronous call
+/// deciding to skip its span.
+///
+/// Not inlined, and a `bool` in a register: with the thread-local lookup inlined into every
+/// traced function, each kept one more register, saved and restored on its disabled path too
+/// (18 instructions with no subscriber against `tracing::instrument`'s 16; callgrind, `report
+/// instructions`).
+#[inline(never)]
+pub(crate) fn under_unsampled_frame() -> bool {
+    innermost_unsampled().is_some()
+}
+
 /// The innermost frame, as [`TracedSubscriber`](crate::TracedSubscriber) needs it to answer
 /// `current_span`.
 pub(crate) struct InnermostFrame {

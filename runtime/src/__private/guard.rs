@@ -49,7 +49,7 @@ impl Guard {
     ) -> Guard {
         // Under an unsampled frame nothing is recorded, and the parent frame stays current for
         // the whole call: skip the span.
-        if start.frames() && crate::frame::innermost_unsampled().is_some() {
+        if start.frames() && crate::frame::under_unsampled_frame() {
             return Guard::off();
         }
         Guard::open(callsite, start, fields)
