@@ -1250,12 +1250,14 @@ fn issue19_why(results: &Results) -> String {
              {ours:.0} instructions, fastrace's {theirs:.0} ({:.1}×): fastrace records a raw \
              span (ids, times, name) into a thread-local buffer and builds the span on its \
              collector thread, while traced builds the finished record (ids, times, endpoint, \
-             typed tags, sampling and limits context) on the calling thread and moves it into \
-             the bounded queue, where it is counted. PROFILE.md breaks the {ours:.0} down. The \
-             design that would close the gap: the same raw-span step into a bounded per-thread \
-             buffer with the accounting kept (a full buffer drops and counts), records built \
-             on the reporter's thread.",
-            ours / theirs.max(1.0)
+             typed tags, sampling and limits context) on the calling thread and copies it into \
+             its thread's buffer, which joins the bounded queue {} spans at a time and is \
+             counted there. PROFILE.md breaks the {ours:.0} down. The design that would close \
+             the gap: a raw span (ids, times, callsite, inline tags) in that per-thread buffer \
+             instead of the record, the accounting kept, records built on the reporter's \
+             thread.",
+            ours / theirs.max(1.0),
+            traced::report::THREAD_BUFFER_SPANS
         );
     }
     if let (Some(ours), Some(theirs)) = (

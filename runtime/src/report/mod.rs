@@ -58,6 +58,7 @@ mod transport;
 mod worker;
 
 pub use stats::Stats;
+pub use thread_buffer::HAND_IN_SPANS as THREAD_BUFFER_SPANS;
 
 use queue::{Limits, Shared};
 use thread_buffer::ThreadBuffers;

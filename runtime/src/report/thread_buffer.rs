@@ -24,11 +24,16 @@ use crate::model::SpanRecord;
 
 use super::queue::{estimate_bytes, Batch, Shared};
 
-/// Spans a thread keeps before handing them to the queue in one lock (fewer when a batch is
-/// smaller, so a full batch is never held back). Larger buffers cut the queue's lock traffic
-/// further but keep more spans from the reporter between its wake-ups; at 64 the lock is taken
-/// once per 64 spans, against once per span before.
-pub(crate) const HAND_IN_SPANS: usize = 64;
+/// Spans a thread keeps in its own buffer before they join a reporter's queue, in one lock
+/// (fewer when a batch is smaller, so a full batch is never held back). Larger buffers cut the
+/// queue's lock traffic further but keep more spans from the reporter between its wake-ups; at
+/// 64 the lock is taken once per 64 spans, against once per span before. Besides the queue's
+/// bounds, each thread ending spans holds at most this many.
+///
+/// ```
+/// assert_eq!(traced::report::THREAD_BUFFER_SPANS, 64);
+/// ```
+pub const HAND_IN_SPANS: usize = 64;
 
 /// Estimated bytes a thread keeps before handing them in (a span with large owned strings goes
 /// at once).
