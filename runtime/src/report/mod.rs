@@ -499,8 +499,7 @@ impl Inner {
         state.deadline = Some(deadline);
         shared.work.notify_all();
         state = shared.wait_for_progress(state, deadline, |state| !state.worker_done);
-        let mut abandoned_queue = std::collections::VecDeque::new();
-        let mut abandoned_segments = Vec::new();
+        let mut abandoned = queue::Taken::default();
         if !state.worker_done {
             // The worker is stuck in a request past the deadline: what it holds is lost. It will
             // see `abandoned`, count nothing more and exit on its own; we do not wait for it.
@@ -508,7 +507,7 @@ impl Inner {
             state.counters.lost += state.held_spans as u64;
             state.held_spans = 0;
             state.held_bytes = 0;
-            state.take_waiting(&mut abandoned_queue, &mut abandoned_segments);
+            state.take_waiting(&mut abandoned);
         }
         let worker_done = state.worker_done;
         let unsent = (state.counters.lost - lost_before).min(pending_before);
@@ -516,8 +515,7 @@ impl Inner {
         let last_error = state.last_error.clone();
         drop(state);
         shared.work.notify_all();
-        drop(abandoned_queue);
-        drop(abandoned_segments);
+        drop(abandoned);
         if worker_done {
             // The worker has finished; joining only reaps it.
             let _ = thread.join();

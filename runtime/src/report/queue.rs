@@ -35,11 +35,11 @@ pub(crate) struct Shared {
 
 pub(crate) struct State {
     /// Spans waiting for the worker that came one by one.
-    queue: VecDeque<SpanRecord>,
+    loose: Vec<SpanRecord>,
     /// Spans waiting for the worker that came as a thread's batch, each batch kept whole: it
-    /// is moved in and out as one vector, never span by span, on the threads that end spans.
+    /// is moved in and out as one vector, never span by span.
     segments: Vec<Vec<SpanRecord>>,
-    /// Spans in `queue` and `segments`.
+    /// Spans in `loose` and `segments`.
     waiting: usize,
     /// Emptied segment vectors, kept for their capacity: a thread handing in a batch gets one
     /// back, so neither side allocates once warm.
@@ -68,7 +68,7 @@ impl Shared {
     pub(crate) fn new(limits: Limits) -> Shared {
         Shared {
             state: Mutex::new(State {
-                queue: VecDeque::new(),
+                loose: Vec::new(),
                 segments: Vec::new(),
                 waiting: 0,
                 spare: Vec::new(),
@@ -126,7 +126,7 @@ impl Shared {
             drop(span);
             return false;
         }
-        state.queue.push_back(span);
+        state.loose.push(span);
         state.waiting += 1;
         self.wake_if_batch_full(state);
         true
@@ -182,8 +182,9 @@ impl Shared {
     }
 }
 
-/// Emptied segment vectors kept for reuse; more are freed (a burst from many threads).
-const MAX_SPARE: usize = 256;
+/// Emptied segment vectors kept for reuse (about 21 KiB each once grown to a thread's buffer);
+/// more are freed, such as after a full queue was sent.
+const MAX_SPARE: usize = 64;
 
 impl State {
     /// Counts a span handed to the queue and whether its `size` fits the bounds; a span that
@@ -215,24 +216,72 @@ impl State {
         self.waiting
     }
 
-    /// Takes every waiting span: the single ones into `queue`, the segments into `segments`
-    /// (both must be empty; `segments` may hold emptied vectors, which are kept as spares).
-    pub(crate) fn take_waiting(
-        &mut self,
-        queue: &mut VecDeque<SpanRecord>,
-        segments: &mut Vec<Vec<SpanRecord>>,
-    ) {
+    /// Moves every waiting span into `taken` (which must be empty), and keeps the vectors
+    /// `taken` emptied since the last time as spares.
+    pub(crate) fn take_waiting(&mut self, taken: &mut Taken) {
         let room = MAX_SPARE.saturating_sub(self.spare.len());
-        self.spare.extend(
-            segments
-                .drain(..)
-                .filter(|segment| segment.is_empty())
-                .take(room),
-        );
-        std::mem::swap(&mut self.queue, queue);
-        std::mem::swap(&mut self.segments, segments);
+        self.spare.extend(taken.spent.drain(..).take(room));
+        if !self.loose.is_empty() {
+            let spare = self.spare.pop().unwrap_or_default();
+            let loose = std::mem::replace(&mut self.loose, spare);
+            self.segments.push(loose);
+        }
+        taken.segments.extend(self.segments.drain(..));
+        taken.len += self.waiting;
         self.waiting = 0;
         self.queue_bytes = 0;
+    }
+}
+
+/// The spans the worker took from the queue, still in the vectors they came in: moving them
+/// into one would copy every record again (336 bytes each) and hold the queue's worth of
+/// memory twice.
+#[derive(Default)]
+pub(crate) struct Taken {
+    segments: VecDeque<Vec<SpanRecord>>,
+    len: usize,
+    /// Emptied vectors, for the queue to keep as spares.
+    spent: Vec<Vec<SpanRecord>>,
+}
+
+impl Taken {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The spans in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &SpanRecord> {
+        self.segments.iter().flatten()
+    }
+
+    /// The spans in order, to change.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut SpanRecord> {
+        self.segments.iter_mut().flatten()
+    }
+
+    /// Drops the first `count` spans (fewer if there are fewer), in place.
+    pub(crate) fn drop_front(&mut self, mut count: usize) {
+        while count > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                break;
+            };
+            if front.len() <= count {
+                count -= front.len();
+                self.len -= front.len();
+                front.clear();
+                if let Some(spent) = self.segments.pop_front() {
+                    self.spent.push(spent);
+                }
+            } else {
+                front.drain(..count);
+                self.len -= count;
+                count = 0;
+            }
+        }
     }
 }
 
@@ -326,6 +375,43 @@ mod tests {
         let accepted = (0..10).filter(|_| push(&shared, huge.clone())).count();
         assert_eq!(accepted, 2);
         assert!(shared.lock().held_bytes <= 3 << 20);
+    }
+
+    #[test]
+    fn taken_spans_come_out_in_order_and_drop_from_the_front_across_batches() {
+        let shared = Shared::new(limits(100, usize::MAX));
+        let named = |name: &'static str| SpanRecord {
+            name: name.into(),
+            ..SpanRecord::default()
+        };
+        push(&shared, named("loose"));
+        for names in [["a", "b", "c"], ["d", "e", "f"]] {
+            let mut batch = Batch::default();
+            for name in names {
+                let span = named(name);
+                batch.sizes.push(estimate_bytes(&span));
+                batch.spans.push(span);
+            }
+            shared.hand_in(&mut batch);
+        }
+        let mut taken = Taken::default();
+        shared.lock().take_waiting(&mut taken);
+        let names = |taken: &Taken| {
+            taken
+                .iter()
+                .map(|span| span.name.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&taken), ["a", "b", "c", "d", "e", "f", "loose"]);
+        assert_eq!(taken.len(), 7);
+        taken.drop_front(4);
+        assert_eq!(names(&taken), ["e", "f", "loose"]);
+        taken.drop_front(10);
+        assert!(taken.is_empty());
+        // The emptied vectors go back to the queue as spares on the next take.
+        shared.lock().take_waiting(&mut taken);
+        assert!(taken.is_empty());
+        assert_eq!(shared.lock().spare.len(), 3);
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! The reporter's own thread: takes the queue, encodes batches, POSTs them with retries.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::encode::Encoding;
 use crate::limits::SpanLimits;
-use crate::model::{Endpoint, Resource, SpanRecord};
+use crate::model::{Endpoint, Resource};
 
 use super::http::Outcome;
-use super::queue::{estimate_bytes, Shared};
+use super::queue::{estimate_bytes, Shared, Taken};
 use super::retry::Backoff;
 use super::stats::{Warner, WARN_INTERVAL};
 use super::thread_buffer::ThreadBuffers;
@@ -55,8 +54,7 @@ impl Worker {
         // into spans or events of the program being traced.
         let _quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
         let mut state = Running {
-            taken: VecDeque::new(),
-            segments: Vec::new(),
+            taken: Taken::default(),
             estimates: Vec::new(),
             body: Vec::new(),
             compressed: Vec::new(),
@@ -93,13 +91,8 @@ impl Worker {
             }
             let last_round = state.deadline.is_some();
             state.flush_wanted = false;
-            state.take_waiting(&mut running.taken, &mut running.segments);
+            state.take_waiting(&mut running.taken);
             drop(state);
-            // The threads' batches join the single spans here, on the worker's thread: they
-            // were moved as whole vectors on theirs.
-            for segment in &mut running.segments {
-                running.taken.extend(segment.drain(..));
-            }
             next_tick = Instant::now() + self.schedule_delay;
 
             self.send_taken(running);
@@ -153,7 +146,7 @@ impl Worker {
             self.shared.progress.notify_all();
             // Dropped in place, after the lock: moving them out first copied every record of
             // the batch (512 × 336 bytes) into a new vector.
-            running.taken.drain(..count);
+            running.taken.drop_front(count);
             self.warn_if_due(running);
         }
     }
@@ -330,9 +323,7 @@ impl Worker {
 
 /// The worker's buffers, reused from batch to batch.
 struct Running {
-    taken: VecDeque<SpanRecord>,
-    /// The threads' batches taken with `taken`; emptied into it, then given back as spares.
-    segments: Vec<Vec<SpanRecord>>,
+    taken: Taken,
     /// The queue's estimate of each span of the batch being sent, as it was counted.
     estimates: Vec<usize>,
     body: Vec<u8>,
