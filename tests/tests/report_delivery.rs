@@ -260,6 +260,38 @@ fn configured_headers_are_sent() {
     assert_eq!(requests[0].header("b3"), Some("0"));
 }
 
+/// Spans wait in the buffer of the thread that ended them until 64 are there; a thread that
+/// ends a few and then idles must not keep them from the collector.
+#[test]
+fn spans_of_a_thread_that_goes_idle_are_sent_by_a_flush_from_another_thread() {
+    let receiver = Receiver::start();
+    let reporter = ZipkinReporter::start(
+        config(&receiver.endpoint()).schedule_delay(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let (ended, wait_for_spans) = std::sync::mpsc::channel();
+    let (release, idle) = std::sync::mpsc::channel::<()>();
+    let dispatch = dispatch(&reporter);
+    let worker = std::thread::spawn(move || {
+        let created = make_traces(&dispatch, 2, 2);
+        ended.send(created).unwrap();
+        // Alive and idle: nothing on this thread will hand its buffer in.
+        let _ = idle.recv();
+    });
+    let created = wait_for_spans.recv().unwrap();
+    assert!(created < 64, "fewer spans than a thread buffer holds");
+    assert_eq!(reporter.flush(WAIT).unsent, 0);
+    assert_eq!(receiver.spans().len() as u64, created);
+    let stats = reporter.stats();
+    assert_eq!(
+        (stats.exported, stats.sent, stats.pending),
+        (created, created, 0)
+    );
+    release.send(()).unwrap();
+    worker.join().unwrap();
+    receiver.assert_no_violations();
+}
+
 #[test]
 fn the_schedule_delay_sends_a_partial_batch_without_a_flush() {
     let receiver = Receiver::start();
