@@ -350,7 +350,8 @@ impl fmt::Debug for ZipkinReporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ZipkinReporter")
             .field("endpoint", &self.inner.endpoint)
-            .field("stats", &self.stats())
+            // Not `stats()`: formatting should not collect the threads' buffers.
+            .field("stats", &self.inner.shared.lock().counters.snapshot())
             .finish()
     }
 }

@@ -114,7 +114,12 @@ impl Shared {
 
     /// Closes the queue: from now on every span is refused and counted.
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        let mut state = self.lock();
+        state.closed = true;
+        // Nothing more will be handed in; threads may keep this queue alive for a while.
+        let spare = std::mem::take(&mut state.spare);
+        drop(state);
+        drop(spare);
     }
 
     /// Queues one span, or drops it when the queue is full or closed (the refusal is counted),

@@ -7,7 +7,8 @@
 //! buffer, behind a lock that only that thread takes, except when the reporter collects what a
 //! quiet thread left there; a thread hands its buffer to the queue in one lock every
 //! [`HAND_IN_SPANS`] spans (or [`HAND_IN_BYTES`] estimated bytes), and the queue's bounds and
-//! counters apply then, span by span, exactly as before.
+//! counters apply then, span by span in order: a batch is admitted up to its first span that
+//! does not fit, and the rest of it is refused and counted.
 //!
 //! Nothing waits in a buffer unseen: the reporter collects every thread's buffer before it looks
 //! at the queue (each time it wakes: full batch, schedule delay, flush, shutdown), and so do
@@ -89,60 +90,57 @@ impl ThreadBuffers {
     /// the queue directly, which counts it whatever happens to it.
     pub(crate) fn push(self: &Arc<Self>, span: SpanRecord) {
         let size = estimate_bytes(&span);
-        // The record is copied from `span` straight into the buffer, not moved into an
-        // `Option` (or a `ManuallyDrop`, or a local) the closure could take it from safely:
-        // every move of a record is a 336-byte copy, and each of those ways added one or two
-        // per span (callgrind, `report profile traced_http`: memcpy 3, 2, 2 times per span).
-        let buffered = MINE
-            .try_with(|mine| {
-                let Ok(mut mine) = mine.try_borrow_mut() else {
-                    return None;
-                };
-                let buffer = mine.buffer_for(self);
-                let mut batch = buffer.lock();
-                // Read under the buffer's lock: shutdown sets it before it collects the
-                // buffers, so a span added after that collection sees it and is not left behind.
-                if self.closing.load(Ordering::Acquire) {
-                    return None;
-                }
-                batch.spans.reserve(1);
-                batch.sizes.reserve(1);
-                let len = batch.spans.len();
-                // SAFETY: `reserve` made room for slot `len`, which holds no value; the record
-                // is copied into it bit for bit and the vector takes it over with `set_len`.
-                // `Some` is returned right after, and then `span` is forgotten, never read or
-                // dropped again. Nothing in between can unwind (which would drop `span` a
-                // second time): the push of its size has its capacity reserved too.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(&span, batch.spans.as_mut_ptr().add(len), 1);
-                    batch.spans.set_len(len + 1);
-                }
-                batch.sizes.push(size);
-                batch.bytes += size;
-                Some(batch.spans.len() >= self.hand_in_spans || batch.bytes >= HAND_IN_BYTES)
+        let buffer = if self.closing.load(Ordering::Acquire) {
+            None
+        } else {
+            MINE.try_with(|mine| {
+                let mut mine = mine.try_borrow_mut().ok()?;
+                Some(std::ptr::from_ref(mine.buffer_for(self)))
             })
             .ok()
-            .flatten();
-        match buffered {
-            Some(full) => {
-                std::mem::forget(span);
-                if full {
-                    self.hand_in_mine();
-                }
-            }
-            None => {
-                self.shared.push_one(span, size);
-            }
+            .flatten()
+        };
+        let Some(buffer) = buffer else {
+            self.shared.push_one(span, size);
+            return;
+        };
+        // A pointer out of the thread-local rather than the work done inside its closure: the
+        // record would have to be moved or copied there under a guard, and every move of a
+        // record is a 336-byte copy (callgrind, `report profile traced_http`: memcpy 2 or 3
+        // times per span those ways, once this way); cloning the `Arc` would cost two atomic
+        // operations per span.
+        //
+        // SAFETY: `buffer` points into the `Arc<ThreadBuffer>` that this thread's `MINE`
+        // entry for `self` holds. Only this thread removes its entries: in `buffer_for`, not
+        // called again below, or when its thread-locals are destroyed, which does not happen
+        // while it runs this function (were `MINE` gone, `try_with` would have failed).
+        let buffer = unsafe { &*buffer };
+        let mut batch = buffer.lock();
+        // Read again under the buffer's lock: shutdown sets it before it collects the buffers,
+        // so a span added after that collection sees it and is not left behind.
+        if self.closing.load(Ordering::Acquire) {
+            drop(batch);
+            self.shared.push_one(span, size);
+            return;
         }
-    }
-
-    /// Hands this thread's buffer in (it is full).
-    fn hand_in_mine(self: &Arc<Self>) {
-        let _ = MINE.try_with(|mine| {
-            if let Ok(mut mine) = mine.try_borrow_mut() {
-                self.shared.hand_in(&mut mine.buffer_for(self).lock());
-            }
-        });
+        batch.spans.reserve(1);
+        batch.sizes.reserve(1);
+        let len = batch.spans.len();
+        // Copied by hand: `Vec::push(span)` copied the record twice (callgrind, as above).
+        // SAFETY: `reserve` made room for slot `len`, which holds no value; the record is
+        // copied into it bit for bit, the vector takes it over with `set_len`, and `span` is
+        // forgotten at once, still under the buffer's lock, so no one else can have seen or
+        // dropped the copy yet and the record has one owner. Nothing in between can unwind.
+        unsafe {
+            std::ptr::copy_nonoverlapping(&span, batch.spans.as_mut_ptr().add(len), 1);
+            batch.spans.set_len(len + 1);
+        }
+        std::mem::forget(span);
+        batch.sizes.push(size);
+        batch.bytes += size;
+        if batch.spans.len() >= self.hand_in_spans || batch.bytes >= HAND_IN_BYTES {
+            self.shared.hand_in(&mut batch);
+        }
     }
 
     /// Hands every thread's buffer to the queue, and forgets the buffers of threads that have
@@ -152,7 +150,8 @@ impl ThreadBuffers {
         for buffer in list.iter() {
             self.shared.hand_in(&mut buffer.lock());
         }
-        // Only the list holds it: its thread has exited (and handed in on its way out).
+        // Only the list holds it: its thread has exited, or forgot this reporter, and handed
+        // in what it held on its way out.
         list.retain(|buffer| Arc::strong_count(buffer) > 1);
     }
 
@@ -175,12 +174,12 @@ struct Entry {
     buffer: Arc<ThreadBuffer>,
 }
 
-impl Drop for Mine {
+impl Drop for Entry {
     fn drop(&mut self) {
-        // The thread is exiting: what its buffers hold goes to the queues now.
-        for entry in &self.entries {
-            entry.buffers.shared.hand_in(&mut entry.buffer.lock());
-        }
+        // The thread is exiting, or forgets a reporter that is shutting down: what the buffer
+        // still holds goes to the queue now (a collection may have raced ahead of the last
+        // span put in it), and the queue counts it whatever happens to it.
+        self.buffers.shared.hand_in(&mut self.buffer.lock());
     }
 }
 
@@ -199,8 +198,8 @@ impl Mine {
         let index = match found {
             Some(index) => index,
             None => {
-                // Reporters shut down since this thread last used them need no buffer any more
-                // (shutdown collected it, and nothing was added after).
+                // Reporters shutting down since this thread last used them need no buffer any
+                // more (dropping the entry hands in what it holds).
                 self.entries
                     .retain(|entry| !entry.buffers.closing.load(Ordering::Acquire));
                 let buffer = Arc::new(ThreadBuffer::default());
@@ -299,6 +298,21 @@ mod tests {
             (2, 1, 1),
             "buffered before shutdown: queued; after: refused"
         );
+    }
+
+    #[test]
+    fn forgetting_a_reporter_that_is_shutting_down_hands_in_what_its_buffer_holds() {
+        let first = buffers(1000, 512);
+        let second = buffers(1000, 512);
+        first.push(SpanRecord::default());
+        // Shutdown has begun and not collected this thread's buffer yet.
+        first.closing.store(true, Ordering::Release);
+        // A new reporter: this thread forgets its entry for the first one.
+        second.push(SpanRecord::default());
+        first.collect();
+        let stats = first.shared.lock().counters.snapshot();
+        assert_eq!((stats.exported, stats.queued), (1, 1));
+        assert_eq!(first.list().len(), 0);
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Worker {
         let mut state = Running {
             taken: Taken::default(),
             estimates: Vec::new(),
+            estimated: 0,
             body: Vec::new(),
             compressed: Vec::new(),
             warner: Warner::new(WARN_INTERVAL),
@@ -93,6 +94,14 @@ impl Worker {
             state.flush_wanted = false;
             state.take_waiting(&mut running.taken);
             drop(state);
+            // What each span was counted as when it was queued, taken before the limits change
+            // it: estimating a batch's spans again after a smaller batch was sent would see
+            // spans the limits already changed, and the held bytes would drift.
+            running.estimates.clear();
+            running
+                .estimates
+                .extend(running.taken.iter().map(estimate_bytes));
+            running.estimated = 0;
             next_tick = Instant::now() + self.schedule_delay;
 
             self.send_taken(running);
@@ -108,21 +117,17 @@ impl Worker {
     /// Sends everything taken from the queue, batch by batch.
     fn send_taken(&self, running: &mut Running) {
         while !running.taken.is_empty() {
-            // What each span was counted as when queued, before the limits change it.
-            running.estimates.clear();
-            running.estimates.extend(
-                running
-                    .taken
-                    .iter()
-                    .take(self.batch_spans)
-                    .map(estimate_bytes),
-            );
             let count = self.encode_batch(running);
             let result = self.deliver(running);
             if matches!(result, Err(Undelivered::Abandoned)) {
                 return;
             }
-            let bytes: usize = running.estimates[..count].iter().sum();
+            let sent = running.estimated..running.estimated + count;
+            let bytes: usize = running
+                .estimates
+                .get(sent)
+                .map_or(0, |sizes| sizes.iter().sum());
+            running.estimated += count;
             let mut state = self.shared.lock();
             if state.abandoned {
                 return;
@@ -324,8 +329,10 @@ impl Worker {
 /// The worker's buffers, reused from batch to batch.
 struct Running {
     taken: Taken,
-    /// The queue's estimate of each span of the batch being sent, as it was counted.
+    /// The queue's estimate of each taken span, as it was counted.
     estimates: Vec<usize>,
+    /// How many of `estimates` belong to spans already sent.
+    estimated: usize,
     body: Vec<u8>,
     compressed: Vec<u8>,
     warner: Warner,
