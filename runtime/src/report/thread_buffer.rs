@@ -307,11 +307,13 @@ mod tests {
         first.push(SpanRecord::default());
         // Shutdown has begun and not collected this thread's buffer yet.
         first.closing.store(true, Ordering::Release);
-        // A new reporter: this thread forgets its entry for the first one.
+        // A new reporter: this thread forgets its entry for the first one, and hands in what
+        // it held then, not at a later collection (which may have run already: its list then
+        // forgets the buffer without looking into it again).
         second.push(SpanRecord::default());
-        first.collect();
         let stats = first.shared.lock().counters.snapshot();
         assert_eq!((stats.exported, stats.queued), (1, 1));
+        first.collect();
         assert_eq!(first.list().len(), 0);
     }
 
