@@ -318,6 +318,58 @@ mod tests {
     }
 
     #[test]
+    fn a_shutdown_while_threads_push_counts_every_span_once() {
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Barrier;
+        for _ in 0..20 {
+            let buffers = buffers(usize::MAX, 512);
+            let pushed = Arc::new(AtomicU64::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            // Stopped, then released: the threads stay alive (their buffers with them) while
+            // the counts are read, so nothing is handed in by a thread exiting.
+            let barrier = Arc::new(Barrier::new(5));
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let (buffers, pushed, stop, barrier) = (
+                        Arc::clone(&buffers),
+                        Arc::clone(&pushed),
+                        Arc::clone(&stop),
+                        Arc::clone(&barrier),
+                    );
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            buffers.push(SpanRecord::default());
+                            pushed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        barrier.wait();
+                        barrier.wait();
+                    })
+                })
+                .collect();
+            while pushed.load(Ordering::Relaxed) < 1000 {
+                std::thread::yield_now();
+            }
+            buffers.close();
+            // Spans keep ending after shutdown began; they are refused, and counted.
+            let at_close = pushed.load(Ordering::Relaxed);
+            while pushed.load(Ordering::Relaxed) < at_close + 1000 {
+                std::thread::yield_now();
+            }
+            stop.store(true, Ordering::Relaxed);
+            barrier.wait();
+            let stats = buffers.shared.lock().counters.snapshot();
+            let pushed = pushed.load(Ordering::Relaxed);
+            assert_eq!(stats.exported, pushed, "a span stayed behind in a buffer");
+            assert_eq!(stats.queued + stats.dropped, pushed);
+            assert!(stats.dropped >= 1000, "spans after the close are refused");
+            barrier.wait();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+    }
+
+    #[test]
     fn many_threads_lose_nothing() {
         let buffers = buffers(usize::MAX, 512);
         let threads: Vec<_> = (0..4)
