@@ -111,6 +111,10 @@ impl JaegerServer {
     /// come up.
     pub fn start() -> JaegerServer {
         let binary = jaeger_binary();
+        servers::start_on_free_ports(|| JaegerServer::try_start(&binary))
+    }
+
+    fn try_start(binary: &std::path::Path) -> Result<JaegerServer, servers::NotReady> {
         let dir = servers::scratch_dir("jaeger");
         let strategies = dir.join("sampling-strategies.json");
         std::fs::write(&strategies, JAEGER_SAMPLING_STRATEGIES).expect("the strategies file");
@@ -138,19 +142,19 @@ impl JaegerServer {
             TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
                 .is_ok()
         };
-        process.wait_until(START_DEADLINE, || {
+        process.wait_ready(START_DEADLINE, || {
             get_json(&services).is_ok()
                 && get_json(&strategy).is_ok()
                 && listening(ports.otlp_http)
                 && listening(ports.zipkin)
-        });
-        JaegerServer {
+        })?;
+        Ok(JaegerServer {
             process,
             query,
             sampling,
             otlp_http: jaeger(ports.otlp_http),
             zipkin: jaeger(ports.zipkin),
-        }
+        })
     }
 
     /// The OTLP/HTTP receiver's base URL, `http://127.0.0.1:{port}`: an exporter appends

@@ -144,6 +144,32 @@ pub fn run_to_end(command: &mut Command, deadline: Duration) -> Finished {
     }
 }
 
+/// Why a server did not come up.
+#[derive(Debug)]
+pub enum NotReady {
+    /// Another process bound one of the ports chosen for it first: start again on new ones.
+    PortTaken(String),
+    /// Anything else, with the server's log.
+    Failed(String),
+}
+
+/// Runs `start` (which chooses free ports each time) until the server comes up, again when
+/// another process took one of its ports first (a free port is only free until someone binds
+/// it; CI once lost a Jaeger start this way), at most three times; panics otherwise.
+pub fn start_on_free_ports<T>(mut start: impl FnMut() -> Result<T, NotReady>) -> T {
+    let mut attempt = 1;
+    loop {
+        match start() {
+            Ok(server) => return server,
+            Err(NotReady::PortTaken(why)) if attempt < 3 => {
+                eprintln!("starting again on other ports (attempt {attempt}): {why}");
+                attempt += 1;
+            }
+            Err(NotReady::PortTaken(why) | NotReady::Failed(why)) => panic!("{why}"),
+        }
+    }
+}
+
 /// A loopback port nobody listens on right now (the OS's choice, released for the server).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -233,27 +259,52 @@ impl Watched {
 
     /// Polls `ready` every 250 ms until it says yes; panics with the log's tail if the server
     /// exits or `deadline` passes first.
-    pub fn wait_until(&mut self, deadline: Duration, mut ready: impl FnMut() -> bool) {
+    pub fn wait_until(&mut self, deadline: Duration, ready: impl FnMut() -> bool) {
+        if let Err(NotReady::PortTaken(why) | NotReady::Failed(why)) =
+            self.wait_ready(deadline, ready)
+        {
+            panic!("{why}");
+        }
+    }
+
+    /// Polls `ready` every 250 ms until it says yes. A server whose log says one of its ports
+    /// was taken (by another process, between `free_port` and its own bind) is stopped and
+    /// reported as [`NotReady::PortTaken`], so that it can be started again on other ports.
+    pub fn wait_ready(
+        &mut self,
+        deadline: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<(), NotReady> {
         let started = Instant::now();
         loop {
             if ready() {
-                return;
+                return Ok(());
+            }
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.to_ascii_lowercase().contains("address already in use") {
+                self.stop();
+                return Err(NotReady::PortTaken(format!(
+                    "{}: a port it was given was taken by another process; its log ({}):\n{}",
+                    self.name,
+                    self.log.display(),
+                    self.log_tail(60)
+                )));
             }
             if !self.is_running() {
-                panic!(
+                return Err(NotReady::Failed(format!(
                     "{} exited while starting; its log ({}):\n{}",
                     self.name,
                     self.log.display(),
                     self.log_tail(60)
-                );
+                )));
             }
             if started.elapsed() > deadline {
-                panic!(
+                return Err(NotReady::Failed(format!(
                     "{} was not ready within {deadline:?}; its log ({}):\n{}",
                     self.name,
                     self.log.display(),
                     self.log_tail(60)
-                );
+                )));
             }
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -307,4 +358,39 @@ pub(crate) fn get_json(url: &str) -> Result<Value, String> {
         return Err(format!("GET {url}: {status} {body}"));
     }
     serde_json::from_str(&body).map_err(|error| format!("GET {url}: not JSON ({error}): {body}"))
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_is_retried_and_other_failures_are_not() {
+        let mut calls = 0;
+        let started = start_on_free_ports(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(NotReady::PortTaken("taken".into()))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(started, 3);
+        let always_taken = std::panic::catch_unwind(|| {
+            start_on_free_ports(|| Err::<(), _>(NotReady::PortTaken("taken".into())))
+        });
+        assert!(always_taken.is_err(), "three attempts, then a failure");
+        let mut failed_calls = 0;
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            start_on_free_ports(|| {
+                failed_calls += 1;
+                Err::<(), _>(NotReady::Failed("broken".into()))
+            })
+        }));
+        assert!(failed.is_err());
+        assert_eq!(
+            failed_calls, 1,
+            "a server that fails otherwise is not started again"
+        );
+    }
 }

@@ -54,6 +54,13 @@ impl ZipkinServer {
     /// Starts a server with `options`.
     pub fn start_with(options: ZipkinOptions) -> ZipkinServer {
         let jar = servers::maven_artifact("io.zipkin", "zipkin-server", ZIPKIN_VERSION, "exec");
+        servers::start_on_free_ports(|| ZipkinServer::try_start(&jar, options.clone()))
+    }
+
+    fn try_start(
+        jar: &std::path::Path,
+        options: ZipkinOptions,
+    ) -> Result<ZipkinServer, servers::NotReady> {
         let port = servers::free_port();
         let dir = servers::scratch_dir("zipkin");
         let args = [
@@ -84,10 +91,10 @@ impl ZipkinServer {
         );
         let base = format!("http://127.0.0.1:{port}");
         let health = format!("{base}/health");
-        process.wait_until(START_DEADLINE, || {
+        process.wait_ready(START_DEADLINE, || {
             get_json(&health).is_ok_and(|body| body["status"] == "UP")
-        });
-        ZipkinServer { process, base }
+        })?;
+        Ok(ZipkinServer { process, base })
     }
 
     /// `http://127.0.0.1:{port}`.
