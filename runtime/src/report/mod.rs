@@ -2,10 +2,10 @@
 //!
 //! [`ZipkinReporter::export`](crate::export::Exporter::export) never blocks the instrumented
 //! code: it puts the span in its thread's own small buffer, which joins a bounded queue (bounded
-//! in spans and in estimated bytes) every 64 spans or whenever the reporter looks; a span the
-//! queue has no room for is dropped and the drop counted. One thread owned by the reporter takes the
-//! queue, encodes batches (by count and by bytes) and POSTs them over a keep-alive HTTP/1.1
-//! connection, retrying connection errors, 429 and 503 (honouring `Retry-After`) and other 5xx
+//! in spans and in estimated bytes) every [`THREAD_BUFFER_SPANS`] spans or whenever the
+//! reporter looks; a span the queue has no room for is dropped and the drop counted. One thread
+//! owned by the reporter takes the queue, encodes batches (by count and by bytes) and POSTs them
+//! over a keep-alive HTTP/1.1 connection, retrying connection errors, 429 and 503 (honouring `Retry-After`) and other 5xx
 //! with exponential backoff and jitter, a bounded number of times. Other 4xx answers are not
 //! retried. Over OTLP only 429, 502, 503 and 504 are, as its specification says.
 //! No async runtime is involved, so the reporter works the same in sync programs and inside any
@@ -58,7 +58,7 @@ mod transport;
 mod worker;
 
 pub use stats::Stats;
-pub use thread_buffer::HAND_IN_SPANS as THREAD_BUFFER_SPANS;
+pub use thread_buffer::THREAD_BUFFER_SPANS;
 
 use queue::{Limits, Shared};
 use thread_buffer::ThreadBuffers;
@@ -111,8 +111,8 @@ pub struct ReporterConfig {
     /// Whether bodies are gzip-compressed (default false; needs the `gzip` feature).
     pub gzip: bool,
     /// The most spans queued or in flight (default 32768; `OTEL_BSP_MAX_QUEUE_SIZE` sets it).
-    /// Each thread that ends spans also holds up to 64 of them (and about 64 KiB) in its own
-    /// buffer before they join the queue.
+    /// Each thread that ends spans also holds up to [`THREAD_BUFFER_SPANS`] of them (and about
+    /// 64 KiB) in its own buffer before they join the queue.
     /// OpenTelemetry's 2048 drops spans at a sustained 500k spans/s while a batch is in flight
     /// (measured in `benches/`); memory stays bounded by `max_queue_bytes` either way.
     pub max_queue_spans: usize,

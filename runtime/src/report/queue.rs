@@ -1,9 +1,10 @@
 //! The bounded queue between instrumented threads and the reporter's thread.
 //!
-//! A `Mutex<VecDeque>` rather than a channel: spans arrive in batches from the threads' own
-//! buffers (`thread_buffer.rs`), a hand-in holds the lock for a few nanoseconds per span and
-//! never makes a system call (the worker is only woken when a batch is full, not per span), the
-//! bound counts both spans and estimated bytes, and the worker takes the whole queue in one swap.
+//! A `Mutex` over vectors rather than a channel: spans arrive in batches from the threads' own
+//! buffers (`thread_buffer.rs`), each kept whole as a segment; a hand-in holds the lock for a few
+//! nanoseconds per span and never makes a system call (the worker is only woken when a batch is
+//! full, not per span), the bound counts both spans and estimated bytes, and the worker takes
+//! every waiting segment at once (`Taken`).
 //! The counters live under the same lock, so every snapshot of them balances exactly.
 
 use std::collections::VecDeque;
@@ -46,7 +47,7 @@ pub(crate) struct State {
     spare: Vec<Vec<SpanRecord>>,
     /// Estimated bytes of the waiting spans alone: the early-wake trigger.
     pub(crate) queue_bytes: usize,
-    /// Spans accepted and not finished: in `queue` or in the worker's hands. This is what the
+    /// Spans accepted and not finished: waiting here or in the worker's hands. This is what the
     /// bound applies to, so memory stays bounded while a batch is retried.
     pub(crate) held_spans: usize,
     pub(crate) held_bytes: usize,

@@ -6,15 +6,15 @@
 //! cores on every span (benches/RESULTS.md, thread table). Now a span goes into its own thread's
 //! buffer, behind a lock that only that thread takes, except when the reporter collects what a
 //! quiet thread left there; a thread hands its buffer to the queue in one lock every
-//! [`HAND_IN_SPANS`] spans (or [`HAND_IN_BYTES`] estimated bytes), and the queue's bounds and
-//! counters apply then, span by span in order: a batch is admitted up to its first span that
+//! [`THREAD_BUFFER_SPANS`] spans (or [`HAND_IN_BYTES`] estimated bytes), and the queue's bounds
+//! and counters apply then, span by span in order: a batch is admitted up to its first span that
 //! does not fit, and the rest of it is refused and counted.
 //!
 //! Nothing waits in a buffer unseen: the reporter collects every thread's buffer before it looks
 //! at the queue (each time it wakes: full batch, schedule delay, flush, shutdown), and so do
 //! `stats`, `flush` and `shutdown`, so their counts and outcomes are exact the moment they
 //! return. A thread that exits hands in what its buffer holds. Memory stays bounded: besides the
-//! queue's bound, each thread holds at most [`HAND_IN_SPANS`] spans and about
+//! queue's bound, each thread holds at most [`THREAD_BUFFER_SPANS`] spans and about
 //! [`HAND_IN_BYTES`] bytes of them.
 
 use std::cell::RefCell;
@@ -34,7 +34,7 @@ use super::queue::{estimate_bytes, Batch, Shared};
 /// ```
 /// assert_eq!(traced::report::THREAD_BUFFER_SPANS, 64);
 /// ```
-pub const HAND_IN_SPANS: usize = 64;
+pub const THREAD_BUFFER_SPANS: usize = 64;
 
 /// Estimated bytes a thread keeps before handing them in (a span with large owned strings goes
 /// at once).
@@ -64,13 +64,13 @@ pub(crate) struct ThreadBuffers {
     list: Mutex<Vec<Arc<ThreadBuffer>>>,
     /// Set when shutdown begins: spans then go to the queue directly.
     closing: AtomicBool,
-    /// `HAND_IN_SPANS`, or the batch size when smaller.
+    /// `THREAD_BUFFER_SPANS`, or the batch size when smaller.
     hand_in_spans: usize,
 }
 
 impl ThreadBuffers {
     pub(crate) fn new(shared: Arc<Shared>) -> ThreadBuffers {
-        let hand_in_spans = HAND_IN_SPANS.min(shared.limits.batch_spans);
+        let hand_in_spans = THREAD_BUFFER_SPANS.min(shared.limits.batch_spans);
         ThreadBuffers {
             shared,
             list: Mutex::new(Vec::new()),
@@ -245,10 +245,10 @@ mod tests {
     #[test]
     fn a_full_buffer_is_handed_in_at_once() {
         let buffers = buffers(1000, 512);
-        for _ in 0..HAND_IN_SPANS {
+        for _ in 0..THREAD_BUFFER_SPANS {
             buffers.push(SpanRecord::default());
         }
-        assert_eq!(buffers.shared.lock().waiting(), HAND_IN_SPANS);
+        assert_eq!(buffers.shared.lock().waiting(), THREAD_BUFFER_SPANS);
         // A small batch size hands in sooner, so a full batch is never held back.
         let small = self::buffers(1000, 4);
         for _ in 0..4 {
