@@ -5,11 +5,11 @@
 //! in spans and in estimated bytes) every [`THREAD_BUFFER_SPANS`] spans or whenever the
 //! reporter looks; a span the queue has no room for is dropped and the drop counted. One thread
 //! owned by the reporter takes the queue, encodes batches (by count and by bytes) and POSTs them
-//! over a keep-alive HTTP/1.1 connection, retrying connection errors, 429 and 503 (honouring `Retry-After`) and other 5xx
-//! with exponential backoff and jitter, a bounded number of times. Other 4xx answers are not
-//! retried. Over OTLP only 429, 502, 503 and 504 are, as its specification says.
-//! No async runtime is involved, so the reporter works the same in sync programs and inside any
-//! runtime, and dropping it inside one never panics.
+//! over a keep-alive HTTP/1.1 connection, retrying connection errors, 429 and 503 (honouring
+//! `Retry-After`) and other 5xx with exponential backoff and jitter, a bounded number of times.
+//! Other 4xx answers are not retried. Over OTLP only 429, 502, 503 and 504 are, as its
+//! specification says. No async runtime is involved, so the reporter works the same in sync
+//! programs and inside any runtime, and dropping it inside one never panics.
 //!
 //! Every POST carries `b3: 0`, so an instrumented collector does not trace it. Drops are
 //! reported by [`ZipkinReporter::stats`] and by a warning on stderr, at most one line every ten
