@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::encode::Encoding;
+use crate::encode::{Encoding, LocalEndpoint};
 use crate::export::{Exporter, FlushOutcome};
 use crate::model::{Endpoint, SpanRecord};
 
@@ -45,7 +45,7 @@ const TAIL: &[u8] = b"\n]\n";
 /// ```
 pub struct FileExporter {
     path: PathBuf,
-    local: Endpoint,
+    local: LocalEndpoint,
     state: Mutex<State>,
 }
 
@@ -69,7 +69,7 @@ impl FileExporter {
         file.write_all(TAIL)?;
         Ok(FileExporter {
             path,
-            local,
+            local: LocalEndpoint::new(local),
             state: Mutex::new(State {
                 out: BufWriter::with_capacity(64 * 1024, file),
                 spans: 0,
@@ -93,7 +93,7 @@ impl FileExporter {
 }
 
 impl State {
-    fn append(&mut self, span: &SpanRecord, local: &Endpoint) -> io::Result<()> {
+    fn append(&mut self, span: &SpanRecord, local: &LocalEndpoint) -> io::Result<()> {
         if self.closed {
             // Reopen the array over its tail; the seek also writes out what is buffered.
             self.out.seek(SeekFrom::End(-(TAIL.len() as i64)))?;

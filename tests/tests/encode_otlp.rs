@@ -365,6 +365,187 @@ fn spans_of_several_services_go_in_one_resource_each() {
     );
 }
 
+/// A key recorded twice keeps its last value, at the place of its last recording, wherever the
+/// repeat is and however many tags the span has (the protobuf writer assumes no key repeats
+/// and starts the attributes over when one does; the JSON writer deduplicates first: both must
+/// agree, which `decoded` checks).
+#[test]
+fn repeated_keys_keep_their_last_value_in_both_encodings() {
+    let cases: Vec<Vec<(&str, TagValue)>> = vec![
+        vec![("a", TagValue::I64(1)), ("a", TagValue::I64(2))],
+        vec![
+            ("a", TagValue::I64(1)),
+            ("b", TagValue::I64(2)),
+            ("a", TagValue::Str("last".into())),
+        ],
+        vec![
+            ("error", TagValue::Str("first".into())),
+            ("x", TagValue::Bool(true)),
+            ("error", TagValue::Str("second".into())),
+            ("error.type", TagValue::Str("std::io::Error".into())),
+        ],
+        vec![
+            ("error", TagValue::Bool(true)),
+            ("error", TagValue::Bool(false)),
+            ("y", TagValue::U64(7)),
+        ],
+    ];
+    let many: Vec<(String, TagValue)> = (0..150u64)
+        .map(|index| (format!("key{}", index % 70), TagValue::U64(index)))
+        .collect();
+    let mut spans: Vec<SpanRecord> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, tags)| SpanRecord {
+            trace_id: TraceId(9),
+            id: SpanId(index as u64 + 1),
+            name: "op".into(),
+            timestamp_us: 1_700_000_000_000_000,
+            duration_us: 1,
+            tags: tags
+                .iter()
+                .map(|(key, value)| (Cow::Owned(key.to_string()), value.clone()))
+                .collect::<Vec<_>>()
+                .into(),
+            ..SpanRecord::default()
+        })
+        .collect();
+    for count in [40usize, 64, 65, 150] {
+        spans.push(SpanRecord {
+            trace_id: TraceId(9),
+            id: SpanId(100 + count as u64),
+            name: "many".into(),
+            timestamp_us: 1_700_000_000_000_000,
+            duration_us: 1,
+            tags: many[..count]
+                .iter()
+                .map(|(key, value)| (Cow::Owned(key.clone()), value.clone()))
+                .collect::<Vec<_>>()
+                .into(),
+            ..SpanRecord::default()
+        });
+    }
+    let request = decoded(&spans, &Resource::new("shop"));
+    let decoded_spans = &request.resource_spans[0].scope_spans[0].spans;
+    let keys = |span: &Span| -> Vec<String> {
+        span.attributes
+            .iter()
+            .map(|attribute| attribute.key.clone())
+            .collect()
+    };
+    assert_eq!(keys(&decoded_spans[0]), ["a"]);
+    assert_eq!(attribute(&decoded_spans[0], "a"), Some(&Value::IntValue(2)));
+    assert_eq!(keys(&decoded_spans[1]), ["b", "a"]);
+    assert_eq!(
+        attribute(&decoded_spans[1], "a"),
+        Some(&Value::StringValue("last".into()))
+    );
+    assert_eq!(keys(&decoded_spans[2]), ["x", "error.type"]);
+    let status = decoded_spans[2].status.as_ref().expect("a status");
+    assert_eq!(status.message, "second");
+    assert_eq!(keys(&decoded_spans[3]), ["y"]);
+    assert!(decoded_spans[3]
+        .status
+        .as_ref()
+        .is_none_or(|status| status.code == 0));
+    for (span, count) in decoded_spans[4..].iter().zip([40usize, 64, 65, 150]) {
+        let expected: Vec<String> = (0..count)
+            .filter(|index| index + 70 >= count)
+            .map(|index| format!("key{}", index % 70))
+            .collect();
+        assert_eq!(keys(span), expected, "{count} tags");
+        for (attribute_value, index) in span
+            .attributes
+            .iter()
+            .zip((0..count).filter(|index| index + 70 >= count))
+        {
+            assert_eq!(
+                attribute_value
+                    .value
+                    .as_ref()
+                    .and_then(|value| value.value.clone()),
+                Some(Value::IntValue(index as i64))
+            );
+        }
+    }
+}
+
+/// Keys, values, names and trace states whose lengths, or whose attribute's length, sit on
+/// either side of a varint's one- and two-byte limits (127/128, 16383/16384): the encoder
+/// computes those lengths before writing.
+#[test]
+fn lengths_at_the_varint_boundaries_decode_exactly() {
+    let lengths = [
+        0usize, 1, 31, 32, 33, 100, 110, 113, 114, 115, 120, 126, 127, 128, 129, 300, 16_360,
+        16_370, 16_383, 16_384, 16_400,
+    ];
+    for &key_length in &[1usize, 5, 30, 31, 120, 127, 128, 16_383] {
+        let spans: Vec<SpanRecord> = lengths
+            .iter()
+            .enumerate()
+            .map(|(index, &length)| {
+                let key = format!("{index:x}{}", "k".repeat(key_length));
+                let text = "v".repeat(length);
+                SpanRecord {
+                    trace_id: TraceId(7),
+                    id: SpanId(index as u64 + 1),
+                    name: format!("n{}", "n".repeat(length)).into(),
+                    timestamp_us: 1_700_000_000_000_000,
+                    duration_us: 3,
+                    tags: vec![
+                        (Cow::Owned(key.clone()), TagValue::Str(text.into())),
+                        (
+                            Cow::Owned(format!("{key}.int")),
+                            TagValue::I64(-(length as i64)),
+                        ),
+                        (
+                            Cow::Owned(format!("{key}.big")),
+                            TagValue::U64(u64::MAX - length as u64),
+                        ),
+                        (
+                            Cow::Owned(format!("{key}.float")),
+                            TagValue::F64(length as f64 / 3.0),
+                        ),
+                        (
+                            Cow::Owned(format!("{key}.flag")),
+                            TagValue::Bool(length % 2 == 0),
+                        ),
+                    ]
+                    .into(),
+                    ..SpanRecord::default()
+                }
+            })
+            .collect();
+        let request = decoded(&spans, &Resource::new("shop"));
+        let decoded_spans = &request.resource_spans[0].scope_spans[0].spans;
+        assert_eq!(decoded_spans.len(), lengths.len());
+        for ((span, &length), index) in decoded_spans.iter().zip(&lengths).zip(0..) {
+            let key = format!("{index:x}{}", "k".repeat(key_length));
+            assert_eq!(span.name, format!("n{}", "n".repeat(length)));
+            assert_eq!(
+                attribute(span, &key),
+                Some(&Value::StringValue("v".repeat(length)))
+            );
+            assert_eq!(
+                attribute(span, &format!("{key}.int")),
+                Some(&Value::IntValue(-(length as i64)))
+            );
+            assert_eq!(
+                attribute(span, &format!("{key}.big")),
+                Some(&Value::StringValue((u64::MAX - length as u64).to_string()))
+            );
+            assert_eq!(
+                attribute(span, &format!("{key}.float")),
+                Some(&Value::DoubleValue(length as f64 / 3.0))
+            );
+            assert_eq!(
+                attribute(span, &format!("{key}.flag")),
+                Some(&Value::BoolValue(length % 2 == 0))
+            );
+        }
+    }
+}
+
 /// Doubles JSON numbers cannot hold go as the protobuf JSON mapping says: `"NaN"`,
 /// `"Infinity"`, `"-Infinity"` (the Rust OTLP/JSON reader does not take those, so the JSON is
 /// checked as text; protobuf carries them as they are).

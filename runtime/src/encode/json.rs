@@ -2,7 +2,8 @@
 
 use crate::model::{Endpoint, SpanRecord, TagValue};
 
-use super::{live_annotations, live_tags, tag_text, wire_duration, WireEndpoint};
+use super::append::append;
+use super::{live_annotations, tag_text, wire_duration, LiveTags, LocalEndpoint, WireEndpoint};
 
 /// Appends `spans` to `out` as a Zipkin v2 JSON list (`ListOfSpans`).
 ///
@@ -36,18 +37,19 @@ use super::{live_annotations, live_tags, tag_text, wire_duration, WireEndpoint};
 /// );
 /// ```
 pub fn encode_json(spans: &[SpanRecord], local: &Endpoint, out: &mut Vec<u8>) {
+    let local = LocalEndpoint::new(local.clone());
     out.push(b'[');
     for (index, span) in spans.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        write_span(span, local, out);
+        write_span(span, &local, out);
     }
     out.push(b']');
 }
 
 /// Appends one span object.
-pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>) {
+pub(crate) fn write_span(span: &SpanRecord, local: &LocalEndpoint, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"traceId\":\"");
     if !span.trace_id.is_64_bit() {
         write_hex((span.trace_id.0 >> 64) as u64, out);
@@ -75,60 +77,36 @@ pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>)
     }
     out.extend_from_slice(b",\"duration\":");
     write_u64(wire_duration(span), out);
-    if let Some(endpoint) = WireEndpoint::local(span, local) {
-        out.extend_from_slice(b",\"localEndpoint\":");
-        write_endpoint(&endpoint, out);
+    match local.json_member_for(span) {
+        Some(member) => append(out, member),
+        None => write_local_endpoint(span, &local.endpoint, out),
     }
     if let Some(endpoint) = span.remote_endpoint.as_ref().and_then(WireEndpoint::new) {
         out.extend_from_slice(b",\"remoteEndpoint\":");
         write_endpoint(&endpoint, out);
     }
-    let mut annotations = live_annotations(&span.annotations).peekable();
-    if annotations.peek().is_some() {
-        out.extend_from_slice(b",\"annotations\":[");
-        for (index, annotation) in annotations.enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"timestamp\":");
-            write_u64(annotation.timestamp_us, out);
-            out.extend_from_slice(b",\"value\":");
-            write_string(&annotation.text(), out);
-            out.push(b'}');
-        }
+    let mut opened = false;
+    for annotation in live_annotations(&span.annotations) {
+        out.extend_from_slice(if opened {
+            b",{\"timestamp\":"
+        } else {
+            b",\"annotations\":[{\"timestamp\":"
+        });
+        opened = true;
+        write_u64(annotation.timestamp_us, out);
+        out.extend_from_slice(b",\"value\":\"");
+        write_annotation_text(annotation, out);
+        out.extend_from_slice(b"\"}");
+    }
+    if opened {
         out.push(b']');
     }
-    let mut tags = live_tags(&span.tags).peekable();
-    if tags.peek().is_some() {
-        out.extend_from_slice(b",\"tags\":{");
-        let mut scratch = String::new();
-        for (index, (key, value)) in tags.enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            write_string(key, out);
-            out.push(b':');
-            // Integers and booleans need no escaping: write their digits straight in.
-            match value {
-                TagValue::U64(number) => {
-                    out.push(b'"');
-                    write_u64(*number, out);
-                    out.push(b'"');
-                }
-                TagValue::I64(number) => {
-                    out.push(b'"');
-                    if *number < 0 {
-                        out.push(b'-');
-                    }
-                    write_u64(number.unsigned_abs(), out);
-                    out.push(b'"');
-                }
-                TagValue::Bool(true) => out.extend_from_slice(b"\"true\""),
-                TagValue::Bool(false) => out.extend_from_slice(b"\"false\""),
-                other => write_string(tag_text(other, &mut scratch), out),
-            }
-        }
-        out.push(b'}');
+    let tags_start = out.len();
+    let mut tags = LiveTags::optimistic(&span.tags);
+    write_tags(&mut tags, out);
+    if tags.repeated() {
+        out.truncate(tags_start);
+        write_tags(&mut LiveTags::deduplicated(&span.tags), out);
     }
     if span.debug {
         out.extend_from_slice(b",\"debug\":true");
@@ -137,6 +115,88 @@ pub(crate) fn write_span(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>)
         out.extend_from_slice(b",\"shared\":true");
     }
     out.push(b'}');
+}
+
+/// Writes the `tags` member, when there are tags.
+#[inline(always)]
+fn write_tags(tags: &mut LiveTags<'_>, out: &mut Vec<u8>) {
+    let mut opened = false;
+    let mut scratch = String::new();
+    for (key, value) in tags {
+        // Each branch a copy of a known size, inlined (one slice of either size was a call).
+        if opened {
+            out.push(b',');
+        } else {
+            out.extend_from_slice(b",\"tags\":{");
+        }
+        opened = true;
+        write_string(key, out);
+        // Integers and booleans need no escaping: write their digits straight in.
+        match value {
+            TagValue::Str(text) => {
+                out.push(b':');
+                write_string(text, out);
+            }
+            TagValue::U64(number) => {
+                out.extend_from_slice(b":\"");
+                write_u64(*number, out);
+                out.push(b'"');
+            }
+            TagValue::I64(number) => {
+                if *number < 0 {
+                    out.extend_from_slice(b":\"-");
+                } else {
+                    out.extend_from_slice(b":\"");
+                }
+                write_u64(number.unsigned_abs(), out);
+                out.push(b'"');
+            }
+            TagValue::Bool(true) => out.extend_from_slice(b":\"true\""),
+            TagValue::Bool(false) => out.extend_from_slice(b":\"false\""),
+            other => {
+                out.push(b':');
+                write_string(tag_text(other, &mut scratch), out);
+            }
+        }
+    }
+    if opened {
+        out.push(b'}');
+    }
+}
+
+/// Writes an annotation's text ([`Annotation::text`](crate::model::Annotation::text)) as the
+/// inside of a JSON string, piece by piece: building the text first cost an allocation and a
+/// trip through `fmt` for every annotation with fields (callgrind, `report encode`).
+fn write_annotation_text(annotation: &crate::model::Annotation, out: &mut Vec<u8>) {
+    write_text::<false>(&annotation.message, out);
+    let mut separate = !annotation.message.is_empty();
+    let mut scratch = String::new();
+    for (key, value) in &annotation.fields {
+        if separate {
+            out.push(b' ');
+        }
+        separate = true;
+        write_text::<false>(key, out);
+        out.push(b'=');
+        match value {
+            TagValue::U64(number) => write_u64(*number, out),
+            TagValue::I64(number) => {
+                if *number < 0 {
+                    out.push(b'-');
+                }
+                write_u64(number.unsigned_abs(), out);
+            }
+            other => write_text::<false>(tag_text(other, &mut scratch), out),
+        }
+    }
+}
+
+/// Writes the `localEndpoint` member of `span` (with its leading comma), when there is one.
+pub(super) fn write_local_endpoint(span: &SpanRecord, local: &Endpoint, out: &mut Vec<u8>) {
+    if let Some(endpoint) = WireEndpoint::local(span, local) {
+        out.extend_from_slice(b",\"localEndpoint\":");
+        write_endpoint(&endpoint, out);
+    }
 }
 
 fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
@@ -177,57 +237,180 @@ fn write_endpoint(endpoint: &WireEndpoint<'_>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// Two lower-hex digits for every byte value.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        pairs[byte] = [HEX[byte >> 4], HEX[byte & 0xf]];
-        byte += 1;
-    }
-    pairs
-};
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Two decimal digits for every value below 100.
-const DECIMAL_PAIRS: [[u8; 2]; 100] = {
-    let mut pairs = [[0u8; 2]; 100];
-    let mut value = 0;
-    while value < 100 {
-        pairs[value] = [b'0' + (value / 10) as u8, b'0' + (value % 10) as u8];
-        value += 1;
-    }
-    pairs
-};
+/// The eight lower-hex digits of `value`, most significant first when the word is stored
+/// little-endian. Each nibble is spread into a byte of its own, then turned into its digit in
+/// all eight bytes at once: ids are written three times per span, and a table lookup per byte
+/// was a sixth of the JSON encoder's instructions (callgrind, `report encode`).
+#[inline(always)]
+fn hex_digits(value: u32) -> u64 {
+    let spread = u64::from(value);
+    let spread = (spread | spread << 16) & 0x0000_ffff_0000_ffff;
+    let spread = (spread | spread << 8) & 0x00ff_00ff_00ff_00ff;
+    // Nibble `i` (counted from the least significant) is now byte `i`.
+    let nibbles = (spread | spread << 4) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in each byte whose nibble is 10 or more: adding 6 carries it into bit 4.
+    let letters = ((nibbles + ONES * 6) >> 4) & ONES;
+    let digits = nibbles + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10);
+    digits.swap_bytes()
+}
 
-/// Writes 16 lower-hex digits, a byte (two digits) at a time: ids are written three times per
-/// span, and a digit at a time was a tenth of the JSON encoder's instructions (callgrind,
-/// `report encode`).
+/// Writes 16 lower-hex digits.
 pub(super) fn write_hex(value: u64, out: &mut Vec<u8>) {
     let mut digits = [0u8; 16];
-    for (index, pair) in value.to_be_bytes().into_iter().enumerate() {
-        digits[index * 2..index * 2 + 2].copy_from_slice(&HEX_PAIRS[usize::from(pair)]);
-    }
+    digits[..8].copy_from_slice(&hex_digits((value >> 32) as u32).to_le_bytes());
+    digits[8..].copy_from_slice(&hex_digits(value as u32).to_le_bytes());
     out.extend_from_slice(&digits);
 }
 
-/// Writes `value` in decimal, two digits at a time (timestamps have sixteen).
-pub(super) fn write_u64(mut value: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    while value >= 100 {
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DECIMAL_PAIRS[(value % 100) as usize]);
-        value /= 100;
-    }
-    if value >= 10 {
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DECIMAL_PAIRS[value as usize]);
+/// The eight decimal digits of `value` (below 10^8, leading zeros included) as the values 0–9
+/// in the bytes of a word, the first digit in the lowest byte: halves, quarters and digits
+/// split in all lanes at once, dividing by multiplying (`x * 5243 >> 19` is `x / 100` below
+/// 43,699; `x * 103 >> 10` is `x / 10` below 179).
+#[inline(always)]
+fn decimal_digits(value: u32) -> u64 {
+    let value = u64::from(value);
+    // Two 32-bit lanes: the first four digits, then the last four.
+    let halves = (value / 10_000) | ((value % 10_000) << 32);
+    let hundreds = ((halves * 5243) >> 19) & 0x0000_007f_0000_007f;
+    // Four 16-bit lanes of two digits each.
+    let pairs = (halves - hundreds * 100) << 16 | hundreds;
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    (pairs - tens * 10) << 8 | tens
+}
+
+/// Writes `value` in decimal: eight digits at a time ([`decimal_digits`]), stored as whole
+/// words. Timestamps have sixteen digits; dividing by 100 per pair of digits cost three times
+/// as many instructions (callgrind, `report encode`).
+#[inline(always)]
+pub(super) fn write_u64(value: u64, out: &mut Vec<u8>) {
+    if value < 10 {
+        out.push(b'0' + value as u8);
     } else {
-        start -= 1;
-        digits[start] = b'0' + value as u8;
+        write_long_u64(value, out);
     }
-    out.extend_from_slice(&digits[start..]);
+}
+
+/// [`write_u64`] for ten or more.
+fn write_long_u64(value: u64, out: &mut Vec<u8>) {
+    const EIGHT_DIGITS: u64 = 100_000_000;
+    const ZEROS: u64 = ONES * b'0' as u64;
+    // At most 4 + 8 + 8 digits, and the first word is stored whole.
+    out.reserve(24);
+    let len = out.len();
+    // The leading digits (one to eight of them), then the rest in whole groups of eight.
+    let (lead, middle, last) = if value < EIGHT_DIGITS {
+        (value as u32, None, None)
+    } else if value < EIGHT_DIGITS * EIGHT_DIGITS {
+        let last = (value % EIGHT_DIGITS) as u32;
+        ((value / EIGHT_DIGITS) as u32, None, Some(last))
+    } else {
+        let last = (value % EIGHT_DIGITS) as u32;
+        let middle = (value / EIGHT_DIGITS % EIGHT_DIGITS) as u32;
+        (
+            (value / (EIGHT_DIGITS * EIGHT_DIGITS)) as u32,
+            Some(middle),
+            Some(last),
+        )
+    };
+    // `lead` is not zero (`value` is at least 10), so neither is its digit word.
+    let lead_digits = decimal_digits(lead);
+    let leading_zeros = lead_digits.trailing_zeros() as usize / 8;
+    // SAFETY: `reserve` left room for 24 bytes after `len`. The lead word is stored whole at
+    // `len` (8 bytes), each group of eight after the digits before it, which number at most
+    // 8 + 8: at most 24 bytes in all. The length then covers exactly the digits written.
+    unsafe {
+        let target = out.as_mut_ptr().add(len);
+        let store = |at: usize, digits: u64| {
+            target
+                .add(at)
+                .cast::<u64>()
+                .write_unaligned((digits | ZEROS).to_le())
+        };
+        store(0, lead_digits >> (leading_zeros * 8));
+        let mut written = 8 - leading_zeros;
+        if let Some(middle) = middle {
+            store(written, decimal_digits(middle));
+            written += 8;
+        }
+        if let Some(last) = last {
+            store(written, decimal_digits(last));
+            written += 8;
+        }
+        out.set_len(len + written);
+    }
+}
+
+/// Whether any of the eight bytes of `word` is not plain printable ASCII that JSON takes as
+/// it is: a control character, `"`, `\`, or any byte of a multi-byte character (those take the
+/// careful path, which copies them and escapes U+2028 and U+2029). `x - 0x20` and `(x ^ c) - 1`
+/// borrow into a byte's high bit only where the byte is below 0x20 or equal to `c`, or where a
+/// lower byte already matched; a byte of 0x80 or more has its high bit set already.
+#[inline(always)]
+fn not_plain(word: u64) -> bool {
+    let control = word.wrapping_sub(ONES * 0x20);
+    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (control | quote | backslash | word) & HIGH != 0
+}
+
+/// Copies the plain start of `text` (see [`not_plain`]) to `target`, a word at a time, and says
+/// how many bytes it copied: `text.len()` when all of it is plain. Each word is checked and
+/// stored whole; the last one overlaps the one before it, and text shorter than a word is read
+/// as two overlapping halves, so nothing is read or written outside the text's length.
+///
+/// # Safety
+/// `target` must be valid for `text.len()` writes and not overlap `text`.
+#[inline(always)]
+unsafe fn copy_plain(text: &[u8], target: *mut u8) -> usize {
+    let count = text.len();
+    let source = text.as_ptr();
+    // SAFETY: every load reads eight (or four, or two) bytes that start at `source + at` with
+    // `at + 8 <= count` (or end at `source + count`), and every store writes the same bytes at
+    // the same offset of `target`, which the caller made valid for `count` bytes.
+    unsafe {
+        let load = |at: usize| source.add(at).cast::<u64>().read_unaligned();
+        let store = |at: usize, word: u64| target.add(at).cast::<u64>().write_unaligned(word);
+        if count < 8 {
+            // The text's bytes (some twice), padded with plain `a`s to a whole word.
+            let word = if count >= 4 {
+                u64::from(source.cast::<u32>().read_unaligned())
+                    | u64::from(source.add(count - 4).cast::<u32>().read_unaligned()) << 32
+            } else if count >= 2 {
+                u64::from(source.cast::<u16>().read_unaligned())
+                    | u64::from(source.add(count - 2).cast::<u16>().read_unaligned()) << 16
+                    | 0x6161_6161_0000_0000
+            } else if count == 1 {
+                u64::from(*source) | 0x6161_6161_6161_6100
+            } else {
+                return 0;
+            };
+            if not_plain(word) {
+                return 0;
+            }
+            super::append::copy_short(source, target, count);
+            return count;
+        }
+        let mut at = 0;
+        while at + 8 <= count {
+            let word = load(at);
+            if not_plain(word) {
+                return at;
+            }
+            store(at, word);
+            at += 8;
+        }
+        if at < count {
+            let word = load(count - 8);
+            if not_plain(word) {
+                return at;
+            }
+            store(count - 8, word);
+        }
+        count
+    }
 }
 
 /// Whether any of the eight bytes of `word` needs a look: a control character, `"`, `\`, or
@@ -236,8 +419,6 @@ pub(super) fn write_u64(mut value: u64, out: &mut Vec<u8>) {
 /// above a matching one, never a no; the bytes of a yes are looked at one by one.
 #[inline]
 fn needs_look(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |value: u64| value.wrapping_sub(ONES) & !value & HIGH;
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
@@ -265,8 +446,6 @@ fn write_lowercase_string(text: &str, out: &mut Vec<u8>) {
 /// sets its high bit when it is at least `A`, `+ (0x7f - b'Z')` when it is above `Z`; no byte
 /// carries into the next, as each is below 0x80 before the addition.
 fn ascii_lowercase_in_place(bytes: &mut [u8]) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let Ok(array) = <&mut [u8; 8]>::try_from(chunk) else {
@@ -285,12 +464,52 @@ fn ascii_lowercase_in_place(bytes: &mut [u8]) {
 /// Writes `text` as a JSON string. Quote, backslash and every control character are escaped
 /// (RFC 8259 §7); U+2028 and U+2029 too, so the output is also valid JavaScript. Everything
 /// else is copied as UTF-8, which a `&str` always is.
+#[inline(always)]
 pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
+    write_text::<true>(text, out);
+}
+
+/// Writes `text` escaped as JSON, in quotes when `QUOTED`. Plain ASCII, nearly all text, is
+/// copied a word at a time ([`copy_plain`]) after one capacity check for the whole string.
+#[inline(always)]
+fn write_text<const QUOTED: bool>(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
-    let mut copied = 0;
-    let mut index = 0;
+    let quote = usize::from(QUOTED);
+    out.reserve(bytes.len() + 2 * quote);
+    let len = out.len();
+    // SAFETY: `reserve` left room for the quotes and the text after `len`; `copy_plain` writes
+    // the first `plain` bytes of the text right after the opening quote (if any), so the
+    // length may cover the quote and them, and the closing quote, when written, is within the
+    // room too.
+    let plain = unsafe {
+        let target = out.as_mut_ptr().add(len);
+        if QUOTED {
+            *target = b'"';
+        }
+        let plain = copy_plain(bytes, target.add(quote));
+        if plain == bytes.len() {
+            if QUOTED {
+                *target.add(1 + plain) = b'"';
+            }
+            out.set_len(len + plain + 2 * quote);
+            return;
+        }
+        out.set_len(len + quote + plain);
+        plain
+    };
+    write_text_rest(bytes, plain, out);
+    if QUOTED {
+        out.push(b'"');
+    }
+}
+
+/// The careful path of [`write_text`], from the first byte that is not plain ASCII: escapes
+/// what needs escaping and copies the rest.
+#[cold]
+fn write_text_rest(bytes: &[u8], from: usize, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut copied = from;
+    let mut index = from;
     while index < bytes.len() {
         // Plain text, eight bytes at a time: a byte-by-byte scan was half of the JSON
         // encoder's instructions (callgrind, `report encode`).
@@ -352,7 +571,6 @@ pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
         copied = index;
     }
     out.extend_from_slice(&bytes[copied..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -388,6 +606,68 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_word_check_flags_every_byte_json_must_look_at() {
+        for special in 0..=255u8 {
+            let expected = !(0x20..0x80).contains(&special) || matches!(special, b'"' | b'\\');
+            for position in 0..8 {
+                for filler in [b'a', b' ', b'~', b'#', b']'] {
+                    let mut bytes = [filler; 8];
+                    bytes[position] = special;
+                    assert_eq!(
+                        super::not_plain(u64::from_le_bytes(bytes)),
+                        expected,
+                        "byte {special:#04x} at {position} among {filler:#04x}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strings_of_every_length_with_a_special_byte_anywhere_match_serde_json() {
+        for length in 0..40 {
+            let plain: String = (0..length)
+                .map(|index| (b'a' + (index % 26) as u8) as char)
+                .collect();
+            let mut out = Vec::new();
+            super::write_string(&plain, &mut out);
+            assert_eq!(
+                out,
+                serde_json::to_vec(&plain).unwrap(),
+                "{length} plain bytes"
+            );
+            for position in 0..length {
+                for special in [
+                    "\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "\u{2028}", "\u{7f}",
+                ] {
+                    let mut text = plain.clone();
+                    text.replace_range(position..position + 1, special);
+                    let mut out = b"[".to_vec();
+                    super::write_string(&text, &mut out);
+                    let decoded: String =
+                        serde_json::from_slice(&out[1..]).unwrap_or_else(|error| {
+                            panic!("{error}: {}", String::from_utf8_lossy(&out))
+                        });
+                    assert_eq!(decoded, text);
+                    assert_eq!(out[0], b'[');
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hex_digits_of_every_nibble_in_every_place() {
+        for place in 0..16 {
+            for nibble in 0..16u64 {
+                let value = nibble << (place * 4) | 0x0123_4567_89ab_cdef & !(0xf << (place * 4));
+                let mut hex = Vec::new();
+                super::write_hex(value, &mut hex);
+                assert_eq!(hex, format!("{value:016x}").as_bytes());
+            }
+        }
+    }
+
+    #[test]
     fn numbers_and_ids_are_written_exactly() {
         for value in [
             0,
@@ -398,6 +678,11 @@ mod tests {
             1_000_001,
             u64::MAX,
             1_700_000_000_000_000,
+            9_999,
+            10_000,
+            99_999_999,
+            100_000_000,
+            10_000_000_000_000_000_000,
         ] {
             let mut out = Vec::new();
             super::write_u64(value, &mut out);
@@ -570,6 +855,39 @@ mod tests {
     }
 
     #[test]
+    fn annotation_values_are_their_text_with_every_kind_of_field() {
+        let fields = |message: &str| {
+            let mut annotation = Annotation::new(7, message);
+            annotation
+                .fields
+                .push(("n".into(), TagValue::U64(u64::MAX)));
+            annotation.fields.push(("neg".into(), TagValue::I64(-12)));
+            annotation
+                .fields
+                .push(("q\"k".into(), TagValue::Str("a \"b\" \n é".into())));
+            annotation.fields.push(("f".into(), TagValue::F64(0.25)));
+            annotation.fields.push(("ok".into(), TagValue::Bool(false)));
+            annotation
+        };
+        for annotation in [
+            fields("done"),
+            fields(""),
+            Annotation::new(8, "only \\ text"),
+        ] {
+            let span = SpanRecord {
+                annotations: vec![annotation.clone()],
+                ..full_span()
+            };
+            let decoded = decode(&[span], &process());
+            assert_eq!(
+                decoded[0]["annotations"][0]["value"],
+                json!(annotation.text()),
+                "{annotation:?}"
+            );
+        }
+    }
+
+    #[test]
     fn duplicate_tags_keep_the_last_value() {
         let span = SpanRecord {
             tags: vec![
@@ -584,6 +902,38 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("\"error\"").count(), 1);
         assert!(text.contains(r#""tags":{"error":"second"}"#), "{text}");
+    }
+
+    #[test]
+    fn repeated_tags_anywhere_keep_their_last_value() {
+        for (count, distinct) in [(3, 2), (11, 10), (11, 11), (40, 39), (65, 64), (150, 70)] {
+            let span = SpanRecord {
+                tags: (0..count)
+                    .map(|index| {
+                        (
+                            Cow::Owned(format!("k{}", index % distinct)),
+                            TagValue::U64(index as u64),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+                ..full_span()
+            };
+            let decoded = decode(&[span], &process());
+            let tags = decoded[0]["tags"].as_object().expect("tags");
+            assert_eq!(tags.len(), distinct.min(count));
+            for key in 0..distinct.min(count) {
+                let last = (0..count)
+                    .rev()
+                    .find(|index| index % distinct == key)
+                    .unwrap();
+                assert_eq!(
+                    tags[&format!("k{key}")],
+                    json!(last.to_string()),
+                    "{count} tags"
+                );
+            }
+        }
     }
 
     #[test]
@@ -616,7 +966,24 @@ mod tests {
 
     #[test]
     fn u64_digits_round_trip() {
-        for value in [0, 1, 9, 10, 12345, u64::MAX] {
+        let around_powers_of_ten = (0..20).flat_map(|power| {
+            let power = 10u64.pow(power);
+            [power - 1, power, power + 1, power.saturating_mul(2) - 1]
+        });
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let scattered = std::iter::repeat_with(move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state >> (state % 64)
+        })
+        .take(20_000);
+        let edges = [0, 1, 9, 10, 12345, u64::MAX, u64::MAX - 1];
+        for value in edges
+            .into_iter()
+            .chain(around_powers_of_ten)
+            .chain(scattered)
+        {
             let mut out = Vec::new();
             write_u64(value, &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), value.to_string());

@@ -114,7 +114,8 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
         }
         out.push(b'}');
     }
-    if let Some((error_type, message)) = otlp::exception(span) {
+    let outcome = otlp::Outcome::of(span);
+    if let Some((error_type, message)) = outcome.exception(span) {
         if !first {
             out.push(b',');
         }
@@ -124,16 +125,16 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
         write_attributes(
             [
                 ("exception.type", AnyValue::Str(error_type.into())),
-                ("exception.message", AnyValue::Str(message)),
+                ("exception.message", AnyValue::Str(message.clone())),
             ],
             out,
         );
         out.push(b'}');
     }
     out.push(b']');
-    if otlp::dropped_events(span) > 0 {
+    if outcome.dropped_events > 0 {
         out.extend_from_slice(b",\"droppedEventsCount\":");
-        write_u64(u64::from(otlp::dropped_events(span)), out);
+        write_u64(u64::from(outcome.dropped_events), out);
     }
     if !span.links().is_empty() {
         out.extend_from_slice(b",\"links\":[");
@@ -150,9 +151,9 @@ fn write_span(span: &SpanRecord, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"droppedLinksCount\":");
         write_u64(u64::from(span.dropped().links), out);
     }
-    if let Some(message) = otlp::error_message(span) {
+    if let Some(message) = &outcome.error_message {
         out.extend_from_slice(b",\"status\":{\"message\":");
-        write_string(&message, out);
+        write_string(message, out);
         out.extend_from_slice(b",\"code\":2}");
     }
     out.extend_from_slice(b",\"flags\":");

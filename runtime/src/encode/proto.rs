@@ -336,12 +336,22 @@ mod tests {
     #[test]
     fn nested_lengths_around_the_one_byte_boundary() {
         for len in [0, 1, 127, 128, 129, 16_383, 16_384, 70_000] {
+            let mut expected_bytes = vec![0xaa, 3 << 3 | super::super::protobuf::LEN];
+            put_varint(&mut expected_bytes, len as u64);
+            expected_bytes.extend(std::iter::repeat_n(7u8, len));
             let mut out = vec![0xaa];
             nested(&mut out, 3, |out| out.extend(std::iter::repeat_n(7u8, len)));
-            let mut expected = vec![0xaa, 3 << 3 | super::super::protobuf::LEN];
-            put_varint(&mut expected, len as u64);
-            expected.extend(std::iter::repeat_n(7u8, len));
-            assert_eq!(out, expected, "body of {len} bytes");
+            assert_eq!(out, expected_bytes, "body of {len} bytes");
+            for expected in [0, 100, 200, 20_000, 3_000_000] {
+                let mut out = vec![0xaa];
+                super::super::protobuf::nested_expecting(&mut out, 3, expected, |out| {
+                    out.extend(std::iter::repeat_n(7u8, len))
+                });
+                assert_eq!(
+                    out, expected_bytes,
+                    "body of {len} bytes, {expected} expected"
+                );
+            }
         }
     }
 

@@ -406,7 +406,7 @@ impl ZipkinReporter {
             transport,
             encoding: config.encoding,
             gzip: config.gzip,
-            local: config.local,
+            local: crate::encode::LocalEndpoint::new(config.local),
             resource: config.resource,
             limits: config.limits,
             endpoint: config.endpoint.clone(),

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::encode::Encoding;
+use crate::encode::LocalEndpoint;
 use crate::limits::SpanLimits;
-use crate::model::{Endpoint, Resource};
+use crate::model::Resource;
 
 use super::http::Outcome;
 use super::queue::{estimate_bytes, Shared, Taken};
@@ -24,7 +25,7 @@ pub(crate) struct Worker {
     pub(crate) gzip: bool,
     /// Whether the worker gzips the body itself (HTTP).
     pub(crate) gzip_body: bool,
-    pub(crate) local: Endpoint,
+    pub(crate) local: LocalEndpoint,
     /// The process as OTLP describes it.
     pub(crate) resource: Resource,
     pub(crate) limits: SpanLimits,
