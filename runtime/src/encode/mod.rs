@@ -475,10 +475,13 @@ pub(crate) fn live_annotations(annotations: &[Annotation]) -> impl Iterator<Item
         .enumerate()
         .filter(move |(index, annotation)| match &mut seen {
             Some(seen) => seen.insert((annotation.timestamp_us, annotation.text())),
-            None => !annotations[..*index].iter().any(|earlier| {
-                earlier.timestamp_us == annotation.timestamp_us
-                    && earlier.text() == annotation.text()
-            }),
+            None => {
+                let mut text = None;
+                !annotations[..*index].iter().any(|earlier| {
+                    earlier.timestamp_us == annotation.timestamp_us
+                        && earlier.text() == *text.get_or_insert_with(|| annotation.text())
+                })
+            }
         })
         .map(|(_, annotation)| annotation)
 }

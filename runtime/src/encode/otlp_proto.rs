@@ -310,7 +310,8 @@ fn write_tag_attribute(field_key: u8, key: &str, value: &TagValue, out: &mut Vec
 #[inline(always)]
 fn write_short_int_attribute(field_key: u8, key: &[u8], number: i64, out: &mut Vec<u8>) {
     let key_len = key.len();
-    debug_assert!(key_len <= 32);
+    // Checked by every caller already; after inlining, the check is compiled out.
+    assert!(key_len <= 32, "a short attribute");
     // int64 is a varint of the two's complement, ten bytes for a negative number.
     let mut rest = number as u64;
     let value_len = 1 + varint_len(rest);
@@ -352,7 +353,8 @@ fn write_short_int_attribute(field_key: u8, key: &[u8], number: i64, out: &mut V
 #[inline(always)]
 fn write_short_string_attribute(field_key: u8, key: &[u8], text: &[u8], out: &mut Vec<u8>) {
     let (key_len, text_len) = (key.len(), text.len());
-    debug_assert!(key_len <= 32 && text_len <= 32);
+    // Checked by every caller already; after inlining, the check is compiled out.
+    assert!(key_len <= 32 && text_len <= 32, "a short attribute");
     // KeyValue: key field (2 + key), value field (2 + AnyValue: 2 + text). At most 72 < 128.
     let key_value_len = key_len + text_len + 6;
     out.reserve(key_value_len + 2);
