@@ -324,15 +324,7 @@ fn write_short_int_attribute(field_key: u8, key: &[u8], number: i64, out: &mut V
     // varint's `value_len - 1` bytes. Every byte of the range is written, so the length may
     // cover it.
     unsafe {
-        let target = out.as_mut_ptr().add(len);
-        target.cast::<[u8; 4]>().write_unaligned([
-            field_key,
-            key_value_len as u8,
-            KEY_VALUE_KEY,
-            key_len as u8,
-        ]);
-        copy_short(key.as_ptr(), target.add(4), key_len);
-        let mut at = target.add(4 + key_len);
+        let mut at = write_short_key(out.as_mut_ptr().add(len), field_key, key_value_len, key);
         at.cast::<[u8; 3]>()
             .write_unaligned([KEY_VALUE_VALUE, value_len as u8, ANY_INT]);
         at = at.add(3);
@@ -364,22 +356,43 @@ fn write_short_string_attribute(field_key: u8, key: &[u8], text: &[u8], out: &mu
     // bytes, which both are, and the key and text cannot overlap the vector, borrowed mutably.
     // Every byte of the range is written, so the length may cover it.
     unsafe {
-        let target = out.as_mut_ptr().add(len);
-        target.cast::<[u8; 4]>().write_unaligned([
-            field_key,
-            key_value_len as u8,
-            KEY_VALUE_KEY,
-            key_len as u8,
-        ]);
-        copy_short(key.as_ptr(), target.add(4), key_len);
-        target.add(4 + key_len).cast::<[u8; 4]>().write_unaligned([
+        let at = write_short_key(out.as_mut_ptr().add(len), field_key, key_value_len, key);
+        at.cast::<[u8; 4]>().write_unaligned([
             KEY_VALUE_VALUE,
             text_len as u8 + 2,
             ANY_STRING,
             text_len as u8,
         ]);
-        copy_short(text.as_ptr(), target.add(8 + key_len), text_len);
+        copy_short(text.as_ptr(), at.add(4), text_len);
         out.set_len(len + key_value_len + 2);
+    }
+}
+
+/// Writes the start of a short attribute at `target`: its field key, the `KeyValue`'s length
+/// (under 128, one byte), and the key field (one-byte length, at most 32 bytes); returns where
+/// the value field goes.
+///
+/// # Safety
+/// `target` must be valid for `4 + key.len()` writes and not overlap `key`, and `key` must
+/// have at most 32 bytes.
+#[inline(always)]
+unsafe fn write_short_key(
+    target: *mut u8,
+    field_key: u8,
+    key_value_len: usize,
+    key: &[u8],
+) -> *mut u8 {
+    // SAFETY: the caller made `target` valid for the 4 header bytes and the key, which
+    // `copy_short` can copy (at most 32 bytes, not overlapping).
+    unsafe {
+        target.cast::<[u8; 4]>().write_unaligned([
+            field_key,
+            key_value_len as u8,
+            KEY_VALUE_KEY,
+            key.len() as u8,
+        ]);
+        copy_short(key.as_ptr(), target.add(4), key.len());
+        target.add(4 + key.len())
     }
 }
 
