@@ -279,6 +279,8 @@ fn write_attribute(field_key: u8, key: &str, value: &AnyValue<'_>, out: &mut Vec
 
 /// Writes a tag as an attribute, typed as [`AnyValue::of`] says, the common kinds straight
 /// from the tag: making the `AnyValue` first cost 20 instructions per attribute (callgrind).
+/// It picks the short writers by the same rule as [`write_attribute`]; one dispatcher over
+/// both value types, through an enum and a closure, cost 14 instructions per span (904 → 918).
 #[inline(always)]
 fn write_tag_attribute(field_key: u8, key: &str, value: &TagValue, out: &mut Vec<u8>) {
     if key.len() <= 32 {
