@@ -243,7 +243,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// The eight lower-hex digits of `value`, most significant first when the word is stored
 /// little-endian. Each nibble is spread into a byte of its own, then turned into its digit in
 /// all eight bytes at once: ids are written three times per span, and a table lookup per byte
-/// was a sixth of the JSON encoder's instructions (callgrind, `report encode`).
+/// cost about 76 instructions per id, this about 35 (callgrind, `report encode`).
 #[inline(always)]
 fn hex_digits(value: u32) -> u64 {
     let spread = u64::from(value);
@@ -282,8 +282,9 @@ fn decimal_digits(value: u32) -> u64 {
 }
 
 /// Writes `value` in decimal: eight digits at a time ([`decimal_digits`]), stored as whole
-/// words. Timestamps have sixteen digits; dividing by 100 per pair of digits cost three times
-/// as many instructions (callgrind, `report encode`).
+/// words, straight into `out` (dividing by 100 per pair into a scratch array and copying it
+/// out cost about 94 instructions per number of the sample batch, this about 86 with the
+/// call; callgrind, `report encode`).
 #[inline(always)]
 pub(super) fn write_u64(value: u64, out: &mut Vec<u8>) {
     if value < 10 {
