@@ -20,7 +20,7 @@ use crate::annotation::annotation_of;
 use crate::clock::Timestamp;
 use crate::export::Exporter;
 use crate::lookup::WithContext;
-use crate::model::{Link, Remote, SpanContext};
+use crate::model::{Link, SpanContext};
 use crate::pipeline::{Core, OfferedCore};
 use crate::sample::{AlwaysOn, Sampler};
 use crate::state::SpanState;
@@ -62,6 +62,9 @@ impl TracedLayer {
     /// Lets `#[traced]` calls skip the tracing registry: their spans live in frames on a
     /// per-thread stack (tens of nanoseconds instead of a registry span, and no allocation for
     /// spans without text tags), with library spans and events still nested under them.
+    ///
+    /// The same goes for the SERVER span of `traced::http::ServerLayer` (features `tower`,
+    /// `axum`).
     ///
     /// Off by default, because other layers (a `fmt` logger, say) would no longer see those
     /// spans; [`crate::init`] turns it on when our layer is the subscriber's only consumer.
@@ -221,13 +224,11 @@ where
                             .core
                             .continue_remote(remote, shared, &operation, sampler);
                         let mut state = SpanState::new(context, meta, true, None);
-                        state.set_trace_state(crate::remote_parent::trace_state_of(
-                            context.trace_id,
-                        ));
-                        // Only a caller's span id can be shared; a bare decision starts a trace.
-                        if shared && matches!(remote, Remote::Context(_)) {
-                            state.set_shared();
-                        }
+                        state.continue_caller(
+                            remote,
+                            shared,
+                            crate::remote_parent::trace_state_of(context.trace_id),
+                        );
                         state
                     }
                     None => {

@@ -17,17 +17,23 @@ pub(crate) fn install_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let message = if let Some(text) = info.payload().downcast_ref::<&str>() {
-                (*text).to_owned()
-            } else if let Some(text) = info.payload().downcast_ref::<String>() {
-                crate::value::cap_str(text).into_owned()
-            } else {
-                "panic".to_owned()
-            };
+            let message = payload_message(info.payload());
             let _ = LAST_PANIC.try_with(|last| *last.borrow_mut() = Some(message));
             previous(info);
         }));
     });
+}
+
+/// A panic's message from its payload (a `&str` or a `String`, as `panic!` makes them), capped
+/// like any tag value; `"panic"` for any other payload.
+pub(crate) fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        crate::value::cap_str(text).into_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        crate::value::cap_str(text).into_owned()
+    } else {
+        "panic".to_owned()
+    }
 }
 
 /// The message of the panic this thread is unwinding from, if one is.

@@ -222,6 +222,14 @@ impl PeerFields {
         }
     }
 
+    /// Notes the address `ip` of an address field (`field` is `PeerField::Address`).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn address(&mut self, field: PeerField, ip: IpAddr) {
+        if let PeerField::Address(side) = field {
+            self.side(side).address = Some(ip);
+        }
+    }
+
     /// Notes the integer value of `field`: a port (out of range counts as none).
     pub(crate) fn integer(&mut self, field: PeerField, value: i128) {
         if let PeerField::Port(side) = field {

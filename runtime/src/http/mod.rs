@@ -79,6 +79,8 @@
 #[cfg(feature = "tower")]
 mod server;
 #[cfg(feature = "tower")]
+mod server_span;
+#[cfg(feature = "tower")]
 pub use server::{ServerFuture, ServerLayer, ServerService, TraceResponse};
 
 #[cfg(feature = "reqwest")]

@@ -1,6 +1,5 @@
 //! The SERVER span for each request a tower service answers.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -9,17 +8,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response, StatusCode};
-use tracing::field::Empty;
-use tracing::Span;
 
-use super::{redact_target, SpanModel};
+use super::server_span::{Caller, Opened, RequestFacts, ServerSpan, TARGET};
+use super::SpanModel;
 use crate::propagation::{Incoming, Propagator};
-use crate::remote_parent::{Pending, RootSampler};
+use crate::remote_parent::RootSampler;
 use crate::sample::{Decision, Rule, Rules};
-use crate::semconv;
-
-/// The tracing target of the spans this layer opens: filter on it to turn them off.
-const TARGET: &str = "traced::http";
 
 /// A `tower::Layer` that opens a SERVER span for every request (named so it sits beside
 /// tower-http's `TraceLayer` without a clash).
@@ -69,7 +63,7 @@ pub struct ServerLayer {
 #[derive(Default)]
 struct Config {
     model: SpanModel,
-    service_name: Option<Box<str>>,
+    service_name: Option<Arc<str>>,
     propagator: Option<Propagator>,
     resume_panics: bool,
     trace_response: Option<TraceResponse>,
@@ -159,7 +153,7 @@ impl ServerLayer {
     /// let layer = traced::http::ServerLayer::new().service_name("inventory");
     /// ```
     pub fn service_name(self, name: &str) -> ServerLayer {
-        let name = Box::from(name);
+        let name = Arc::from(name);
         self.edit(|config| config.service_name = Some(name))
     }
 
@@ -274,11 +268,10 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> ServerFuture<S::Future> {
         // When nothing would be recorded, skip the parsing and formatting entirely; panics are
         // still handled the same way, so behaviour never depends on the log filter.
-        let (span, trace_state) = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
-            let (span, trace_state) = self.open_span(&request);
-            (Some(span), trace_state)
+        let (opened, trace_state) = if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+            self.open(&request)
         } else {
-            (None, None)
+            (Opened::Off, None)
         };
         let resume_panics = self.config.resume_panics;
         let inner = &mut self.inner;
@@ -287,35 +280,35 @@ where
                 catch_unwind(AssertUnwindSafe(|| inner.call(request)))
             })
         };
-        let called = match &span {
-            Some(span) => span.in_scope(call),
-            None => call(),
+        // A frame is on the stack already, the innermost scope while the service's synchronous
+        // part runs.
+        let called = match &opened {
+            Opened::Span(span) => span.in_scope(call),
+            _ => call(),
         };
-        let trace_header = match (&self.config.trace_response, &span) {
-            (Some(header), Some(span)) => trace_header(header, span),
-            _ => None,
+        let span = opened.into_span();
+        let trace_header = match &self.config.trace_response {
+            Some(header) => trace_header(header, &span),
+            None => None,
         };
         match called {
             Ok(future) => ServerFuture {
                 inner: Some(future),
-                span,
+                span: Some(span),
                 trace_state,
                 resume_panics,
                 trace_header,
             },
             Err(payload) => {
-                if let Some(span) = &span {
-                    record_panic(span, payload.as_ref());
-                }
+                span.panicked(payload.as_ref());
                 if resume_panics {
-                    drop(span);
                     resume_unwind(payload);
                 }
                 // The service panicked before it even returned a future: the 500 is all that
                 // is left to give.
                 ServerFuture {
                     inner: None,
-                    span,
+                    span: None,
                     trace_state: None,
                     resume_panics,
                     trace_header,
@@ -326,33 +319,11 @@ where
 }
 
 impl<S> ServerService<S> {
-    /// The server span, and the caller's W3C `tracestate` to keep for calls made while handling
-    /// the request.
-    fn open_span<B>(&self, request: &Request<B>) -> (Span, Option<Incoming>) {
+    /// Opens the server span, and returns the caller's W3C `tracestate` to keep for calls made
+    /// while handling the request.
+    fn open<B>(&self, request: &Request<B>) -> (Opened, Option<Incoming>) {
         let config = &*self.config;
-        let method = request.method().as_str();
-        let route = matched_path(request);
-        let path_and_query = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |target| target.as_str());
-        let path = request.uri().path();
-        // `{method} {route}`; without a route template, `{method}` alone: a raw path would make
-        // one span name per URL.
-        let name = match route {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_owned(),
-        };
-        let target = redact_target(path_and_query);
-        let query = target
-            .split_once('?')
-            .map(|(_, query)| query)
-            .filter(|query| !query.is_empty());
-        let user_agent = request
-            .headers()
-            .get(http::header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(crate::value::cap_str);
+        let facts = RequestFacts::of(request);
         let global;
         let propagator = match &config.propagator {
             Some(propagator) => propagator,
@@ -362,43 +333,6 @@ impl<S> ServerService<S> {
             }
         };
         let incoming = propagator.extract_incoming(request.headers());
-        // Known before the span is made, so given to it rather than recorded after: each
-        // `record` is a lookup of the span in the registry.
-        let service_name = config.service_name.as_deref();
-        let authority = authority(request);
-        let server_address = authority.as_ref().map(|authority| authority.host());
-        let server_port = authority
-            .as_ref()
-            .and_then(|authority| authority.port_u16());
-        let client = client_address(request);
-        let client_address = client.map(|address| tracing::field::display(address.ip()));
-        let client_port = client.map(|address| address.port());
-        // One field list for both parents; `Empty` fields are recorded on completion.
-        macro_rules! server_span {
-            ($($parent:tt)*) => {
-                tracing::info_span!(
-                    target: TARGET,
-                    $($parent)*
-                    "http.server",
-                    otel.name = name.as_str(),
-                    otel.kind = "server",
-                    service.name = service_name,
-                    { semconv::HTTP_REQUEST_METHOD } = method,
-                    { semconv::HTTP_ROUTE } = route,
-                    { semconv::URL_PATH } = path,
-                    { semconv::URL_QUERY } = query,
-                    { semconv::URL_SCHEME } = request.uri().scheme_str(),
-                    { semconv::SERVER_ADDRESS } = server_address,
-                    { semconv::SERVER_PORT } = server_port,
-                    { semconv::CLIENT_ADDRESS } = client_address,
-                    { semconv::CLIENT_PORT } = client_port,
-                    { semconv::USER_AGENT_ORIGINAL } = user_agent.as_deref(),
-                    { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
-                    { semconv::ERROR } = Empty,
-                    { semconv::ERROR_TYPE } = Empty,
-                )
-            };
-        }
         // The first matching rule's sampler decides, if the span starts a trace or continues
         // a caller that left the decision open (the pipeline keeps a caller's decision).
         let sampler = if config.sampling_rules.is_empty() {
@@ -406,54 +340,27 @@ impl<S> ServerService<S> {
         } else {
             config
                 .sampling_rules
-                .find(method, path, route)
+                .find(facts.method, facts.path, facts.route)
                 .map(|sampler| RootSampler::Shared(sampler.clone()))
         };
-        let span = match incoming.as_ref() {
-            Some(incoming) => {
-                let shared = config.model == SpanModel::Shared;
-                let (trace, state) = incoming.trace_state_text();
-                // A root, so the caller's context wins over whatever span is current here (a
-                // local parent would otherwise take precedence).
-                crate::remote_parent::with_trace_state(trace, state, || {
-                    crate::remote_parent::with_pending(
-                        Pending {
-                            remote: Some((incoming.remote, shared)),
-                            sampler,
-                        },
-                        || server_span!(parent: None,),
-                    )
-                })
-            }
-            // No caller: nest under the current span, if any (a service called in-process);
-            // the rule's sampler is only taken if the span is a root.
-            None => match sampler {
-                Some(sampler) => crate::remote_parent::with_pending(
-                    Pending {
-                        remote: None,
-                        sampler: Some(sampler),
-                    },
-                    || server_span!(),
-                ),
-                None => server_span!(),
-            },
+        let caller = Caller {
+            incoming: incoming.as_ref(),
+            shared: config.model == SpanModel::Shared,
+            baggage: propagator.extract_baggage(request.headers()),
+            sampler,
         };
-        crate::baggage::attach(&span, &propagator.extract_baggage(request.headers()));
+        let opened = Opened::open(facts, config.service_name.as_ref(), caller);
         let trace_state = incoming.filter(|incoming| incoming.trace_state.is_some());
-        (span, trace_state)
+        (opened, trace_state)
     }
 }
 
 /// The response header naming the server span's trace, when our layer records the span.
 fn trace_header(
     header: &TraceResponse,
-    span: &Span,
+    span: &ServerSpan,
 ) -> Option<(http::HeaderName, http::HeaderValue)> {
-    let context = span
-        .with_subscriber(|(id, dispatch)| crate::lookup::parent_of(dispatch, id))
-        .flatten()?
-        .0;
-    let (name, value) = header.header(&context);
+    let (name, value) = header.header(&span.context()?);
     // Hex digits and dashes: always a valid header value.
     Some((name, http::HeaderValue::from_str(&value).ok()?))
 }
@@ -466,69 +373,6 @@ fn in_trace_state<R>(incoming: Option<&Incoming>, body: impl FnOnce() -> R) -> R
     }
 }
 
-#[cfg(feature = "axum")]
-fn matched_path<B>(request: &Request<B>) -> Option<&str> {
-    request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|path| path.as_str())
-}
-
-#[cfg(not(feature = "axum"))]
-fn matched_path<B>(_request: &Request<B>) -> Option<&str> {
-    None
-}
-
-/// The peer's address, when axum's `ConnectInfo` says it.
-#[cfg(feature = "axum")]
-fn client_address<B>(request: &Request<B>) -> Option<std::net::SocketAddr> {
-    use axum::extract::ConnectInfo;
-    request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(address)| *address)
-}
-
-#[cfg(not(feature = "axum"))]
-fn client_address<B>(_request: &Request<B>) -> Option<std::net::SocketAddr> {
-    None
-}
-
-/// The host and port the client addressed: the URI's authority (HTTP/2, absolute form), else
-/// `Host`.
-fn authority<B>(request: &Request<B>) -> Option<http::uri::Authority> {
-    if let Some(authority) = request.uri().authority() {
-        return Some(authority.clone());
-    }
-    let host = request.headers().get(http::header::HOST)?;
-    // Parsed, not sliced: a hostile Host header must come out as "no authority", never a panic.
-    http::uri::Authority::try_from(host.as_bytes()).ok()
-}
-
-fn record_status(span: &Span, status: StatusCode) {
-    span.record(semconv::HTTP_RESPONSE_STATUS_CODE, status.as_u16());
-    if status.is_server_error() {
-        span.record(semconv::ERROR, status.as_str());
-        span.record(semconv::ERROR_TYPE, status.as_str());
-    }
-}
-
-fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
-    let message = if let Some(text) = payload.downcast_ref::<&str>() {
-        crate::value::cap_str(text).into_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        crate::value::cap_str(text).into_owned()
-    } else {
-        "panic".to_owned()
-    };
-    span.record(semconv::ERROR, message);
-    span.record(semconv::ERROR_TYPE, "panic");
-    span.record(
-        semconv::HTTP_RESPONSE_STATUS_CODE,
-        StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
-    );
-}
-
 pin_project_lite::pin_project! {
     /// The response future of [`ServerService`]: runs the handler inside the server span and
     /// records the outcome.
@@ -536,7 +380,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         // Taken when the response is ready, so the span is reported before the answer is sent.
-        span: Option<Span>,
+        span: Option<ServerSpan>,
         // Only kept when the caller sent a `tracestate`.
         trace_state: Option<Incoming>,
         resume_panics: bool,
@@ -549,7 +393,7 @@ pin_project_lite::pin_project! {
             // The span is only still here if no answer was made: the connection closed (or a
             // timeout layer gave up) while the handler ran.
             if let Some(span) = this.project().span.take() {
-                crate::lookup::mark_cancelled(&span);
+                span.cancelled();
             }
         }
     }
@@ -565,26 +409,26 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Some(inner) = this.inner.as_pin_mut() else {
-            this.span.take();
             return Poll::Ready(Ok(with_header(internal_error(), this.trace_header.take())));
         };
-        let polled = {
-            let _entered = this.span.as_ref().map(Span::enter);
-            in_trace_state(this.trace_state.as_ref(), || {
+        let trace_state = this.trace_state.as_ref();
+        let poll = || {
+            in_trace_state(trace_state, || {
                 catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
             })
+        };
+        let polled = match this.span.as_mut() {
+            Some(span) => span.in_scope(poll),
+            None => poll(),
         };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
                 if let Some(span) = this.span.take() {
                     match &result {
-                        Ok(response) => record_status(&span, response.status()),
+                        Ok(response) => span.answered(response.status()),
                         // The service gave up without an answer; hyper closes the connection.
-                        Err(_) => {
-                            span.record(semconv::ERROR, "service error");
-                            span.record(semconv::ERROR_TYPE, std::any::type_name::<E>());
-                        }
+                        Err(_) => span.failed::<E>(),
                     }
                 }
                 let header = this.trace_header.take();
@@ -592,7 +436,7 @@ where
             }
             Err(payload) => {
                 if let Some(span) = this.span.take() {
-                    record_panic(&span, payload.as_ref());
+                    span.panicked(payload.as_ref());
                 }
                 if *this.resume_panics {
                     resume_unwind(payload);

@@ -223,6 +223,29 @@ impl SpanState {
         twin.details().twin = true;
     }
 
+    /// The service the span is reported as (what a `service.name` field sets), shared rather
+    /// than copied.
+    // Only the server span (`http/server_span.rs`) uses it.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn set_service(&mut self, service: Arc<str>) {
+        self.service = Some(service);
+    }
+
+    /// Marks a root that continues a caller's trace: it keeps the caller's W3C `tracestate`, and
+    /// with `shared` it is reported under the caller's span id (Zipkin's shared RPC span), which
+    /// only a caller that sent its span id has (a bare decision starts a trace).
+    pub(crate) fn continue_caller(
+        &mut self,
+        remote: crate::model::Remote,
+        shared: bool,
+        trace_state: Option<Arc<str>>,
+    ) {
+        self.set_trace_state(trace_state);
+        if shared && matches!(remote, crate::model::Remote::Context(_)) {
+            self.set_shared();
+        }
+    }
+
     /// Marks the span as reported under its caller's span id (Zipkin's shared RPC span).
     pub(crate) fn set_shared(&mut self) {
         self.shared = true;
