@@ -9,6 +9,7 @@ pub mod encode;
 pub mod export;
 pub mod growth;
 pub mod http;
+pub mod request_path;
 pub mod service;
 pub mod sink;
 pub mod stacks;

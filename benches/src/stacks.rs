@@ -317,9 +317,15 @@ pub struct OtelStack {
 
 impl OtelStack {
     /// Builds the stack; the batch processor's thread starts now.
+    pub fn new(endpoint: &str) -> OtelStack {
+        OtelStack::with_filter(endpoint, tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    /// The stack with `filter` in front of tracing-opentelemetry, as services usually run it
+    /// (`LevelFilter::INFO`).
     // opentelemetry-zipkin is deprecated upstream; it is here as the anchor users still run.
     #[allow(deprecated)]
-    pub fn new(endpoint: &str) -> OtelStack {
+    pub fn with_filter(endpoint: &str, filter: tracing::level_filters::LevelFilter) -> OtelStack {
         use opentelemetry::trace::TracerProvider as _;
 
         let exporter = opentelemetry_zipkin::ZipkinExporter::builder()
@@ -336,9 +342,20 @@ impl OtelStack {
             )
             .build();
         let tracer = provider.tracer("bench");
-        let dispatch = Dispatch::new(
-            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer)),
-        );
+        // No filter at all when it would let everything through: the suite's anchor rows
+        // measure tracing-opentelemetry alone.
+        let dispatch = if filter == tracing::level_filters::LevelFilter::TRACE {
+            Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(tracing_opentelemetry::layer().with_tracer(tracer)),
+            )
+        } else {
+            Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(filter)
+                    .with(tracing_opentelemetry::layer().with_tracer(tracer)),
+            )
+        };
         OtelStack { dispatch, provider }
     }
 

@@ -25,7 +25,7 @@ use traced_benches::export::{ExportStack, GeneratorOutcome};
 use traced_benches::sink::Sink;
 use traced_benches::stacks::{self, Parent};
 use traced_benches::suite::{self, SCENARIOS, STACKS};
-use traced_benches::{service, threads};
+use traced_benches::{request_path, service, threads};
 use traced_tests::alloc::{allocations_in, CountingAlloc};
 
 #[global_allocator]
@@ -51,6 +51,7 @@ fn main() {
                 encoders: measure_encoders(),
                 threads: measured(|| threads::measure(threads::CELL)),
                 service: measured(|| service::measure(service::RUN)),
+                request_path: request_path::measure(),
             };
             let markdown = render(&results);
             println!("\n{markdown}");
@@ -106,11 +107,28 @@ fn main() {
                 .map_or(service::RUN, Duration::from_secs_f64);
             let results = Results {
                 service: measured(|| service::measure(run)),
+                request_path: request_path::measure(),
                 ..Results::default()
             };
             println!("\n{}", render(&results));
         }
         "service-child" => service::child_main(&args[1..]),
+        "request-profile" => {
+            // `request-profile <off|traced|otel|fastrace> [trivial|available] [requests]`: one
+            // service's requests alone, for callgrind (see src/request_path.rs).
+            let tracing = args.get(1).and_then(|id| service::Tracing::parse(id));
+            let handler = args.get(2).map_or(Some(service::Handler::Trivial), |id| {
+                service::Handler::parse(id)
+            });
+            let (Some(tracing), Some(handler)) = (tracing, handler) else {
+                eprintln!(
+                    "usage: request-profile <off|traced|otel|fastrace> [trivial|available] [requests]"
+                );
+                std::process::exit(2);
+            };
+            let requests = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+            traced_benches::request_path::profile(tracing, handler, requests);
+        }
         "encode" => {
             let results = Results {
                 encoders: measure_encoders(),
@@ -178,6 +196,8 @@ struct Results {
     threads: (Vec<threads::Row>, Option<f64>),
     /// The real-service table, and the steal time (%) while it ran.
     service: (Vec<service::Row>, Option<f64>),
+    /// Instructions per request on the service's side (`src/request_path.rs`).
+    request_path: Vec<request_path::Row>,
 }
 
 /// Runs one table's measurement and says how much CPU the hypervisor stole meanwhile.
@@ -966,6 +986,7 @@ fn render(results: &Results) -> String {
         for (text, met) in service::targets(service_rows) {
             let _ = writeln!(out, "- {}: {text}", verdict(met));
         }
+        let _ = write!(out, "{}", request_path::render(&results.request_path));
         let _ = write!(out, "{}", service::budget(service_rows));
     }
     out
