@@ -132,17 +132,23 @@ pub struct Row {
     pub handler: Handler,
     /// How it is traced.
     pub tracing: Tracing,
-    /// Instructions per request.
+    /// Instructions per request: the median of the rounds.
     pub instructions: f64,
+    /// The lowest and highest round (the same as the median for the trivial handler, which
+    /// runs once: its count does not move).
+    pub range: (f64, f64),
 }
 
 /// Requests in the trivial handler's counted loop.
 const TRIVIAL_REQUESTS: u64 = 2_000;
 
-/// The shop's two run lengths: their difference in requests is what is divided by (the clock's
-/// calibration at start-up, which varies from run to run, stays within a few thousand
-/// instructions a request at this length).
+/// The shop's two run lengths: their difference in requests is what is divided by.
 const SHOP_REQUESTS: (u64, u64) = (100, 1_100);
+
+/// Rounds of each shop cell. The whole process is counted, and some of its work depends on
+/// time (the clock's calibration at start-up, the runtime parking and waking its threads), so
+/// one shop count moves by up to 15% of what tracing adds from one run to the next.
+const SHOP_ROUNDS: usize = 3;
 
 /// Counts every cell with callgrind, running this executable's `request-profile`; empty when
 /// valgrind is missing.
@@ -166,34 +172,45 @@ pub fn measure() -> Vec<Row> {
         let line = stderr.lines().find(|line| line.contains("Collected :"))?;
         line.rsplit(':').next()?.trim().parse().ok()
     };
+    let per_request = |tracing: Tracing, handler: Handler| -> Option<f64> {
+        match handler {
+            Handler::Trivial => Some(
+                collected(tracing, handler, TRIVIAL_REQUESTS)? as f64 / TRIVIAL_REQUESTS as f64,
+            ),
+            Handler::Available => {
+                let (short, long) = SHOP_REQUESTS;
+                let short_total = collected(tracing, handler, short)? as f64;
+                let long_total = collected(tracing, handler, long)? as f64;
+                Some((long_total - short_total) / (long - short) as f64)
+            }
+        }
+    };
     let mut rows = Vec::new();
     for handler in Handler::ALL {
+        let rounds = match handler {
+            Handler::Trivial => 1,
+            Handler::Available => SHOP_ROUNDS,
+        };
         for tracing in Tracing::ALL {
             // The shop has no fastrace instrumentation (see `service.rs`).
             if handler == Handler::Available && tracing == Tracing::Fastrace {
                 continue;
             }
             eprintln!("callgrind: {} {} ...", handler.id(), tracing.id());
-            let instructions = match handler {
-                Handler::Trivial => collected(tracing, handler, TRIVIAL_REQUESTS)
-                    .map(|total| total as f64 / TRIVIAL_REQUESTS as f64),
-                Handler::Available => {
-                    let (short, long) = SHOP_REQUESTS;
-                    collected(tracing, handler, short)
-                        .zip(collected(tracing, handler, long))
-                        .map(|(short_total, long_total)| {
-                            (long_total as f64 - short_total as f64) / (long - short) as f64
-                        })
-                }
-            };
-            let Some(instructions) = instructions else {
-                eprintln!("callgrind unavailable; skipping the request-path counts");
-                return Vec::new();
-            };
+            let mut counts = Vec::new();
+            for _ in 0..rounds {
+                let Some(count) = per_request(tracing, handler) else {
+                    eprintln!("callgrind unavailable; skipping the request-path counts");
+                    return Vec::new();
+                };
+                counts.push(count);
+            }
+            counts.sort_by(f64::total_cmp);
             rows.push(Row {
                 handler,
                 tracing,
-                instructions,
+                instructions: counts[counts.len() / 2],
+                range: (counts[0], counts[counts.len() - 1]),
             });
         }
     }
@@ -208,9 +225,11 @@ pub fn render(rows: &[Row]) -> String {
     }
     let mut out = format!(
         "\nInstructions per request on the service's side (`src/request_path.rs`, valgrind \
-         --tool=callgrind; independent of machine load): the trivial handler's request path alone \
-         ({TRIVIAL_REQUESTS} requests without sockets), and the whole process per shop request \
-         (the difference between {} and {} requests, over loopback); spans go to a counting \
+         --tool=callgrind): the trivial handler's request path alone ({TRIVIAL_REQUESTS} requests \
+         without sockets; independent of machine load), and the whole process per shop request \
+         (the difference between {} and {} requests, over loopback; the median of \
+         {SHOP_ROUNDS} rounds, the lowest and highest in brackets: time-dependent work such as \
+         the clock's calibration and the runtime's wake-ups moves it); spans go to a counting \
          exporter, so the export thread is not in these counts.\n\n\
          | handler | tracing | instructions per request | added by tracing |\n|---|---|---|---|\n",
         SHOP_REQUESTS.0, SHOP_REQUESTS.1
@@ -225,12 +244,19 @@ pub fn render(rows: &[Row]) -> String {
         } else {
             format!("{:.0}", row.instructions - off)
         };
+        let count = if row.range.0 == row.range.1 {
+            format!("{:.0}", row.instructions)
+        } else {
+            format!(
+                "{:.0} ({:.0} to {:.0})",
+                row.instructions, row.range.0, row.range.1
+            )
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {added} |",
+            "| {} | {} | {count} | {added} |",
             row.handler.label(),
             row.tracing.label(),
-            row.instructions
         );
     }
     out

@@ -55,6 +55,9 @@ pub const WARM_UP: Duration = Duration::from_secs(1);
 /// How long latencies are recorded per cell.
 pub const RUN: Duration = Duration::from_secs(5);
 
+/// Rounds of every cell, interleaved; each row is its cell's median round.
+pub const ROUNDS: usize = 3;
+
 /// Items the shop is seeded with before `GET /available` is measured.
 const SHOP_ITEMS: u64 = 10;
 
@@ -631,26 +634,69 @@ pub struct Row {
     pub outcome: Outcome,
     /// Spans the sink counted.
     pub delivered: u64,
+    /// Requests per second of this cell in each round, in round order (the row itself is the
+    /// round with the median).
+    pub round_rps: Vec<f64>,
 }
 
 /// Runs every cell (fastrace only with the trivial handler), each in a child process
 /// (`<exe> service-child ...`) against a fresh sink pinned to CPU 1.
 pub fn measure(run: Duration) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for handler in Handler::ALL {
-        for tracing in Tracing::ALL {
-            if tracing == Tracing::Fastrace && handler == Handler::Available {
-                continue;
-            }
-            match measure_cell(tracing, handler, run) {
-                Ok(row) => rows.push(row),
-                Err(error) => {
-                    eprintln!("service {} {} failed: {error}", tracing.id(), handler.id())
+    // Interleaved rounds: the machine drifts over a table (tracing off itself moved between
+    // 50k and 59k requests/s from one run to the next), and one round of each cell made the
+    // loss of the same build read 7% in one run and 31% in another.
+    let mut runs: Vec<Row> = Vec::new();
+    for _ in 0..ROUNDS {
+        for handler in Handler::ALL {
+            for tracing in Tracing::ALL {
+                if tracing == Tracing::Fastrace && handler == Handler::Available {
+                    continue;
+                }
+                match measure_cell(tracing, handler, run) {
+                    Ok(row) => runs.push(row),
+                    Err(error) => {
+                        eprintln!("service {} {} failed: {error}", tracing.id(), handler.id())
+                    }
                 }
             }
         }
     }
+    let mut rows = Vec::new();
+    for handler in Handler::ALL {
+        for tracing in Tracing::ALL {
+            let (mut cell, others): (Vec<Row>, Vec<Row>) = runs
+                .into_iter()
+                .partition(|row| row.tracing == tracing && row.handler == handler);
+            runs = others;
+            if cell.is_empty() {
+                continue;
+            }
+            let round_rps: Vec<f64> = cell.iter().map(|row| row.outcome.rps()).collect();
+            cell.sort_by(|a, b| a.outcome.rps().total_cmp(&b.outcome.rps()));
+            let mut median = cell.swap_remove(cell.len() / 2);
+            median.round_rps = round_rps;
+            rows.push(median);
+        }
+    }
     rows
+}
+
+/// Throughput lost against tracing off, paired round by round: (median, lowest, highest).
+fn loss(rows: &[Row], tracing: Tracing, handler: Handler) -> Option<(f64, f64, f64)> {
+    let ours = find_row(rows, tracing, handler)?;
+    let off = find_row(rows, Tracing::Off, handler)?;
+    let mut losses: Vec<f64> = ours
+        .round_rps
+        .iter()
+        .zip(&off.round_rps)
+        .map(|(ours, off)| 1.0 - ours / off)
+        .collect();
+    losses.sort_by(f64::total_cmp);
+    Some((
+        *losses.get(losses.len() / 2)?,
+        *losses.first()?,
+        *losses.last()?,
+    ))
 }
 
 fn measure_cell(tracing: Tracing, handler: Handler, run: Duration) -> Result<Row, String> {
@@ -682,6 +728,7 @@ fn measure_cell(tracing: Tracing, handler: Handler, run: Duration) -> Result<Row
     Ok(Row {
         tracing,
         handler,
+        round_rps: vec![outcome.rps()],
         outcome,
         delivered: counts.spans,
     })
@@ -702,8 +749,10 @@ pub fn render(rows: &[Row]) -> String {
         "A real service (`src/service.rs`): axum on loopback, a tokio runtime with one worker; \
          a closed-loop generator of ours ({CONNECTIONS} keep-alive HTTP/1.1 connections, {} s \
          warm-up, then {:.0} s of recorded latencies per cell); {}. Spans go to the counting \
-         sink, which runs beside the generator. Throughput loss is against tracing off with the \
-         same handler.\n",
+         sink, which runs beside the generator. Every cell ran {ROUNDS} times, interleaved; each \
+         row is its cell's round with the median requests/s, and the throughput lost is the \
+         median of each round's loss against tracing off in the same round, with the lowest and \
+         highest in brackets.\n",
         WARM_UP.as_secs(),
         rows.first()
             .map_or(RUN.as_secs_f64(), |row| row.outcome.secs),
@@ -735,9 +784,16 @@ pub fn render(rows: &[Row]) -> String {
                 continue;
             };
             let outcome = &row.outcome;
-            let lost = off.map_or("–".to_owned(), |off| {
-                format!("{:.1}%", 100.0 * (1.0 - outcome.rps() / off.outcome.rps()))
-            });
+            let lost = match loss(rows, tracing, handler) {
+                Some(_) if tracing == Tracing::Off => "0.0%".to_owned(),
+                Some((median, low, high)) => format!(
+                    "{:.1}% ({:.1} to {:.1})",
+                    100.0 * median,
+                    100.0 * low,
+                    100.0 * high
+                ),
+                None => "–".to_owned(),
+            };
             let p99 = off.map_or("–".to_owned(), |off| {
                 format!("{:.2}×", outcome.p99_us / off.outcome.p99_us)
             });
@@ -767,10 +823,9 @@ pub fn render(rows: &[Row]) -> String {
 pub fn targets(rows: &[Row]) -> Vec<(String, Option<bool>)> {
     let mut lines = Vec::new();
     for handler in Handler::ALL {
-        let rps = |tracing| find_row(rows, tracing, handler).map(|row| row.outcome.rps());
         let p99 = |tracing| find_row(rows, tracing, handler).map(|row| row.outcome.p99_us);
-        let loss = |tracing| Some(1.0 - rps(tracing)? / rps(Tracing::Off)?);
-        let (ours, theirs) = (loss(Tracing::Traced), loss(Tracing::Otel));
+        let median_loss = |tracing| loss(rows, tracing, handler).map(|(median, _, _)| median);
+        let (ours, theirs) = (median_loss(Tracing::Traced), median_loss(Tracing::Otel));
         let pct =
             |loss: Option<f64>| loss.map_or("–".to_owned(), |l| format!("{:.1}%", 100.0 * l));
         lines.push((
