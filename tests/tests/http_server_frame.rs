@@ -163,6 +163,17 @@ fn seen(spans: &[SpanRecord]) -> Vec<Seen> {
         .collect()
 }
 
+/// A capture with the fast path on or off, its dispatcher, and a runtime to answer on.
+fn setup(fast_path: bool) -> (Capture, tracing::Dispatch, tokio::runtime::Runtime) {
+    let capture = Capture::new();
+    let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    (capture, dispatch, runtime)
+}
+
 /// Answers `request` with the fast path on or off, and the spans recorded, in the order they
 /// ended. Sampled by `ParentBased(AlwaysOn)`: a caller's decision is kept.
 fn answer(
@@ -476,11 +487,7 @@ fn a_service_error_is_recorded_alike() {
 /// The request answered inside a local parent span (a service called in-process), with
 /// baggage on the parent or without.
 fn in_process(fast_path: bool, baggage: bool) -> Vec<Seen> {
-    let capture = Capture::new();
-    let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime");
+    let (capture, dispatch, runtime) = setup(fast_path);
     tracing::dispatcher::with_default(&dispatch, || {
         let parent = tracing::info_span!("caller");
         let _entered = parent.enter();
@@ -510,11 +517,7 @@ fn a_request_answered_inside_a_local_span_nests_under_it_alike() {
 fn the_trace_response_header_names_the_server_span_alike() {
     use traced::http::TraceResponse;
     for fast_path in [true, false] {
-        let capture = Capture::new();
-        let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime");
+        let (capture, dispatch, runtime) = setup(fast_path);
         let layer = ServerLayer::new().trace_response(Some(TraceResponse::TraceContext));
         let response = tracing::dispatcher::with_default(&dispatch, || {
             runtime
@@ -558,11 +561,7 @@ fn the_span_callsite_declares_what_a_frame_declares() {
             StatusCode::OK
         };
         for fast_path in [true, false] {
-            let capture = Capture::new();
-            let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("a runtime");
+            let (capture, dispatch, runtime) = setup(fast_path);
             let router = Router::new()
                 .route("/field", get(record))
                 .layer(ServerLayer::new());

@@ -580,18 +580,23 @@ mod tests {
     use super::*;
     use crate::testing::Capture;
 
+    /// The server span of `request` from no caller, with no rules.
+    fn open_uncalled(request: &Request<()>) -> Opened {
+        let caller = Caller {
+            incoming: None,
+            shared: false,
+            baggage: Baggage::new(),
+            sampler: None,
+        };
+        Opened::open(RequestFacts::of(request), None, caller)
+    }
+
     fn opened(fast_path: bool) -> (&'static str, usize) {
         let capture = Capture::new();
         let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
         let request = Request::builder().uri("/hello").body(()).unwrap();
         tracing::dispatcher::with_default(&dispatch, || {
-            let caller = Caller {
-                incoming: None,
-                shared: false,
-                baggage: Baggage::new(),
-                sampler: None,
-            };
-            let opened = Opened::open(RequestFacts::of(&request), None, caller);
+            let opened = open_uncalled(&request);
             let kind = match &opened {
                 Opened::Off => "off",
                 Opened::Span(_) => "span",
@@ -646,13 +651,7 @@ mod tests {
         ));
         let request = Request::builder().uri("/hello").body(()).unwrap();
         tracing::dispatcher::with_default(&dispatch, || {
-            let caller = Caller {
-                incoming: None,
-                shared: false,
-                baggage: Baggage::new(),
-                sampler: None,
-            };
-            let opened = Opened::open(RequestFacts::of(&request), None, caller);
+            let opened = open_uncalled(&request);
             assert!(!matches!(opened, Opened::Pushed(_)));
             opened.into_span().answered(StatusCode::OK);
         });
