@@ -167,8 +167,13 @@ impl Opening {
         )
     }
 
-    /// The frame, made from a borrowed opening (whose service moves into it).
+    /// The frame, made from a borrowed opening (whose service moves into it), for a future
+    /// that keeps it rather than a stack slot: a sampled one is counted as started here, as
+    /// [`push`] counts a frame that lands on a stack (its end is counted when it is exported).
     pub(crate) fn take_frame(&mut self, meta: &'static Metadata<'static>) -> Frame {
+        if self.is_sampled() {
+            crate::open_spans::started(self.core);
+        }
         Opening {
             service: self.service.take(),
             ..*self

@@ -84,6 +84,15 @@ async fn polled_again(id: u64) -> u64 {
 #[traced]
 fn after_shutdown() {}
 
+/// A future given its frame when it is made (a text argument needs one before the first poll),
+/// finished before the shutdown: its start and its end must both be counted, or it would hide
+/// the parked task from the count of spans out of reach.
+#[traced]
+async fn finished_with_text(label: &str) -> usize {
+    tokio::task::yield_now().await;
+    label.len()
+}
+
 /// Waits for ever in an executor's task: parked, out of the shutting-down thread's reach.
 #[traced]
 async fn parked_task() {
@@ -94,6 +103,7 @@ async fn parked_task() {
 async fn async_main() {
     let _guard = traced::init();
     finished_step();
+    finished_with_text("label").await;
     let (polled_tx, polled) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let parked = parked_task();
@@ -226,13 +236,17 @@ fn a_future_open_at_shutdown_is_delivered_once() {
     assert_eq!(run.count("open"), 1, "{}", run.stderr);
     // The spawned task's span, parked in the executor.
     assert_eq!(run.count("unreachable"), 1, "{}", run.stderr);
-    // finished_step and the open future; not the future again when it completed, nor the call
-    // it made after the shutdown.
-    assert_eq!(run.count("exported"), 2, "{}", run.stderr);
-    let spans = receiver.wait_for_spans(2, WAIT);
+    // finished_step, finished_with_text and the open future; not the future again when it
+    // completed, nor the call it made after the shutdown.
+    assert_eq!(run.count("exported"), 3, "{}", run.stderr);
+    let spans = receiver.wait_for_spans(3, WAIT);
     std::thread::sleep(Duration::from_millis(300));
     receiver.assert_no_violations();
-    assert_eq!(receiver.spans().len(), 2, "{spans:#?}");
+    assert_eq!(receiver.spans().len(), 3, "{spans:#?}");
+    assert_eq!(
+        by_name(&spans, "finished_with_text").tag("label"),
+        Some("label")
+    );
     assert_open(by_name(&spans, "polled_again"));
     assert_eq!(
         by_name(&spans, "finished_step").tag("open_at_shutdown"),
