@@ -55,6 +55,7 @@ pub mod otlp;
 pub mod proto;
 pub mod raw;
 mod receiver;
+pub mod records;
 pub mod schema;
 pub mod servers;
 mod span;

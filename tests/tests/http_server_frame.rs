@@ -15,6 +15,7 @@ use traced::http::{ServerLayer, SpanModel};
 use traced::model::{SpanId, SpanRecord, TraceId};
 use traced::sample::{AlwaysOn, ParentBased};
 use traced::testing::Capture;
+use traced_tests::records::{seen, Parent, Seen};
 
 #[traced::traced]
 async fn lookup(id: u64) -> u64 {
@@ -94,73 +95,6 @@ fn request(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
         .extension(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 40123))))
         .body(Body::empty())
         .expect("a valid request")
-}
-
-/// What a record says, without its ids and times; how it links up is kept as indexes.
-#[derive(Debug, PartialEq)]
-struct Seen {
-    name: String,
-    kind: Option<traced::model::Kind>,
-    parent: Parent,
-    service: Option<String>,
-    tags: Vec<(String, String)>,
-    annotations: Vec<String>,
-    remote_endpoint: Option<String>,
-    local_port: Option<u16>,
-    shared: bool,
-    local_root: bool,
-    debug: bool,
-    trace_state: Option<String>,
-}
-
-/// Where a span's parent is: another span of the request (by index), a caller's span (by
-/// its id in the headers), or none.
-#[derive(Debug, PartialEq)]
-enum Parent {
-    Local(usize),
-    Caller(Option<SpanId>),
-}
-
-fn seen(spans: &[SpanRecord]) -> Vec<Seen> {
-    let trace = spans.first().map(|span| span.trace_id);
-    assert!(
-        spans.iter().all(|span| Some(span.trace_id) == trace),
-        "one trace: {spans:#?}"
-    );
-    spans
-        .iter()
-        .map(|span| Seen {
-            name: span.name.to_string(),
-            kind: span.kind,
-            parent: match spans
-                .iter()
-                .position(|other| Some(other.id) == span.parent_id && !other.shared)
-            {
-                Some(index) if !span.shared => Parent::Local(index),
-                _ => Parent::Caller(span.parent_id),
-            },
-            service: span.service_name.as_deref().map(str::to_owned),
-            tags: span
-                .tags
-                .iter()
-                .map(|(key, value)| (key.to_string(), format!("{value:?}")))
-                .collect(),
-            annotations: span
-                .annotations
-                .iter()
-                .map(|annotation| annotation.text().into_owned())
-                .collect(),
-            remote_endpoint: span
-                .remote_endpoint
-                .as_ref()
-                .map(|endpoint| format!("{endpoint:?}")),
-            local_port: span.local_port,
-            shared: span.shared,
-            local_root: span.local_root,
-            debug: span.debug,
-            trace_state: span.trace_state().map(str::to_owned),
-        })
-        .collect()
 }
 
 /// A capture with the fast path on or off, its dispatcher, and a runtime to answer on.

@@ -76,6 +76,8 @@
 //! assert_eq!(capture.span("consume").trace_id.to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
 //! ```
 
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+mod request_span;
 #[cfg(feature = "tower")]
 mod server;
 #[cfg(feature = "tower")]

@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response, StatusCode};
 
-use super::server_span::{Caller, Opened, RequestFacts, ServerSpan, TARGET};
+use super::request_span::RequestSpan;
+use super::server_span::{Caller, Opened, RequestFacts, TARGET};
 use super::SpanModel;
 use crate::propagation::{Incoming, Propagator};
 use crate::remote_parent::RootSampler;
@@ -358,7 +359,7 @@ impl<S> ServerService<S> {
 /// The response header naming the server span's trace, when our layer records the span.
 fn trace_header(
     header: &TraceResponse,
-    span: &ServerSpan,
+    span: &RequestSpan,
 ) -> Option<(http::HeaderName, http::HeaderValue)> {
     let (name, value) = header.header(&span.context()?);
     // Hex digits and dashes: always a valid header value.
@@ -380,7 +381,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         // Taken when the response is ready, so the span is reported before the answer is sent.
-        span: Option<ServerSpan>,
+        span: Option<RequestSpan>,
         // Only kept when the caller sent a `tracestate`.
         trace_state: Option<Incoming>,
         resume_panics: bool,

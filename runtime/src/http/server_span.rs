@@ -1,13 +1,12 @@
 //! A request's SERVER span, as [`ServerLayer`](super::ServerLayer) opens and ends it: what it
-//! records of the request, and the span itself, which is a frame when traced's layer is the
-//! only consumer of spans (the fast path `#[traced]` calls take) and a tracing span otherwise.
+//! records of the request, and how the span ([`RequestSpan`]: a frame on the fast path, a
+//! tracing span otherwise) is opened and ended.
 //!
-//! Why a frame: a tracing span costs a registry slot, a boxed extension, a dispatch through every
-//! layer on new, enter, exit, record and close, and a trip through the field visitor that copies
-//! every text value. On the trivial service of the benchmark that was about 18,000 instructions
-//! per request on the service's thread, four times fastrace's (`report request-profile`,
-//! benches/PROFILE.md). A frame records the same tags straight into its state, with the same
-//! routing of the conventional names (`FieldRecorder`), so both give the same record.
+//! On the trivial service of the benchmark, the server span as a tracing span cost about 18,000
+//! instructions per request on the service's thread, four times fastrace's; as a frame, 9,122
+//! (`report request-profile`, benches/PROFILE.md). A frame records the same tags straight into
+//! its state, with the same routing of the conventional names (`FieldRecorder`), so both give
+//! the same record.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -18,11 +17,11 @@ use http::{Request, StatusCode};
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_core::callsite::{Callsite, DefaultCallsite};
-use tracing_core::{Level, Metadata};
 
+use super::request_span::{self, push_frame, RequestSpan};
 use crate::baggage::Baggage;
-use crate::frame::{Begun, Frame};
-use crate::model::{SpanContext, TagValue};
+use crate::frame::Begun;
+use crate::model::SpanContext;
 use crate::propagation::Incoming;
 use crate::remote_parent::{Pending, RootSampler};
 use crate::semconv;
@@ -133,7 +132,7 @@ impl<'a> RequestFacts<'a> {
         let mut record = state.new_fields(FIELDS.len());
         record.text(semconv::OTEL_NAME, Cow::Owned(name));
         record.static_text(semconv::OTEL_KIND, "server");
-        match static_method(method) {
+        match request_span::static_method(method) {
             Some(method) => record.static_text(semconv::HTTP_REQUEST_METHOD, method),
             None => record.text(semconv::HTTP_REQUEST_METHOD, cap_str(method)),
         }
@@ -211,14 +210,6 @@ impl<'a> RequestFacts<'a> {
     }
 }
 
-/// The standard methods as `'static` text, so their tag borrows rather than copies.
-fn static_method(method: &str) -> Option<&'static str> {
-    const STANDARD: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-    ];
-    STANDARD.into_iter().find(|standard| *standard == method)
-}
-
 #[cfg(feature = "axum")]
 fn matched_path<B>(request: &Request<B>) -> Option<&str> {
     request
@@ -283,18 +274,7 @@ const FIELDS: [&str; 16] = [
 /// What the frame of a server span is named after, for filters: the tracing span's callsite
 /// has the same name, target, level and fields.
 fn frame_callsite() -> &'static DefaultCallsite {
-    static META: Metadata<'static> = Metadata::new(
-        "http.server",
-        TARGET,
-        Level::INFO,
-        Some(file!()),
-        Some(line!()),
-        Some(module_path!()),
-        tracing_core::field::FieldSet::new(&FIELDS, tracing_core::identify_callsite!(&CALLSITE)),
-        tracing_core::metadata::Kind::SPAN,
-    );
-    static CALLSITE: DefaultCallsite = DefaultCallsite::new(&META);
-    &CALLSITE
+    request_span::frame_callsite!("http.server", TARGET, &FIELDS)
 }
 
 /// How the caller's context reached the request, as the server span continues it.
@@ -307,15 +287,6 @@ pub(super) struct Caller<'a> {
     pub(super) baggage: Baggage,
     /// A sampling rule's sampler for a new trace, instead of the process's.
     pub(super) sampler: Option<RootSampler>,
-}
-
-/// The server span of one request.
-pub(super) enum ServerSpan {
-    /// Nothing is recorded.
-    Off,
-    Span(Span),
-    /// A frame, boxed: the response future stays small, and it is moved before it is polled.
-    Frame(Box<Frame>),
 }
 
 /// A server span just opened: a frame is on this thread's stack until the service's
@@ -337,40 +308,33 @@ impl Opened {
             .incoming
             .map(|incoming| (incoming.remote, caller.shared));
         let sampler = caller.sampler.as_ref().map(RootSampler::as_sampler);
-        let begun = crate::frame::begin_server(frame_callsite(), &facts.name, remote, sampler);
+        let begun = crate::frame::begin_request(frame_callsite(), &facts.name, remote, sampler);
         match begun {
             Begun::Off => Opened::Off,
             Begun::Span => Opened::Span(open_span(facts, service, caller)),
-            Begun::Frame(mut opening) => {
+            Begun::Frame(opening) => {
                 let context = opening.context();
-                let Some(index) =
-                    crate::frame::push(&mut opening, frame_callsite().metadata(), &[])
-                else {
-                    return Opened::Off;
-                };
-                if context.sampling.is_sampled() || !caller.baggage.is_empty() {
-                    crate::frame::with_frame(index, |state| {
-                        if context.sampling.is_sampled() {
-                            continue_caller(state, context, &caller);
-                            facts.record_into(state, service);
-                        }
-                        if !caller.baggage.is_empty() {
-                            state.baggage_mut().extend_from(&caller.baggage);
-                        }
-                    });
-                }
-                Opened::Pushed(index)
+                let meta = frame_callsite().metadata();
+                let pushed = push_frame(opening, meta, |state| {
+                    if context.sampling.is_sampled() {
+                        continue_caller(state, context, &caller);
+                        facts.record_into(state, service);
+                    }
+                    if !caller.baggage.is_empty() {
+                        state.baggage_mut().extend_from(&caller.baggage);
+                    }
+                });
+                pushed.map_or(Opened::Off, Opened::Pushed)
             }
         }
     }
 
     /// The span to keep for the response future: a frame is taken off the stack.
-    pub(super) fn into_span(self) -> ServerSpan {
+    pub(super) fn into_span(self) -> RequestSpan {
         match self {
-            Opened::Off => ServerSpan::Off,
-            Opened::Span(span) => ServerSpan::Span(span),
-            Opened::Pushed(index) => crate::frame::take_out(index)
-                .map_or(ServerSpan::Off, |frame| ServerSpan::Frame(Box::new(frame))),
+            Opened::Off => RequestSpan::Off,
+            Opened::Span(span) => RequestSpan::Span(span),
+            Opened::Pushed(index) => RequestSpan::taken_out(index),
         }
     }
 }
@@ -422,33 +386,8 @@ fn open_span(facts: RequestFacts<'_>, service: Option<&Arc<str>>, caller: Caller
     span
 }
 
-impl ServerSpan {
-    /// The span's ids, when our layer records it.
-    pub(super) fn context(&self) -> Option<SpanContext> {
-        match self {
-            ServerSpan::Off => None,
-            ServerSpan::Span(span) => Some(
-                span.with_subscriber(|(id, dispatch)| crate::lookup::parent_of(dispatch, id))
-                    .flatten()?
-                    .0,
-            ),
-            ServerSpan::Frame(frame) => Some(frame.state.context),
-        }
-    }
-
-    /// Runs `body` inside the span (one poll of the response future).
-    pub(super) fn in_scope<R>(&mut self, body: impl FnOnce() -> R) -> R {
-        match self {
-            ServerSpan::Off => body(),
-            ServerSpan::Span(span) => span.in_scope(body),
-            ServerSpan::Frame(frame) => {
-                let _entered = Entered::enter(frame);
-                body()
-            }
-        }
-    }
-
-    /// Ends the span with the answer's status: a 5xx is an error.
+impl RequestSpan {
+    /// Ends a server span with the answer's status: a 5xx is an error.
     pub(super) fn answered(self, status: StatusCode) {
         self.end(|record| {
             record.typed(semconv::HTTP_RESPONSE_STATUS_CODE, status.as_u16().into());
@@ -459,7 +398,7 @@ impl ServerSpan {
         });
     }
 
-    /// Ends the span of a service that gave up without an answer (`E` is its error type).
+    /// Ends the server span of a service that gave up without an answer (`E` is its error type).
     pub(super) fn failed<E>(self) {
         self.end(|record| {
             record.static_text(semconv::ERROR, "service error");
@@ -467,7 +406,7 @@ impl ServerSpan {
         });
     }
 
-    /// Ends the span of a handler that panicked with `payload`; answered with a 500.
+    /// Ends the server span of a handler that panicked with `payload`; answered with a 500.
     pub(super) fn panicked(self, payload: &(dyn Any + Send)) {
         let message = crate::panic::payload_message(payload);
         self.end(|record| {
@@ -479,106 +418,13 @@ impl ServerSpan {
             );
         });
     }
-
-    /// Ends the span of a request whose future was dropped before it answered.
-    pub(super) fn cancelled(self) {
-        match self {
-            ServerSpan::Off => {}
-            ServerSpan::Span(span) => crate::lookup::mark_cancelled(&span),
-            ServerSpan::Frame(mut frame) => {
-                crate::frame::take_in_twin(&mut frame);
-                if frame.is_sampled() && !frame.state.panicked() {
-                    frame.state.mark_cancelled();
-                }
-                crate::frame::finish(&mut frame);
-            }
-        }
-    }
-
-    /// Records what `outcome` says and ends the span.
-    fn end(self, outcome: impl FnOnce(&mut Outcome<'_>)) {
-        match self {
-            ServerSpan::Off => {}
-            ServerSpan::Span(span) => {
-                if !span.is_disabled() {
-                    outcome(&mut Outcome::Span(&span));
-                }
-            }
-            ServerSpan::Frame(mut frame) => {
-                // What the handler recorded through `tracing::Span::current()` (the frame's
-                // twin) comes first, so the outcome is recorded after it, as on a tracing span.
-                crate::frame::take_in_twin(&mut frame);
-                if frame.is_sampled() {
-                    outcome(&mut Outcome::State(&mut frame.state));
-                }
-                crate::frame::finish(&mut frame);
-            }
-        }
-    }
-}
-
-/// Where the outcome of a request is recorded.
-enum Outcome<'a> {
-    Span(&'a Span),
-    State(&'a mut SpanState),
-}
-
-impl Outcome<'_> {
-    fn typed(&mut self, key: &'static str, value: u64) {
-        match self {
-            Outcome::Span(span) => {
-                span.record(key, value);
-            }
-            Outcome::State(state) => state.record_typed(key, TagValue::U64(value)),
-        }
-    }
-
-    fn text(&mut self, key: &'static str, text: &str) {
-        match self {
-            Outcome::Span(span) => {
-                span.record(key, text);
-            }
-            Outcome::State(state) => state.record_text(key, cap_str(text)),
-        }
-    }
-
-    fn static_text(&mut self, key: &'static str, text: &'static str) {
-        match self {
-            Outcome::Span(span) => {
-                span.record(key, text);
-            }
-            Outcome::State(state) => state.record_static_text(key, text),
-        }
-    }
-}
-
-/// A server frame entered for one poll; left when dropped, even by an unwinding poll.
-struct Entered<'a> {
-    frame: &'a mut Frame,
-    index: Option<usize>,
-}
-
-impl<'a> Entered<'a> {
-    fn enter(frame: &'a mut Frame) -> Entered<'a> {
-        Entered {
-            index: crate::frame::enter(frame),
-            frame,
-        }
-    }
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        if let Some(index) = self.index {
-            crate::frame::leave(index, self.frame);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::Capture;
+    use tracing_core::Level;
 
     /// The server span of `request` from no caller, with no rules.
     fn open_uncalled(request: &Request<()>) -> Opened {
@@ -605,7 +451,7 @@ mod tests {
             let span = opened.into_span();
             assert!(matches!(
                 (&span, kind),
-                (ServerSpan::Frame(_), "frame") | (ServerSpan::Span(_), "span")
+                (RequestSpan::Frame(_), "frame") | (RequestSpan::Span(_), "span")
             ));
             span.answered(StatusCode::OK);
             (kind, capture.spans().len())

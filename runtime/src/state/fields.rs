@@ -44,8 +44,8 @@ impl SpanState {
 
     /// As [`record_text`](SpanState::record_text), for text that lives as long as the program
     /// (an HTTP method, a status code): a tag keeps it borrowed instead of copying it.
-    // Only the server span (`http/server_span.rs`) uses it.
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    // Only the HTTP spans (`http/`) use it.
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
     pub(crate) fn record_static_text(&mut self, key: &'static str, text: &'static str) {
         FieldRecorder::of(self).static_text(key, text);
     }
@@ -55,8 +55,8 @@ impl SpanState {
     /// and there is room for `tags` of them at once. The server span records a dozen this way;
     /// looking each key up among the ones before it cost it 580 instructions per request, and
     /// growing the list four times as many again (`report request-profile traced`).
-    // Only the server span (`http/server_span.rs`) uses it.
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    // Only the HTTP spans (`http/`) use it.
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
     pub(crate) fn new_fields(&mut self, tags: usize) -> FieldRecorder<'_> {
         self.tags.reserve(tags);
         FieldRecorder {
@@ -122,8 +122,8 @@ impl FieldRecorder<'_> {
     }
 
     /// Records an integer field, as the visitor records an unsigned one.
-    // Only the server span (`http/server_span.rs`) uses it.
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    // Only the HTTP spans (`http/`) use it.
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
     pub(crate) fn unsigned(&mut self, key: &'static str, value: u64) {
         self.integer(key, i128::from(value));
         self.tag(key, TagValue::U64(value));
