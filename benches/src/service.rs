@@ -906,9 +906,10 @@ pub fn budget(rows: &[Row]) -> String {
          uses more than the allowance for every stack measured, and so does the request path: \
          the 3% target needs the export off the service's cores (a collector agent on another \
          core or host receiving compact records) and a request recorded for about what a `d1` \
-         frame costs, not the request-path instructions counted above (the server span is a \
-         frame already; reading the request, extracting its context and recording a dozen tags \
-         is most of what is left)."
+         frame costs, not the request-path instructions counted above (the server and client \
+         spans are frames already; reading the request, extracting its context and recording a \
+         dozen tags is most of what is left, and in the shop the registry spans that stand for \
+         the database calls' frames when `Span::current()` asks for them)."
     );
     out
 }

@@ -441,9 +441,9 @@ pub(crate) fn begin(
 /// As [`begin`], for an HTTP exchange's span (`http/request_span.rs`), which may continue a
 /// caller's context: a request's server span, or a client span (no `remote`). With `remote`,
 /// the frame is a local root under the caller's context (its own span id, or the caller's when
-/// `shared`); without, it is a child of the current scope, or the root of a new trace. `operation` is what the sampler sees (the span's name, not the
-/// callsite's). [`Begun::Span`] when the subscriber has no fast path, or a local parent has
-/// baggage.
+/// `shared`); without, it is a child of the current scope, or the root of a new trace.
+/// `operation` is what the sampler sees (the span's name, not the callsite's). [`Begun::Span`]
+/// when the subscriber has no fast path, or a local parent has baggage.
 #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
 // Inlined into both its callers (server and client spans): called, it cost the trivial
 // request 45 instructions more (`report request-profile traced trivial`).
@@ -522,8 +522,9 @@ fn open(
     name: &str,
     root_sampler: Option<&dyn Sampler>,
 ) -> Option<Opening> {
-    // No frame is the innermost scope here: the registry's current span is the parent, asked
-    // of the registry directly (the outermost subscriber would look for a frame again).
+    // The innermost frame is the parent, if there is one; otherwise the registry's current
+    // span, asked of the registry directly (the outermost subscriber would look for a frame
+    // again).
     let parent = innermost().or_else(|| current_of(dispatch));
     let (context, local_root, service) = match parent {
         Some((_, _, Some(_))) => return None,

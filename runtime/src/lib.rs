@@ -49,6 +49,7 @@ mod open_spans;
 mod panic;
 mod percent;
 mod pipeline;
+mod poll_scope;
 mod remote_parent;
 mod state;
 mod value;

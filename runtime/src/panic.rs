@@ -47,3 +47,12 @@ pub fn current_panic_message() -> Option<String> {
         .flatten();
     Some(message.unwrap_or_else(|| "panic".to_owned()))
 }
+
+/// Tags `span` with the panic this thread is unwinding from (`error`, and `error.type` =
+/// `panic`), as a span guard's `Drop` does.
+pub(crate) fn record_on_span(span: &tracing::Span) {
+    if let Some(message) = current_panic_message() {
+        span.record("error", message.as_str());
+        span.record("error.type", "panic");
+    }
+}

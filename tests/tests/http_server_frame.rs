@@ -71,6 +71,16 @@ fn app(layer: ServerLayer) -> Router {
                 > { panic!("in the service's call") },
             ),
         )
+        .route(
+            "/baggage",
+            get(|| async {
+                // What the caller sent is the handler's, sampled or not.
+                match traced::baggage::get("tenant").as_deref() {
+                    Some("acme") => StatusCode::OK,
+                    _ => StatusCode::EXPECTATION_FAILED,
+                }
+            }),
+        )
         .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
         .route(
             "/panic",
@@ -284,6 +294,24 @@ fn baggage_reaches_the_spans_under_the_server_span() {
         &[("baggage", "tenant=acme,region=eu")],
     );
     assert_eq!(spans.len(), 3);
+}
+
+#[test]
+fn the_caller_baggage_reaches_the_handler_sampled_or_not() {
+    for sampled in ["1", "0"] {
+        let b3 = format!("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-{sampled}");
+        let headers = [("b3", b3.as_str()), ("baggage", "tenant=acme")];
+        for fast_path in [true, false] {
+            let (status, spans) =
+                answer(fast_path, ServerLayer::new(), request("/baggage", &headers));
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "sampled {sampled}, fast path {fast_path}"
+            );
+            assert_eq!(spans.len(), usize::from(sampled == "1"));
+        }
+    }
 }
 
 #[test]

@@ -10,9 +10,10 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 use tracing_core::Metadata;
 
 use super::fields::{Fields, FrameTags, FutureTags, ScalarArgs, Tags, TagsInto, Values};
-use super::outcome::{record_panic_on_span, Target, TargetKind};
+use super::outcome::{Target, TargetKind};
 use super::start::{open, Opened, Start};
 use crate::frame::{Frame, Opening};
+use crate::poll_scope::{FrameScope, SpanScope};
 use crate::state::SpanState;
 
 /// A future's span, made when the traced function is called and carried by the future, with
@@ -140,60 +141,6 @@ impl<const N: usize> Handle<N> {
             crate::frame::finish(frame);
         }
         self.0 = HandleKind::Off;
-    }
-}
-
-/// A future's frame as the innermost scope for one poll (or the drop of the future).
-struct FrameScope<'a> {
-    frame: &'a mut Frame,
-    index: Option<usize>,
-    panicking_before: bool,
-}
-
-impl<'a> FrameScope<'a> {
-    fn enter(frame: &'a mut Frame) -> FrameScope<'a> {
-        FrameScope {
-            index: crate::frame::enter(frame),
-            frame,
-            panicking_before: std::thread::panicking(),
-        }
-    }
-}
-
-impl Drop for FrameScope<'_> {
-    fn drop(&mut self) {
-        let Some(index) = self.index else {
-            return;
-        };
-        crate::frame::leave(index, self.frame);
-        if !self.panicking_before && std::thread::panicking() && self.frame.is_sampled() {
-            self.frame.state.record_panic();
-        }
-    }
-}
-
-/// A tracing span entered for one poll, tagged if the poll panics.
-struct SpanScope<'a> {
-    span: &'a Span,
-    _entered: tracing::span::Entered<'a>,
-    panicking_before: bool,
-}
-
-impl<'a> SpanScope<'a> {
-    fn enter(span: &'a Span) -> SpanScope<'a> {
-        SpanScope {
-            span,
-            _entered: span.enter(),
-            panicking_before: std::thread::panicking(),
-        }
-    }
-}
-
-impl Drop for SpanScope<'_> {
-    fn drop(&mut self) {
-        if !self.panicking_before && std::thread::panicking() && !self.span.is_disabled() {
-            record_panic_on_span(self.span);
-        }
     }
 }
 

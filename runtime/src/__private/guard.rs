@@ -7,7 +7,7 @@ use tracing_core::callsite::{Callsite, DefaultCallsite};
 use tracing_core::Metadata;
 
 use super::fields::{Fields, FrameTags, Tags, TagsInto, Values};
-use super::outcome::{record_panic_on_span, Target, TargetKind};
+use super::outcome::{Target, TargetKind};
 use super::start::{open, Opened, Start};
 
 /// Keeps a synchronous call's span open and current until the call ends, however it ends, and
@@ -129,7 +129,7 @@ impl Guard {
             GuardKind::Frame { index, .. } => crate::frame::close(index, panicked),
             GuardKind::Span(span) => {
                 if panicked && !span.is_disabled() {
-                    record_panic_on_span(&span);
+                    crate::panic::record_on_span(&span);
                 }
             }
         }

@@ -144,10 +144,3 @@ pub fn assert_can_fail<R: CanFail>(_: &R) {}
 fn type_name_of<E>(_: &E) -> &'static str {
     core::any::type_name::<E>()
 }
-
-pub(super) fn record_panic_on_span(span: &Span) {
-    if let Some(message) = crate::panic::current_panic_message() {
-        span.record("error", message.as_str());
-        span.record("error.type", "panic");
-    }
-}

@@ -109,7 +109,7 @@ impl ClientTrace {
             }
         }
         Exchange {
-            inner: send(request),
+            inner: Some(send(request)),
             span: Some(span),
         }
         .await
@@ -220,17 +220,22 @@ fn frame_callsite() -> &'static DefaultCallsite {
 pin_project_lite::pin_project! {
     /// A request being sent, polled inside its CLIENT span, which ends with the answer.
     struct Exchange<F> {
+        // Emptied only by the drop, inside the span.
         #[pin]
-        inner: F,
+        inner: Option<F>,
         // Taken when the answer is in; still here if the request was dropped before it.
         span: Option<RequestSpan>,
     }
 
     impl<F> PinnedDrop for Exchange<F> {
         fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
             // Dropped before the answer came: a timeout, a `select!` that took another branch,
-            // an aborted task.
-            if let Some(span) = this.project().span.take() {
+            // an aborted task, or a poll that panicked (which the span already says). What the
+            // request's own drop does (closing its connection, say) happens inside the span, as
+            // its polls did.
+            if let Some(mut span) = this.span.take() {
+                span.in_scope(|| this.inner.set(None));
                 span.cancelled();
             }
         }
@@ -246,7 +251,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let inner = this.inner;
+        let Some(inner) = this.inner.as_pin_mut() else {
+            // Only the drop empties it: never polled again after that.
+            return Poll::Pending;
+        };
         let polled = match this.span.as_mut() {
             Some(span) => span.in_scope(|| inner.poll(cx)),
             None => inner.poll(cx),
@@ -394,5 +402,52 @@ impl reqwest_middleware::Middleware for ClientTrace {
         Self: 'async_trait,
     {
         Box::pin(self.run(request, move |request| next.run(request, extensions)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Capture;
+
+    fn request() -> reqwest::Request {
+        let url = reqwest::Url::parse("http://inventory.example:8080/stocks").unwrap();
+        reqwest::Request::new(reqwest::Method::GET, url)
+    }
+
+    /// What `open` makes with the fast path on or off.
+    fn opened(fast_path: bool) -> &'static str {
+        let capture = Capture::new();
+        let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(fast_path));
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = ClientTrace::new().open(&request());
+            let kind = match &span {
+                RequestSpan::Off => "off",
+                RequestSpan::Span(_) => "span",
+                RequestSpan::Frame(_) => "frame",
+            };
+            span.end(|record| record.typed(semconv::HTTP_RESPONSE_STATUS_CODE, 200));
+            assert_eq!(capture.spans().len(), 1, "{kind}");
+            kind
+        })
+    }
+
+    #[test]
+    fn a_frame_on_the_fast_path_and_a_tracing_span_without_it() {
+        assert_eq!(opened(true), "frame");
+        assert_eq!(opened(false), "span");
+    }
+
+    #[test]
+    fn the_tracing_span_declares_the_frame_fields_in_order() {
+        let capture = Capture::new();
+        let dispatch = capture.dispatch_with_layer(|layer| layer.fast_path(false));
+        let names: Vec<&str> = tracing::dispatcher::with_default(&dispatch, || {
+            let span = ClientTrace::new().open_span(&request());
+            let meta = span.metadata().expect("an enabled span");
+            meta.fields().iter().map(|field| field.name()).collect()
+        });
+        assert_eq!(names, FIELDS);
+        assert_eq!(frame_callsite().metadata().name(), "http.client");
     }
 }

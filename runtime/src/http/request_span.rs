@@ -12,6 +12,7 @@ use tracing_core::Metadata;
 
 use crate::frame::{Frame, Opening};
 use crate::model::{SpanContext, TagValue};
+use crate::poll_scope::{FrameScope, SpanScope};
 use crate::state::SpanState;
 use crate::value::cap_str;
 
@@ -45,6 +46,7 @@ pub(super) use frame_callsite;
 pub(super) enum RequestSpan {
     /// Nothing is recorded.
     Off,
+    /// A tracing span (the subscriber has no fast path, or the parent has baggage).
     Span(Span),
     /// A frame, boxed: the exchange's future stays small, and it is moved before it is polled.
     Frame(Box<Frame>),
@@ -59,20 +61,18 @@ pub(super) fn static_method(method: &str) -> Option<&'static str> {
     STANDARD.into_iter().find(|standard| *standard == method)
 }
 
-/// Puts the frame `opening` describes on this thread's stack, records what `record` says into
-/// it when it is sampled, and returns its index (the frame is the innermost scope until it is
-/// taken out: [`RequestSpan::taken_out`]). `None` when the thread is being torn down.
+/// Puts the frame `opening` describes on this thread's stack, runs `record` on its state
+/// (sampled or not: an unsampled frame still carries a caller's baggage), and returns its index
+/// (the frame is the innermost scope until it is taken out: [`RequestSpan::taken_out`]). `None`
+/// when the thread is being torn down.
 #[inline]
 pub(super) fn push_frame(
     mut opening: Opening,
     meta: &'static Metadata<'static>,
     record: impl FnOnce(&mut SpanState),
 ) -> Option<usize> {
-    let sampled = opening.is_sampled();
     let index = crate::frame::push(&mut opening, meta, &[])?;
-    if sampled {
-        crate::frame::with_frame(index, record);
-    }
+    crate::frame::with_frame(index, record);
     Some(index)
 }
 
@@ -101,13 +101,17 @@ impl RequestSpan {
         }
     }
 
-    /// Runs `body` inside the span (one poll of the exchange's future).
+    /// Runs `body` inside the span (one poll of the exchange's future, or its drop); a panic
+    /// that unwinds out of `body` is recorded on the span.
     pub(super) fn in_scope<R>(&mut self, body: impl FnOnce() -> R) -> R {
         match self {
             RequestSpan::Off => body(),
-            RequestSpan::Span(span) => span.in_scope(body),
+            RequestSpan::Span(span) => {
+                let _scope = SpanScope::enter(span);
+                body()
+            }
             RequestSpan::Frame(frame) => {
-                let _entered = Entered::enter(frame);
+                let _scope = FrameScope::enter(frame);
                 body()
             }
         }
@@ -152,11 +156,14 @@ impl RequestSpan {
 
 /// Where the outcome of an exchange is recorded.
 pub(super) enum Outcome<'a> {
+    /// A tracing span that our layer, or another, records.
     Span(&'a Span),
+    /// A sampled frame's state.
     State(&'a mut SpanState),
 }
 
 impl Outcome<'_> {
+    /// Records an integer tag (the status code).
     pub(super) fn typed(&mut self, key: &'static str, value: u64) {
         match self {
             Outcome::Span(span) => {
@@ -166,6 +173,7 @@ impl Outcome<'_> {
         }
     }
 
+    /// Records a text tag, capped.
     pub(super) fn text(&mut self, key: &'static str, text: &str) {
         match self {
             Outcome::Span(span) => {
@@ -175,35 +183,13 @@ impl Outcome<'_> {
         }
     }
 
+    /// Records a text tag that lives as long as the program (borrowed on a frame).
     pub(super) fn static_text(&mut self, key: &'static str, text: &'static str) {
         match self {
             Outcome::Span(span) => {
                 span.record(key, text);
             }
             Outcome::State(state) => state.record_static_text(key, text),
-        }
-    }
-}
-
-/// A frame entered for one poll; left when dropped, even by an unwinding poll.
-struct Entered<'a> {
-    frame: &'a mut Frame,
-    index: Option<usize>,
-}
-
-impl<'a> Entered<'a> {
-    fn enter(frame: &'a mut Frame) -> Entered<'a> {
-        Entered {
-            index: crate::frame::enter(frame),
-            frame,
-        }
-    }
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        if let Some(index) = self.index {
-            crate::frame::leave(index, self.frame);
         }
     }
 }
