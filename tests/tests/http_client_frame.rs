@@ -255,9 +255,7 @@ fn through_the_middleware() {
     let (spans, _) = same_both_ways(
         |layer| layer,
         |server| async move {
-            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-                .with(ClientTrace::new().peer_service("inventory"))
-                .build();
+            let client = middleware_client(ClientTrace::new().peer_service("inventory"), None);
             let response = client.get(format!("http://{server}/echo")).send().await;
             response
                 .expect("an answer")
@@ -332,29 +330,30 @@ fn under_an_unsampled_parent_nothing_is_recorded_and_the_decision_is_sent() {
     }
 }
 
+/// A `reqwest-middleware` client with `ClientTrace` first, then `below` (if any).
+fn middleware_client(
+    trace: ClientTrace,
+    below: Option<Panicking>,
+) -> reqwest_middleware::ClientWithMiddleware {
+    let builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(trace);
+    match below {
+        Some(below) => builder.with(below).build(),
+        None => builder.build(),
+    }
+}
+
 /// A middleware below `ClientTrace` that gives up with a panic while its request is polled.
 struct Panicking;
 
+#[async_trait::async_trait]
 impl reqwest_middleware::Middleware for Panicking {
-    fn handle<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
+    async fn handle(
+        &self,
         _request: reqwest::Request,
-        _extensions: &'life1 mut http::Extensions,
-        _next: reqwest_middleware::Next<'life2>,
-    ) -> std::pin::Pin<
-        Box<
-            dyn Future<Output = reqwest_middleware::Result<reqwest::Response>>
-                + Send
-                + 'async_trait,
-        >,
-    >
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async { panic!("the middleware gave up") })
+        _extensions: &mut http::Extensions,
+        _next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        panic!("the middleware gave up")
     }
 }
 
@@ -363,10 +362,7 @@ fn a_panic_below_the_client_span_is_recorded_not_called_a_cancellation() {
     let (spans, runs) = same_both_ways(
         |layer| layer,
         |server| async move {
-            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-                .with(ClientTrace::new())
-                .with(Panicking)
-                .build();
+            let client = middleware_client(ClientTrace::new(), Some(Panicking));
             let request = client.get(format!("http://{server}/echo")).send();
             // A task of its own, so the panic ends the task, not the test's runtime.
             let task =
