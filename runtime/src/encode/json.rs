@@ -699,7 +699,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::model::{Annotation, Kind, SpanId, TraceId};
+    use crate::model::{Annotation, Kind, SpanId, Tags, TraceId};
 
     fn decode(spans: &[SpanRecord], local: &Endpoint) -> Value {
         let mut out = Vec::new();
@@ -988,6 +988,297 @@ mod tests {
             let mut out = Vec::new();
             write_u64(value, &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+        }
+    }
+
+    /// What the encoder must write, built a different way: every string escaped by serde_json
+    /// (plus U+2028 and U+2029, which serde_json leaves as they are), numbers by `Display`,
+    /// the members in the spec's order, the same rules (`WireEndpoint`, `live_tags`,
+    /// `live_annotations`) deciding what is left out.
+    fn reference_json(spans: &[SpanRecord], local: &Endpoint) -> String {
+        fn string(text: &str) -> String {
+            serde_json::to_string(text)
+                .unwrap()
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+        }
+        fn endpoint(endpoint: &WireEndpoint<'_>) -> String {
+            let mut members = Vec::new();
+            if let Some(name) = &endpoint.service_name {
+                members.push(format!("\"serviceName\":{}", string(name)));
+            }
+            if let Some(ip) = endpoint.ipv4 {
+                members.push(format!("\"ipv4\":\"{ip}\""));
+            }
+            if let Some(ip) = endpoint.ipv6 {
+                members.push(format!("\"ipv6\":\"{ip}\""));
+            }
+            if let Some(port) = endpoint.port {
+                members.push(format!("\"port\":{port}"));
+            }
+            format!("{{{}}}", members.join(","))
+        }
+        let objects: Vec<String> = spans
+            .iter()
+            .map(|span| {
+                let mut members = Vec::new();
+                let trace_id = if span.trace_id.is_64_bit() {
+                    format!("{:016x}", span.trace_id.0)
+                } else {
+                    format!("{:032x}", span.trace_id.0)
+                };
+                members.push(format!("\"traceId\":\"{trace_id}\""));
+                if let Some(parent) = span.parent_id {
+                    members.push(format!("\"parentId\":\"{:016x}\"", parent.0));
+                }
+                members.push(format!("\"id\":\"{:016x}\"", span.id.0));
+                if let Some(kind) = span.kind {
+                    members.push(format!("\"kind\":\"{}\"", kind.as_zipkin()));
+                }
+                if !span.name.is_empty() {
+                    members.push(format!("\"name\":{}", string(&span.name.to_lowercase())));
+                }
+                if span.timestamp_us != 0 {
+                    members.push(format!("\"timestamp\":{}", span.timestamp_us));
+                }
+                members.push(format!("\"duration\":{}", span.duration_us.max(1)));
+                if let Some(wire) = WireEndpoint::local(span, local) {
+                    members.push(format!("\"localEndpoint\":{}", endpoint(&wire)));
+                }
+                if let Some(wire) = span.remote_endpoint.as_ref().and_then(WireEndpoint::new) {
+                    members.push(format!("\"remoteEndpoint\":{}", endpoint(&wire)));
+                }
+                let annotations: Vec<String> = live_annotations(&span.annotations)
+                    .map(|annotation| {
+                        format!(
+                            "{{\"timestamp\":{},\"value\":{}}}",
+                            annotation.timestamp_us,
+                            string(&annotation.text())
+                        )
+                    })
+                    .collect();
+                if !annotations.is_empty() {
+                    members.push(format!("\"annotations\":[{}]", annotations.join(",")));
+                }
+                let tags: Vec<String> = super::super::live_tags(&span.tags)
+                    .map(|(key, value)| format!("{}:{}", string(key), string(&value.to_string())))
+                    .collect();
+                if !tags.is_empty() {
+                    members.push(format!("\"tags\":{{{}}}", tags.join(",")));
+                }
+                if span.debug {
+                    members.push("\"debug\":true".to_owned());
+                }
+                if span.shared {
+                    members.push("\"shared\":true".to_owned());
+                }
+                format!("{{{}}}", members.join(","))
+            })
+            .collect();
+        format!("[{}]", objects.join(","))
+    }
+
+    /// A small deterministic generator (xorshift), so a failure names a seed to replay.
+    struct Generator(u64);
+
+    impl Generator {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, bound: u64) -> u64 {
+            self.next() % bound
+        }
+
+        fn chance(&mut self, one_in: u64) -> bool {
+            self.below(one_in) == 0
+        }
+
+        /// Numbers at every length and at the edges: 0, 1, 9, 10, powers of ten and one
+        /// below, sixteen-digit timestamps, `u64::MAX`.
+        fn number(&mut self) -> u64 {
+            const EDGES: [u64; 10] = [
+                0,
+                1,
+                9,
+                10,
+                99_999_999,
+                100_000_000,
+                999_999_999_999_999,
+                9_999_999_999_999_999,
+                10_000_000_000_000_000,
+                u64::MAX,
+            ];
+            match self.below(4) {
+                0 => EDGES[self.below(EDGES.len() as u64) as usize],
+                1 => 1_765_000_000_000_000 + self.below(1 << 40),
+                _ => self.next() >> self.below(64),
+            }
+        }
+
+        /// Text of any length up to a few hundred bytes, mostly plain ASCII, sometimes with
+        /// what JSON must escape, multi-byte characters (those starting with 0xE2 among them),
+        /// or upper case.
+        fn text(&mut self) -> String {
+            const PIECES: [&str; 24] = [
+                "a",
+                "GET /items/{id}",
+                "http.response.status_code",
+                "catalog.internal",
+                "Mixed Case",
+                "0123456789abcdef",
+                " ",
+                "~",
+                "\"",
+                "\\",
+                "\n",
+                "\r\t",
+                "\u{0}",
+                "\u{1f}",
+                "\u{7f}",
+                "é",
+                "Ünïcödé",
+                "日本",
+                "🎉",
+                "\u{2028}",
+                "\u{2029}",
+                "\u{2027}",
+                "€",
+                "\u{80}",
+            ];
+            let pieces = match self.below(8) {
+                0 => 0,
+                1 => 1 + self.below(40),
+                _ => 1 + self.below(3),
+            };
+            let mut text = String::new();
+            for _ in 0..pieces {
+                // Plain pieces three times as often as the rest.
+                let index = if self.chance(4) {
+                    self.below(PIECES.len() as u64)
+                } else {
+                    self.below(8)
+                };
+                text.push_str(PIECES[index as usize]);
+            }
+            text
+        }
+
+        fn tag_value(&mut self) -> TagValue {
+            match self.below(9) {
+                0 | 1 | 2 => TagValue::Str(self.text().into()),
+                3 => TagValue::U64(self.number()),
+                4 => TagValue::I64(self.number() as i64),
+                5 => TagValue::Bool(self.chance(2)),
+                6 => TagValue::F64(self.number() as f64 / 7.0),
+                7 => TagValue::I128(-(i128::from(self.number()) << self.below(64))),
+                _ => TagValue::U128(u128::from(self.number()) << self.below(64)),
+            }
+        }
+
+        fn tags(&mut self, keys: &[String]) -> Tags {
+            let count = match self.below(6) {
+                0 => 0,
+                1 => 11,
+                2 => 60 + self.below(20),
+                _ => self.below(5),
+            };
+            (0..count)
+                .map(|_| {
+                    // Keys from a small set repeat now and then, and duplicates must go.
+                    let key = if self.chance(3) {
+                        keys[self.below(keys.len() as u64) as usize].clone()
+                    } else {
+                        self.text()
+                    };
+                    (Cow::Owned(key), self.tag_value())
+                })
+                .collect::<Vec<_>>()
+                .into()
+        }
+
+        fn endpoint(&mut self) -> Endpoint {
+            Endpoint {
+                service_name: (!self.chance(3)).then(|| Arc::from(self.text())),
+                ipv4: self.chance(2).then(|| Ipv4Addr::from(self.next() as u32)),
+                ipv6: self.chance(3).then(|| {
+                    // Runs of zero groups, so the `::` forms show up.
+                    let groups = self.next() & self.next();
+                    Ipv6Addr::from(u128::from(groups) << (self.below(2) * 64))
+                }),
+                port: self
+                    .chance(2)
+                    .then(|| [0, 9411, u16::MAX][self.below(3) as usize]),
+            }
+        }
+
+        fn span(&mut self, keys: &[String]) -> SpanRecord {
+            let kinds = [
+                None,
+                Some(Kind::Server),
+                Some(Kind::Client),
+                Some(Kind::Producer),
+                Some(Kind::Consumer),
+            ];
+            let annotations = (0..self.below(4))
+                .map(|_| {
+                    let mut annotation = Annotation::new(self.number() % 3, self.text());
+                    for _ in 0..self.below(3) {
+                        let value = self.tag_value();
+                        annotation.fields.push((Cow::Owned(self.text()), value));
+                    }
+                    annotation
+                })
+                .collect();
+            SpanRecord {
+                trace_id: TraceId(u128::from(self.next()) << (self.below(2) * 64) | 1),
+                id: SpanId(self.number()),
+                parent_id: self.chance(2).then(|| SpanId(self.number())),
+                name: Cow::Owned(self.text()),
+                kind: kinds[self.below(kinds.len() as u64) as usize],
+                timestamp_us: self.number(),
+                duration_us: self.number(),
+                service_name: self.chance(4).then(|| Arc::from(self.text())),
+                remote_endpoint: self.chance(3).then(|| self.endpoint()),
+                local_port: self.chance(4).then(|| self.below(2) as u16 * 9411),
+                tags: self.tags(keys),
+                annotations,
+                debug: self.chance(5),
+                shared: self.chance(5),
+                ..SpanRecord::default()
+            }
+        }
+    }
+
+    #[test]
+    fn generated_spans_encode_as_the_reference_does() {
+        let keys: Vec<String> = ["http.route", "error", "k", "url.path", "\"q\""]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut generator = Generator(0x2545_f491_4f6c_dd1d);
+        for round in 0..400 {
+            let local = generator.endpoint();
+            let spans: Vec<SpanRecord> = (0..1 + generator.below(6))
+                .map(|_| generator.span(&keys))
+                .collect();
+            let mut out = Vec::new();
+            encode_json(&spans, &local, &mut out);
+            let expected = reference_json(&spans, &local);
+            if out != expected.as_bytes() {
+                let ours = String::from_utf8_lossy(&out);
+                let first_difference = ours
+                    .bytes()
+                    .zip(expected.bytes())
+                    .position(|(ours, theirs)| ours != theirs)
+                    .unwrap_or(ours.len().min(expected.len()));
+                panic!(
+                    "round {round} differs from byte {first_difference}:\n ours {ours}\n want {expected}"
+                );
+            }
         }
     }
 }
