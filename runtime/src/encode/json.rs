@@ -254,57 +254,96 @@ fn put_tags(tags: &mut LiveTags<'_>, cursor: &mut Cursor<'_>) -> bool {
 /// Writes one tag after the first `separator_len` bytes of `,"tags":{"` (all of them before
 /// the first tag, `,"` before the others), in one room. Integers and booleans need no
 /// escaping: their digits or words are written straight in. Keys and text that are not plain
-/// ASCII, and values of the rarer types, are written the usual way instead.
+/// ASCII, and values of the rarer types, are written the usual way instead. Matching the value
+/// once per kind, each with a room of its own, cost 40 instructions per span less than one
+/// room sized from a first match (callgrind).
 #[inline(always)]
 fn put_tag(separator_len: usize, key: &str, value: &TagValue, cursor: &mut Cursor<'_>) {
     let key = key.as_bytes();
-    let text: &[u8] = match value {
-        TagValue::Str(text) => text.as_bytes(),
-        _ => &[],
-    };
-    // The separator (10), the key, and after it the longest of `":"` and the text (3 + text),
-    // `":"-` and a number stored as 24 bytes (3 + 24 + 1), `":"false` (8); then a quote.
-    let target = cursor.room(10 + key.len() + 3 + text.len() + 25 + 1);
-    // SAFETY: each piece is stored at `at`, the length of the pieces before it, and they add
-    // up to at most the room (listed above). `copy_plain` writes the first `plain` bytes of
-    // its text; the count is advanced only when the key and the text were plain, and then
-    // covers the pieces written, front to back.
+    match value {
+        TagValue::Str(text) => put_text_tag(separator_len, key, text.as_bytes(), value, cursor),
+        TagValue::U64(number) => put_number_tag(separator_len, key, false, *number, value, cursor),
+        TagValue::I64(number) => put_number_tag(
+            separator_len,
+            key,
+            *number < 0,
+            number.unsigned_abs(),
+            value,
+            cursor,
+        ),
+        TagValue::Bool(true) => put_text_tag(separator_len, key, b"true", value, cursor),
+        TagValue::Bool(false) => put_text_tag(separator_len, key, b"false", value, cursor),
+        _ => write_tag_carefully(separator_len, key, value, cursor),
+    }
+}
+
+/// Stores the separator, the key and `":"` of a tag at `target`, and says where its value
+/// goes; `None` when the key is not plain ASCII.
+///
+/// # Safety
+/// `target` must be valid for `10 + key.len() + 3` writes.
+#[inline(always)]
+unsafe fn store_tag_key(separator_len: usize, key: &[u8], target: *mut u8) -> Option<usize> {
+    // SAFETY: the separator's 10 bytes, then the key after the counted part of the separator
+    // (at most 10), then 3 bytes: within what the caller vouched for.
     unsafe {
         store(target, *b",\"tags\":{\"");
-        let mut at = separator_len;
-        if copy_plain::<false>(key, target.add(at)) < key.len() {
+        if copy_plain::<false>(key, target.add(separator_len)) < key.len() {
+            return None;
+        }
+        let at = separator_len + key.len();
+        store(target.add(at), *b"\":\"");
+        Some(at + 3)
+    }
+}
+
+/// [`put_tag`] for `value` written as `text`.
+#[inline(always)]
+fn put_text_tag(
+    separator_len: usize,
+    key: &[u8],
+    text: &[u8],
+    value: &TagValue,
+    cursor: &mut Cursor<'_>,
+) {
+    let target = cursor.room(10 + key.len() + 3 + text.len() + 1);
+    // SAFETY: `store_tag_key` writes within its 13 bytes and the key, the text and its closing
+    // quote follow within the room. The count is advanced only when the key and the text were
+    // plain (all of them written), and then covers the pieces, front to back.
+    unsafe {
+        let Some(at) = store_tag_key(separator_len, key, target) else {
+            return write_tag_carefully(separator_len, key, value, cursor);
+        };
+        if copy_plain::<false>(text, target.add(at)) < text.len() {
             return write_tag_carefully(separator_len, key, value, cursor);
         }
-        at += key.len();
-        match value {
-            TagValue::Str(_) => {
-                store(target.add(at), *b"\":\"");
-                at += 3;
-                if copy_plain::<false>(text, target.add(at)) < text.len() {
-                    return write_tag_carefully(separator_len, key, value, cursor);
-                }
-                at += text.len();
-            }
-            TagValue::U64(number) => {
-                store(target.add(at), *b"\":\"");
-                at += 3;
-                at += store_decimal(*number, target.add(at));
-            }
-            TagValue::I64(number) => {
-                store(target.add(at), *b"\":\"-");
-                at += if *number < 0 { 4 } else { 3 };
-                at += store_decimal(number.unsigned_abs(), target.add(at));
-            }
-            TagValue::Bool(true) => {
-                store(target.add(at), *b"\":\"true");
-                at += 7;
-            }
-            TagValue::Bool(false) => {
-                store(target.add(at), *b"\":\"false");
-                at += 8;
-            }
-            _ => return write_tag_carefully(separator_len, key, value, cursor),
-        }
+        *target.add(at + text.len()) = b'"';
+        cursor.advance(at + text.len() + 1);
+    }
+}
+
+/// [`put_tag`] for `value`, an integer: `-` when `negative`, then `magnitude`.
+#[inline(always)]
+fn put_number_tag(
+    separator_len: usize,
+    key: &[u8],
+    negative: bool,
+    magnitude: u64,
+    value: &TagValue,
+    cursor: &mut Cursor<'_>,
+) {
+    // The digits are stored as 24 bytes ([`store_decimal`]); then the closing quote.
+    let target = cursor.room(10 + key.len() + 3 + 1 + 24 + 1);
+    // SAFETY: `store_tag_key` writes within its 13 bytes and the key; the sign, the 24 bytes of
+    // digits and the closing quote follow within the room. The count is advanced only when the
+    // key was plain, and then covers the pieces written, front to back.
+    unsafe {
+        let Some(mut at) = store_tag_key(separator_len, key, target) else {
+            return write_tag_carefully(separator_len, key, value, cursor);
+        };
+        *target.add(at) = b'-';
+        at += usize::from(negative);
+        at += store_decimal(magnitude, target.add(at));
         *target.add(at) = b'"';
         cursor.advance(at + 1);
     }
@@ -514,7 +553,21 @@ unsafe fn store_decimal(value: u64, target: *mut u8) -> usize {
     unsafe {
         let store_digits =
             |at: usize, digits: u64| store(target.add(at), (digits | ZEROS).to_le_bytes());
-        if value < EIGHT_DIGITS {
+        if value < 10_000 {
+            // One lane of four digits ([`decimal_digits`]'s second half): most tag values
+            // and durations.
+            let value = value as u32;
+            let hundreds = (value * 5243) >> 19;
+            let pairs = (value - hundreds * 100) << 16 | hundreds;
+            let tens = ((pairs * 103) >> 10) & 0x000f_000f;
+            let digits = (pairs - tens * 10) << 8 | tens;
+            let leading_zeros = (digits | 1 << 24).trailing_zeros() as usize / 8;
+            store(
+                target,
+                ((digits >> (leading_zeros * 8)) | ZEROS as u32).to_le_bytes(),
+            );
+            4 - leading_zeros
+        } else if value < EIGHT_DIGITS {
             let (digits, count) = lead(decimal_digits(value as u32));
             store_digits(0, digits);
             count
