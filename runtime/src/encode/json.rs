@@ -65,7 +65,7 @@ pub(crate) fn write_span(span: &SpanRecord, local: &LocalEndpoint, out: &mut Vec
         cursor.with_vec(|out| write_remote_endpoint(remote, out));
     }
     if !span.annotations.is_empty() {
-        cursor.with_vec(|out| write_annotations(&span.annotations, out));
+        put_annotations(&span.annotations, cursor);
     }
     let tags_start = cursor.len();
     let mut tags = LiveTags::optimistic(&span.tags);
@@ -215,6 +215,91 @@ fn write_remote_endpoint(remote: &Endpoint, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"remoteEndpoint\":");
         write_endpoint(&endpoint, out);
     }
+}
+
+/// Writes the `annotations` member. One annotation (the usual case: an event or two per span
+/// is rare, and repeats rarer) with plain text and integer or text fields is written through
+/// the cursor; others the usual way ([`write_annotations`]). Through the vector, a span's
+/// event cost about 470 instructions (callgrind, `report encode-profile zipkin_json`, where
+/// one span in eight has one).
+#[inline(never)]
+fn put_annotations(annotations: &[Annotation], cursor: &mut Cursor<'_>) {
+    let start = cursor.len();
+    if annotations.len() != 1 || !put_annotation(&annotations[0], cursor) {
+        cursor.truncate(start);
+        cursor.with_vec(|out| write_annotations(annotations, out));
+    }
+}
+
+/// Writes the `annotations` member of one annotation, unless its message, a field's key or a
+/// text field is not plain ASCII or a field is of another type: then says so, having written
+/// part of it.
+#[inline(always)]
+fn put_annotation(annotation: &Annotation, cursor: &mut Cursor<'_>) -> bool {
+    let message = annotation.message.as_bytes();
+    // `,"annotations":[{"timestamp":`, the digits (24 bytes stored), `,"value":"`, the message.
+    let target = cursor.room(29 + 24 + 10 + message.len());
+    // SAFETY: each piece is stored at `at`, the length of the pieces before it: at most 29 +
+    // 20 digits, 10 and the message (or 29 and the digits' 24 stored bytes), all within the
+    // room. The count is advanced only when the message was plain (all of it written), and
+    // then covers the pieces, front to back.
+    unsafe {
+        store(target, *b",\"annotations\":[{\"timestamp\":");
+        let mut at = 29 + store_decimal(annotation.timestamp_us, target.add(29));
+        store(target.add(at), *b",\"value\":\"");
+        at += 10;
+        if copy_plain::<false>(message, target.add(at)) < message.len() {
+            return false;
+        }
+        cursor.advance(at + message.len());
+    }
+    let mut separate = !message.is_empty();
+    for (key, value) in &annotation.fields {
+        let key = key.as_bytes();
+        let text: &[u8] = match value {
+            TagValue::Str(text) => text.as_bytes(),
+            TagValue::U64(_) | TagValue::I64(_) => &[],
+            _ => return false,
+        };
+        // ` `, the key, `=`, and the text, or a sign and digits (24 bytes stored).
+        let target = cursor.room(1 + key.len() + 1 + text.len() + 1 + 24);
+        // SAFETY: the pieces are stored front to back, each at `at`, the length of those
+        // before it, within the room (listed above). The count is advanced only when the key
+        // and the text were plain, and then covers the pieces written.
+        unsafe {
+            *target = b' ';
+            let mut at = usize::from(separate);
+            separate = true;
+            if copy_plain::<false>(key, target.add(at)) < key.len() {
+                return false;
+            }
+            at += key.len();
+            *target.add(at) = b'=';
+            at += 1;
+            match value {
+                TagValue::U64(number) => at += store_decimal(*number, target.add(at)),
+                TagValue::I64(number) => {
+                    *target.add(at) = b'-';
+                    at += usize::from(*number < 0);
+                    at += store_decimal(number.unsigned_abs(), target.add(at));
+                }
+                _ => {
+                    if copy_plain::<false>(text, target.add(at)) < text.len() {
+                        return false;
+                    }
+                    at += text.len();
+                }
+            }
+            cursor.advance(at);
+        }
+    }
+    let target = cursor.room(3);
+    // SAFETY: three bytes, within the room.
+    unsafe {
+        store(target, *b"\"}]");
+        cursor.advance(3);
+    }
+    true
 }
 
 /// Writes the `annotations` member, when any annotation is left after removing repeats.
