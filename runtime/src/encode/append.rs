@@ -242,6 +242,17 @@ impl<'a> Cursor<'a> {
         unsafe { self.start.add(self.len) }
     }
 
+    /// Writes one byte.
+    #[inline(always)]
+    pub(super) fn put_byte(&mut self, byte: u8) {
+        let target = self.room(1);
+        // SAFETY: the room holds the byte.
+        unsafe {
+            *target = byte;
+            self.advance(1);
+        }
+    }
+
     /// Counts the next `count` bytes as written.
     ///
     /// # Safety

@@ -150,12 +150,7 @@ impl Encoding {
         out: &mut Vec<u8>,
     ) {
         match self {
-            Encoding::Json => {
-                if !first {
-                    out.push(b',');
-                }
-                json::write_span(span, local, out);
-            }
+            Encoding::Json => json::write_span(span, local, first, out),
             Encoding::Proto => proto::write_list_entry(span, &local.endpoint, out),
             // The reporter encodes OTLP a batch at a time (`encode_batch`).
             Encoding::OtlpProtobuf | Encoding::OtlpJson => {}
