@@ -284,7 +284,13 @@ const SCAN_LIMIT: usize = 16;
 pub(crate) fn live_tags<'a>(
     tags: &'a [(Cow<'static, str>, TagValue)],
 ) -> impl Iterator<Item = &'a (Cow<'static, str>, TagValue)> {
-    LiveTags::deduplicated(tags)
+    // A filter of its own rather than `LiveTags::deduplicated`: through `LiveTags`, the
+    // Zipkin proto3 encoder cost 3434 instructions per span, this way 3390 (callgrind).
+    let superseded = Superseded::find(tags);
+    tags.iter()
+        .enumerate()
+        .filter(move |(index, _)| !superseded.contains(*index))
+        .map(|(_, tag)| tag)
 }
 
 /// The tags to send ([`live_tags`]), for a writer that writes each as it meets it.
