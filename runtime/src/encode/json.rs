@@ -1768,7 +1768,7 @@ mod tests {
 
         fn tag_value(&mut self) -> TagValue {
             match self.below(9) {
-                0 | 1 | 2 => TagValue::Str(self.text().into()),
+                0..=2 => TagValue::Str(self.text().into()),
                 3 => TagValue::U64(self.number()),
                 4 => TagValue::I64(self.number() as i64),
                 5 => TagValue::Bool(self.chance(2)),
