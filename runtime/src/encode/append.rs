@@ -157,8 +157,9 @@ impl Drop for Room<'_> {
 /// memory; for the Zipkin JSON encoder that was a quarter of its instructions, about 470 per
 /// span (callgrind, `report encode-profile zipkin_json`, `alloc/src/vec` and `raw_vec` lines).
 ///
-/// Each write still checks its room, one compare on registers, and grows the vector when it
-/// must (a cold call), so no write can land outside the allocation.
+/// A writer asks for room ([`Cursor::room`]) for a group of pieces whose size it bounds, one
+/// compare on registers that grows the vector when it must (a cold call), stores the pieces
+/// within that room and counts what it wrote ([`Cursor::advance`]).
 pub(super) struct Cursor<'a> {
     out: &'a mut Vec<u8>,
     /// `out.as_mut_ptr()`, reloaded whenever the vector may have moved.
