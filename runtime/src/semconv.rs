@@ -256,7 +256,9 @@ impl PeerFields {
         };
         let mut remote = Endpoint {
             // A host name is the best service label Zipkin's endpoint can hold.
-            service_name: service.or(remote_side.host).map(|name| lowercase(&name)),
+            service_name: service
+                .or(remote_side.host)
+                .map(|name| Arc::from(crate::value::lowercase(&name).as_ref())),
             port: remote_side.port.filter(|port| *port != 0),
             ..Endpoint::default()
         };
@@ -269,37 +271,9 @@ impl PeerFields {
     }
 }
 
-/// `name` in lower case, as Zipkin's endpoints want it; copied once when it already is (most
-/// service and host names are), where `to_lowercase` would copy it twice: three shop spans per
-/// request pay this.
-fn lowercase(name: &str) -> Arc<str> {
-    if name
-        .bytes()
-        .any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii())
-    {
-        Arc::from(name.to_lowercase())
-    } else {
-        Arc::from(name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lowercase_is_what_to_lowercase_gives() {
-        for name in [
-            "inventory",
-            "Catalog-DB",
-            "ÉCOLE",
-            "straße",
-            "",
-            "db.example",
-        ] {
-            assert_eq!(&*lowercase(name), name.to_lowercase(), "{name}");
-        }
-    }
 
     #[test]
     fn every_peer_name_routes_to_its_side() {

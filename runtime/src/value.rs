@@ -3,6 +3,7 @@
 //! A `Debug` or `Display` value is formatted through a writer that stops once the cap is
 //! reached, so a huge value costs at most the cap in time and memory, not its full size.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,6 +11,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) const ELLIPSIS: char = '…';
 
 static MAX_VALUE_LEN: AtomicUsize = AtomicUsize::new(256);
+
+/// `text` in lower case, as Zipkin's names and endpoints want it; borrowed when it already is
+/// (the common case costs one scan). The one rule for every lower-cased name: the encoders'
+/// span and service names, and the remote endpoints of spans.
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
+    let needs_change = if text.is_ascii() {
+        text.bytes().any(|byte| byte.is_ascii_uppercase())
+    } else {
+        // Not `char::is_uppercase`: title-case letters (`ǅ`) are not upper case, yet
+        // `to_lowercase` changes them.
+        text.chars().any(|c| {
+            let mut lower = c.to_lowercase();
+            lower.next() != Some(c) || lower.next().is_some()
+        })
+    };
+    if needs_change {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
 
 /// The longest recorded value, in bytes, before it is cut (default 256).
 ///
@@ -99,6 +121,30 @@ impl Write for CappedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowercase_is_what_to_lowercase_gives_and_borrows_when_it_changes_nothing() {
+        let texts = [
+            "get /users",
+            "GET /Users",
+            "ÉCOLE",
+            "école",
+            "straße",
+            "ǅemal",
+            "ǆ",
+            "",
+            "Σ",
+        ];
+        for text in texts {
+            let lower = lowercase(text);
+            assert_eq!(lower, text.to_lowercase(), "{text}");
+            assert_eq!(
+                matches!(lower, Cow::Borrowed(_)),
+                text == text.to_lowercase(),
+                "{text}"
+            );
+        }
+    }
 
     struct Endless;
 

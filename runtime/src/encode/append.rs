@@ -168,6 +168,10 @@ pub(super) struct Cursor<'a> {
     capacity: usize,
     /// Bytes written and initialized from `start` on; the vector's own length lags behind.
     len: usize,
+    /// The vector is lent out ([`Cursor::with_vec`]): its own length is the truth meanwhile,
+    /// so a panic in the borrower must not set it back to `len` (the borrower may have moved
+    /// or shrunk the buffer).
+    lent: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -178,6 +182,7 @@ impl<'a> Cursor<'a> {
             start: out.as_mut_ptr(),
             capacity: out.capacity(),
             len: out.len(),
+            lent: false,
             out,
         }
     }
@@ -226,7 +231,9 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     pub(super) fn with_vec(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.sync();
+        self.lent = true;
         write(self.out);
+        self.lent = false;
         self.start = self.out.as_mut_ptr();
         self.capacity = self.out.capacity();
         self.len = self.out.len();
@@ -261,6 +268,10 @@ impl<'a> Cursor<'a> {
     /// last [`Cursor::room`] and written, every one of them.
     #[inline(always)]
     pub(super) unsafe fn advance(&mut self, count: usize) {
+        debug_assert!(
+            self.len + count <= self.capacity,
+            "written past the room made"
+        );
         self.len += count;
     }
 }
@@ -268,7 +279,9 @@ impl<'a> Cursor<'a> {
 impl Drop for Cursor<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.sync();
+        if !self.lent {
+            self.sync();
+        }
     }
 }
 

@@ -545,7 +545,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// little-endian. Each nibble is spread into a byte of its own, then turned into its digit in
 /// all eight bytes at once: ids are written three times per span, and a table lookup per byte
 /// cost about 76 instructions per id, this about 35 (callgrind, `report encode`).
-#[cfg(any(not(target_arch = "x86_64"), test))]
+#[cfg(any(not(all(target_arch = "x86_64", target_feature = "sse2")), test))]
 #[inline(always)]
 fn hex_digits(value: u32) -> u64 {
     let spread = u64::from(value);
@@ -573,12 +573,12 @@ pub(super) fn write_hex(value: u64, out: &mut Vec<u8>) {
 /// `target` must be valid for 16 writes.
 #[inline(always)]
 unsafe fn store_hex(value: u64, target: *mut u8) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     // SAFETY: the 16 bytes the caller vouched for.
     unsafe {
         sse2::store_hex(value, target);
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     // SAFETY: the two stores write the 16 bytes the caller vouched for.
     unsafe {
         store(target, hex_digits((value >> 32) as u32).to_le_bytes());
@@ -693,12 +693,12 @@ unsafe fn store_decimal(value: u64, target: *mut u8) -> usize {
 /// `target` must be valid for 16 writes.
 #[inline(always)]
 unsafe fn store_sixteen_digits(value: u64, target: *mut u8) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     // SAFETY: as the caller vouched.
     unsafe {
         sse2::store_sixteen_digits(value, target);
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     // SAFETY: as the caller vouched.
     unsafe {
         store(target, sixteen_digits_by_words(value));
@@ -707,7 +707,7 @@ unsafe fn store_sixteen_digits(value: u64, target: *mut u8) {
 
 /// The 16 decimal digits of `value` (at least 10^15, below 10^16), eight at a time
 /// ([`decimal_digits`]): [`store_sixteen_digits`] on targets without SSE2.
-#[cfg(any(not(target_arch = "x86_64"), test))]
+#[cfg(any(not(all(target_arch = "x86_64", target_feature = "sse2")), test))]
 #[inline(always)]
 fn sixteen_digits_by_words(value: u64) -> [u8; 16] {
     const EIGHT_DIGITS: u64 = 100_000_000;
@@ -744,7 +744,7 @@ fn not_plain(word: u64) -> bool {
 #[inline(always)]
 unsafe fn copy_plain<const LOWER: bool>(text: &[u8], target: *mut u8) -> usize {
     let count = text.len();
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if count >= 8 {
         // SAFETY: as the caller vouched.
         return unsafe { sse2::copy_plain::<LOWER>(text, target) };
@@ -823,7 +823,7 @@ unsafe fn copy_plain<const LOWER: bool>(text: &[u8], target: *mut u8) -> usize {
 /// Why not a JSON library's string writer: serde_json's looks every byte up in an escape
 /// table, and a byte-by-byte scan was half of this encoder's instructions before it checked
 /// words (see [`write_text_rest`]); nor does one lower-case as it copies.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
         __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
@@ -838,7 +838,7 @@ mod sse2 {
     /// control characters together.
     #[inline(always)]
     fn not_plain(chunk: __m128i) -> bool {
-        // SAFETY: SSE2 is enabled on every x86_64 target. (These intrinsics are safe to call
+        // SAFETY: SSE2 is enabled: this module is only compiled where it is. (These intrinsics are safe to call
         // from Rust 1.87 on; the block is for the 1.85 this crate supports.)
         unsafe {
             let below_space_or_high = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20));
@@ -929,8 +929,8 @@ mod sse2 {
             | u64::from(high % 10_000) << 16
             | u64::from(low / 10_000) << 32
             | u64::from(low % 10_000) << 48;
-        // SAFETY: the store writes the 16 bytes the caller vouched for; the rest is SSE2, on
-        // every x86_64 target.
+        // SAFETY: the store writes the 16 bytes the caller vouched for; the rest is SSE2, which
+        // this module is only compiled with.
         unsafe {
             let groups = _mm_cvtsi64_si128(groups as i64);
             // x / 100 is (x * 5243) >> 19 below 43,699; x / 10 is (x * 6554) >> 16 below 100.
@@ -955,8 +955,8 @@ mod sse2 {
     /// `target` must be valid for 16 writes.
     #[inline(always)]
     pub(super) unsafe fn store_hex(value: u64, target: *mut u8) {
-        // SAFETY: the store writes the 16 bytes the caller vouched for; the rest is SSE2, on
-        // every x86_64 target.
+        // SAFETY: the store writes the 16 bytes the caller vouched for; the rest is SSE2, which
+        // this module is only compiled with.
         unsafe {
             let bytes = _mm_cvtsi64_si128(value.swap_bytes() as i64);
             let low_nibble = _mm_set1_epi8(0x0f);
@@ -1038,16 +1038,17 @@ pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
 /// [`write_string`] through a cursor.
 #[inline(always)]
 fn put_string(text: &str, cursor: &mut Cursor<'_>) {
-    if let Err(plain) = put_plain_string::<false>(text, cursor) {
+    if let Err(plain) = put_plain_string(text, cursor) {
         cursor.with_vec(|out| write_string_rest(text.as_bytes(), plain, out));
     }
 }
 
-/// Writes `text` as a JSON string, lower-cased when `LOWER`, if it is plain ASCII (nearly all
-/// text): copied a word at a time ([`copy_plain`]) after one check of the room for all of
-/// it. Otherwise writes its opening quote and plain start, and says how long that start is.
+/// Writes `text` as a JSON string if it is plain ASCII (nearly all text): copied a word at a
+/// time ([`copy_plain`]) after one check of the room for all of it. Otherwise writes its
+/// opening quote and plain start, and says how long that start is. (Never lower-cases: the
+/// rest of a text that is not plain is copied as it is.)
 #[inline(always)]
-fn put_plain_string<const LOWER: bool>(text: &str, cursor: &mut Cursor<'_>) -> Result<(), usize> {
+fn put_plain_string(text: &str, cursor: &mut Cursor<'_>) -> Result<(), usize> {
     let bytes = text.as_bytes();
     let count = bytes.len();
     let target = cursor.room(count + 2);
@@ -1056,7 +1057,7 @@ fn put_plain_string<const LOWER: bool>(text: &str, cursor: &mut Cursor<'_>) -> R
     // and them, and the closing quote when the whole text was plain.
     unsafe {
         *target = b'"';
-        let plain = copy_plain::<LOWER>(bytes, target.add(1));
+        let plain = copy_plain::<false>(bytes, target.add(1));
         if plain == count {
             *target.add(1 + count) = b'"';
             cursor.advance(count + 2);
@@ -1848,6 +1849,60 @@ mod tests {
                 debug: self.chance(5),
                 shared: self.chance(5),
                 ..SpanRecord::default()
+            }
+        }
+    }
+
+    /// Span and service names are lower-cased as they are copied (a word at a time, and 16 bytes
+    /// at a time with SSE2): every length to 40, with an upper-case letter, a byte JSON escapes,
+    /// or a non-ASCII letter at every position, must come out as `to_lowercase` says.
+    #[test]
+    fn names_of_every_length_are_lower_cased_exactly() {
+        for length in 0..40 {
+            let plain: String = (0..length)
+                .map(|index| (b'a' + (index % 26) as u8) as char)
+                .collect();
+            let mut names = vec![plain.clone(), plain.to_uppercase()];
+            for position in 0..length {
+                for special in ["Q", "\"", "\\", "\n", "É", "ǅ", "\u{2028}", "\u{7f}"] {
+                    let mut name = plain.clone();
+                    name.replace_range(position..position + 1, special);
+                    names.push(name);
+                }
+            }
+            for name in names {
+                let span = SpanRecord {
+                    trace_id: TraceId(1),
+                    id: SpanId(2),
+                    parent_id: None,
+                    name: Cow::Owned(name.clone()),
+                    kind: None,
+                    timestamp_us: 1,
+                    duration_us: 1,
+                    service_name: Some(Arc::from(name.as_str())),
+                    remote_endpoint: None,
+                    local_port: None,
+                    tags: Tags::default(),
+                    annotations: Vec::new(),
+                    ..SpanRecord::default()
+                };
+                let mut out = Vec::new();
+                encode_json(&[span], &Endpoint::service("local"), &mut out);
+                let decoded: Value = serde_json::from_slice(&out)
+                    .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&out)));
+                if name.is_empty() {
+                    // An empty name is left out (the generated test holds empty service names
+                    // to the reference).
+                    assert_eq!(decoded[0]["name"], Value::Null);
+                    continue;
+                }
+                let lower = name.to_lowercase();
+                assert_eq!(decoded[0]["name"], Value::from(lower.as_str()), "{name:?}");
+                assert_eq!(
+                    decoded[0]["localEndpoint"]["serviceName"],
+                    Value::from(lower.as_str()),
+                    "{name:?}"
+                );
             }
         }
     }

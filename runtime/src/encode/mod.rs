@@ -26,6 +26,7 @@
 //! ```
 
 use crate::model::{Annotation, Endpoint, Resource, SpanRecord, TagValue};
+use crate::value::lowercase;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -206,20 +207,6 @@ pub(crate) fn host_ipv4() -> Option<Ipv4Addr> {
     match socket.local_addr().ok()?.ip() {
         std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
         _ => None,
-    }
-}
-
-/// `text` in lower case, borrowed when it already is (the common case costs one scan).
-pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
-    let needs_change = if text.is_ascii() {
-        text.bytes().any(|byte| byte.is_ascii_uppercase())
-    } else {
-        text.chars().any(char::is_uppercase)
-    };
-    if needs_change {
-        Cow::Owned(text.to_lowercase())
-    } else {
-        Cow::Borrowed(text)
     }
 }
 
@@ -515,13 +502,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-
-    #[test]
-    fn lowercase_borrows_when_already_lower() {
-        assert!(matches!(lowercase("get /users"), Cow::Borrowed(_)));
-        assert_eq!(lowercase("GET /Users"), "get /users");
-        assert_eq!(lowercase("ÉCOLE"), "école");
-    }
 
     #[test]
     fn later_tag_values_replace_earlier_ones() {

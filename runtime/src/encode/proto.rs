@@ -11,7 +11,8 @@
 use crate::model::{Endpoint, Kind, SpanRecord};
 
 use super::protobuf::{nested, put_bytes, put_key, put_varint, FIXED64, VARINT};
-use super::{live_annotations, live_tags, lowercase, tag_text, wire_duration, WireEndpoint};
+use super::{live_annotations, live_tags, tag_text, wire_duration, WireEndpoint};
+use crate::value::lowercase;
 
 /// Appends `spans` to `out` as a proto3 `zipkin.proto3.ListOfSpans` (`application/x-protobuf`).
 ///
