@@ -148,8 +148,15 @@ impl Handler {
 
 /// Pins the calling thread (and the threads it starts afterwards) to `cpu`, if the machine has
 /// that CPU; says whether it did.
+///
+/// The machine's CPUs are counted online, not by `available_parallelism`: that counts the CPUs
+/// the calling thread may use, and a thread started from one pinned to CPU 0 may use one, so
+/// the generator's pin to CPU 1 was refused and it ran on CPU 0 beside the service (until
+/// 2026-12-07: every service table before that measured both sides sharing one core).
 pub fn pin_to_cpu(cpu: usize) -> bool {
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) <= cpu {
+    // SAFETY: sysconf only reads a system setting.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if usize::try_from(online).map_or(true, |online| online <= cpu) {
         return false;
     }
     // SAFETY: `set` is a plain bit set that CPU_ZERO and CPU_SET write within its size, and
@@ -917,6 +924,43 @@ pub fn budget(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CPUs the calling thread may run on.
+    fn allowed_cpus() -> Vec<usize> {
+        // SAFETY: `set` is a plain bit set that sched_getaffinity fills within its size and
+        // CPU_ISSET reads within it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+                0
+            );
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn a_thread_started_from_a_pinned_one_can_be_pinned_elsewhere() {
+        // SAFETY: sysconf only reads a system setting.
+        let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        let on_other = std::thread::spawn(move || {
+            assert!(pin_to_cpu(0));
+            assert_eq!(allowed_cpus(), [0]);
+            // As the service's child starts its generator: from a thread pinned to CPU 0.
+            std::thread::spawn(|| (pin_to_cpu(1), allowed_cpus()))
+                .join()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        if online >= 2 {
+            assert_eq!(on_other, (true, vec![1]));
+        } else {
+            assert_eq!(on_other, (false, vec![0]), "a missing CPU is refused");
+        }
+    }
 
     #[test]
     fn the_outcome_survives_its_json() {
