@@ -508,7 +508,7 @@ impl Inner {
             state.counters.lost += state.held_spans as u64;
             state.held_spans = 0;
             state.held_bytes = 0;
-            state.take_waiting(&mut abandoned);
+            state.take_waiting(&mut abandoned, &mut Vec::new());
         }
         let worker_done = state.worker_done;
         let unsent = (state.counters.lost - lost_before).min(pending_before);

@@ -37,9 +37,16 @@ pub(crate) struct Shared {
 pub(crate) struct State {
     /// Spans waiting for the worker that came one by one.
     loose: Vec<SpanRecord>,
+    /// Their `estimate_bytes`, as they were counted when admitted.
+    loose_sizes: Vec<usize>,
     /// Spans waiting for the worker that came as a thread's batch, each batch kept whole: it
     /// is moved in and out as one vector, never span by span.
     segments: Vec<Vec<SpanRecord>>,
+    /// The `estimate_bytes` of every span in `segments`, in order, as they were counted when
+    /// admitted: handed to the worker with the spans, so it need not estimate them again (it
+    /// did, at 6.6% of the reporter thread's time serving the trivial service: `perf`, see
+    /// benches/PROFILE.md).
+    segment_sizes: Vec<usize>,
     /// Spans in `loose` and `segments`.
     waiting: usize,
     /// Emptied segment vectors, kept for their capacity: a thread handing in a batch gets one
@@ -70,7 +77,9 @@ impl Shared {
         Shared {
             state: Mutex::new(State {
                 loose: Vec::new(),
+                loose_sizes: Vec::new(),
                 segments: Vec::new(),
+                segment_sizes: Vec::new(),
                 waiting: 0,
                 spare: Vec::new(),
                 queue_bytes: 0,
@@ -133,6 +142,7 @@ impl Shared {
             return false;
         }
         state.loose.push(span);
+        state.loose_sizes.push(size);
         state.waiting += 1;
         self.wake_if_batch_full(state);
         true
@@ -172,6 +182,9 @@ impl Shared {
             .unwrap_or_else(|| Vec::with_capacity(total));
         let segment = std::mem::replace(&mut batch.spans, spare);
         state.segments.push(segment);
+        state
+            .segment_sizes
+            .extend_from_slice(&batch.sizes[..accepted]);
         state.waiting += accepted;
         batch.sizes.clear();
         batch.bytes = 0;
@@ -222,9 +235,10 @@ impl State {
         self.waiting
     }
 
-    /// Moves every waiting span into `taken` (which must be empty), and keeps the vectors
-    /// `taken` emptied since the last time as spares.
-    pub(crate) fn take_waiting(&mut self, taken: &mut Taken) {
+    /// Moves every waiting span into `taken` (which must be empty) and their estimated sizes
+    /// onto the end of `sizes`, in the same order, and keeps the vectors `taken` emptied since
+    /// the last time as spares.
+    pub(crate) fn take_waiting(&mut self, taken: &mut Taken, sizes: &mut Vec<usize>) {
         let room = MAX_SPARE.saturating_sub(self.spare.len());
         self.spare.extend(taken.spent.drain(..).take(room));
         if !self.loose.is_empty() {
@@ -232,6 +246,9 @@ impl State {
             let loose = std::mem::replace(&mut self.loose, spare);
             self.segments.push(loose);
         }
+        // The loose spans' segment, if any, came last.
+        sizes.append(&mut self.segment_sizes);
+        sizes.append(&mut self.loose_sizes);
         taken.segments.extend(self.segments.drain(..));
         taken.len += self.waiting;
         self.waiting = 0;
@@ -401,7 +418,8 @@ mod tests {
             shared.hand_in(&mut batch);
         }
         let mut taken = Taken::default();
-        shared.lock().take_waiting(&mut taken);
+        let mut sizes = Vec::new();
+        shared.lock().take_waiting(&mut taken, &mut sizes);
         let names = |taken: &Taken| {
             taken
                 .iter()
@@ -410,12 +428,15 @@ mod tests {
         };
         assert_eq!(names(&taken), ["a", "b", "c", "d", "e", "f", "loose"]);
         assert_eq!(taken.len(), 7);
+        // Each span's size as it was counted, in the spans' order.
+        let estimated: Vec<usize> = taken.iter().map(estimate_bytes).collect();
+        assert_eq!(sizes, estimated);
         taken.drop_front(4);
         assert_eq!(names(&taken), ["e", "f", "loose"]);
         taken.drop_front(10);
         assert!(taken.is_empty());
         // The emptied vectors go back to the queue as spares on the next take.
-        shared.lock().take_waiting(&mut taken);
+        shared.lock().take_waiting(&mut taken, &mut sizes);
         assert!(taken.is_empty());
         assert_eq!(shared.lock().spare.len(), 3);
     }

@@ -9,7 +9,7 @@ use crate::limits::SpanLimits;
 use crate::model::Resource;
 
 use super::http::Outcome;
-use super::queue::{estimate_bytes, Shared, Taken};
+use super::queue::{Shared, Taken};
 use super::retry::Backoff;
 use super::stats::{Warner, WARN_INTERVAL};
 use super::thread_buffer::ThreadBuffers;
@@ -93,15 +93,12 @@ impl Worker {
             }
             let last_round = state.deadline.is_some();
             state.flush_wanted = false;
-            state.take_waiting(&mut running.taken);
-            drop(state);
-            // What each span was counted as when it was queued, taken before the limits change
-            // it: estimating a batch's spans again after a smaller batch was sent would see
-            // spans the limits already changed, and the held bytes would drift.
+            // What each span was counted as when it was queued, taken with it: estimating a
+            // batch's spans again after a smaller batch was sent would see spans the limits
+            // already changed, and the held bytes would drift.
             running.estimates.clear();
-            running
-                .estimates
-                .extend(running.taken.iter().map(estimate_bytes));
+            state.take_waiting(&mut running.taken, &mut running.estimates);
+            drop(state);
             running.estimated = 0;
             next_tick = Instant::now() + self.schedule_delay;
 
