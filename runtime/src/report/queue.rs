@@ -164,6 +164,10 @@ impl Shared {
         }
         if accepted < total {
             // The first refused span was counted by `admit`; the rest of the batch with it.
+            // The lock is let go while the refused spans are freed. The admitted ones cannot
+            // miss the worker's last take meanwhile: every caller holds its thread buffer's
+            // lock around `hand_in`, and shutdown collects every buffer (taking that lock)
+            // before it sets the deadline of the last round.
             let rest = (total - accepted - 1) as u64;
             state.counters.exported += rest;
             state.counters.refused += rest;
@@ -403,12 +407,13 @@ mod tests {
     #[test]
     fn taken_spans_come_out_in_order_and_drop_from_the_front_across_batches() {
         let shared = Shared::new(limits(100, usize::MAX));
+        // Owned names of different lengths: every span's estimate differs from the others'.
         let named = |name: &'static str| SpanRecord {
-            name: name.into(),
+            name: std::borrow::Cow::Owned(name.to_owned()),
             ..SpanRecord::default()
         };
         push(&shared, named("loose"));
-        for names in [["a", "b", "c"], ["d", "e", "f"]] {
+        for names in [["a", "bb", "ccc"], ["dddd", "eeeee", "ffffff"]] {
             let mut batch = Batch::default();
             for name in names {
                 let span = named(name);
@@ -426,19 +431,62 @@ mod tests {
                 .map(|span| span.name.to_string())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(names(&taken), ["a", "b", "c", "d", "e", "f", "loose"]);
+        assert_eq!(
+            names(&taken),
+            ["a", "bb", "ccc", "dddd", "eeeee", "ffffff", "loose"]
+        );
         assert_eq!(taken.len(), 7);
         // Each span's size as it was counted, in the spans' order.
         let estimated: Vec<usize> = taken.iter().map(estimate_bytes).collect();
         assert_eq!(sizes, estimated);
         taken.drop_front(4);
-        assert_eq!(names(&taken), ["e", "f", "loose"]);
+        assert_eq!(names(&taken), ["eeeee", "ffffff", "loose"]);
         taken.drop_front(10);
         assert!(taken.is_empty());
         // The emptied vectors go back to the queue as spares on the next take.
         shared.lock().take_waiting(&mut taken, &mut sizes);
         assert!(taken.is_empty());
         assert_eq!(shared.lock().spare.len(), 3);
+    }
+
+    #[test]
+    fn a_batch_cut_by_the_bound_hands_over_the_sizes_of_what_was_admitted() {
+        let shared = Shared::new(limits(4, usize::MAX));
+        let named = |name: &str| SpanRecord {
+            name: std::borrow::Cow::Owned(name.to_owned()),
+            ..SpanRecord::default()
+        };
+        let mut batch = Batch::default();
+        for name in ["a", "bb", "ccc", "dddd", "eeeee", "ffffff"] {
+            let span = named(name);
+            batch.sizes.push(estimate_bytes(&span));
+            batch.spans.push(span);
+        }
+        shared.hand_in(&mut batch);
+        let mut taken = Taken::default();
+        let mut sizes = Vec::new();
+        let mut state = shared.lock();
+        assert_eq!(state.held_bytes, sizes_of(&["a", "bb", "ccc", "dddd"]));
+        state.take_waiting(&mut taken, &mut sizes);
+        drop(state);
+        assert_eq!(taken.len(), 4);
+        assert_eq!(
+            sizes,
+            [1, 2, 3, 4].map(|len| estimate_bytes(&named(&"x".repeat(len))))
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), shared.lock().held_bytes);
+
+        fn sizes_of(names: &[&str]) -> usize {
+            names
+                .iter()
+                .map(|name| {
+                    estimate_bytes(&SpanRecord {
+                        name: std::borrow::Cow::Owned((*name).to_owned()),
+                        ..SpanRecord::default()
+                    })
+                })
+                .sum()
+        }
     }
 
     #[test]

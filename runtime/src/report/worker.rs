@@ -99,6 +99,7 @@ impl Worker {
             running.estimates.clear();
             state.take_waiting(&mut running.taken, &mut running.estimates);
             drop(state);
+            debug_assert_eq!(running.estimates.len(), running.taken.len());
             running.estimated = 0;
             next_tick = Instant::now() + self.schedule_delay;
 
