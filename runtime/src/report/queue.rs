@@ -404,23 +404,31 @@ mod tests {
         assert!(shared.lock().held_bytes <= 3 << 20);
     }
 
+    /// A span with an owned name: names of different lengths give different estimates.
+    fn named(name: &str) -> SpanRecord {
+        SpanRecord {
+            name: std::borrow::Cow::Owned(name.to_owned()),
+            ..SpanRecord::default()
+        }
+    }
+
+    /// A thread's batch of spans named `names`, with their sizes.
+    fn batch_of(names: &[&str]) -> Batch {
+        let mut batch = Batch::default();
+        for name in names {
+            let span = named(name);
+            batch.sizes.push(estimate_bytes(&span));
+            batch.spans.push(span);
+        }
+        batch
+    }
+
     #[test]
     fn taken_spans_come_out_in_order_and_drop_from_the_front_across_batches() {
         let shared = Shared::new(limits(100, usize::MAX));
-        // Owned names of different lengths: every span's estimate differs from the others'.
-        let named = |name: &'static str| SpanRecord {
-            name: std::borrow::Cow::Owned(name.to_owned()),
-            ..SpanRecord::default()
-        };
         push(&shared, named("loose"));
         for names in [["a", "bb", "ccc"], ["dddd", "eeeee", "ffffff"]] {
-            let mut batch = Batch::default();
-            for name in names {
-                let span = named(name);
-                batch.sizes.push(estimate_bytes(&span));
-                batch.spans.push(span);
-            }
-            shared.hand_in(&mut batch);
+            shared.hand_in(&mut batch_of(&names));
         }
         let mut taken = Taken::default();
         let mut sizes = Vec::new();
@@ -452,17 +460,9 @@ mod tests {
     #[test]
     fn a_batch_cut_by_the_bound_hands_over_the_sizes_of_what_was_admitted() {
         let shared = Shared::new(limits(4, usize::MAX));
-        let named = |name: &str| SpanRecord {
-            name: std::borrow::Cow::Owned(name.to_owned()),
-            ..SpanRecord::default()
-        };
-        let mut batch = Batch::default();
-        for name in ["a", "bb", "ccc", "dddd", "eeeee", "ffffff"] {
-            let span = named(name);
-            batch.sizes.push(estimate_bytes(&span));
-            batch.spans.push(span);
-        }
-        shared.hand_in(&mut batch);
+        shared.hand_in(&mut batch_of(&[
+            "a", "bb", "ccc", "dddd", "eeeee", "ffffff",
+        ]));
         let mut taken = Taken::default();
         let mut sizes = Vec::new();
         let mut state = shared.lock();
@@ -477,15 +477,7 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), shared.lock().held_bytes);
 
         fn sizes_of(names: &[&str]) -> usize {
-            names
-                .iter()
-                .map(|name| {
-                    estimate_bytes(&SpanRecord {
-                        name: std::borrow::Cow::Owned((*name).to_owned()),
-                        ..SpanRecord::default()
-                    })
-                })
-                .sum()
+            names.iter().map(|name| estimate_bytes(&named(name))).sum()
         }
     }
 
