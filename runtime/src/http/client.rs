@@ -19,15 +19,12 @@ use tracing::Span;
 use tracing_core::callsite::{Callsite, DefaultCallsite};
 
 use super::redact_url;
-use super::request_span::{self, push_frame, RequestSpan};
+use super::request_span::{self, push_frame, RequestSpan, TARGET};
 use crate::frame::Begun;
 use crate::propagation::Propagator;
 use crate::semconv;
 use crate::state::SpanState;
 use crate::value::cap_str;
-
-/// The tracing target of the spans this integration opens: filter on it to turn them off.
-const TARGET: &str = "traced::http";
 
 /// How outgoing requests are traced: the peer's service name and the propagator.
 ///

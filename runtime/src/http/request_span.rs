@@ -16,6 +16,10 @@ use crate::poll_scope::{FrameScope, SpanScope};
 use crate::state::SpanState;
 use crate::value::cap_str;
 
+/// The tracing target of the spans the HTTP integrations open, server and client: filter on it
+/// to turn them off.
+pub(super) const TARGET: &str = "traced::http";
+
 /// The callsite a frame of this kind is named after, for filters: a `'static` callsite with the
 /// tracing span's name, target, INFO level and `fields` (which must be the tracing span's, in
 /// its order, so that what is recorded through `tracing::Span::current()` — the frame's twin —

@@ -10,7 +10,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response, StatusCode};
 
 use super::request_span::RequestSpan;
-use super::server_span::{Caller, Opened, RequestFacts, TARGET};
+use super::request_span::TARGET;
+use super::server_span::{Caller, Opened, RequestFacts};
 use super::SpanModel;
 use crate::propagation::{Incoming, Propagator};
 use crate::remote_parent::RootSampler;

@@ -18,7 +18,7 @@ use tracing::field::Empty;
 use tracing::Span;
 use tracing_core::callsite::{Callsite, DefaultCallsite};
 
-use super::request_span::{self, push_frame, RequestSpan};
+use super::request_span::{self, push_frame, RequestSpan, TARGET};
 use crate::baggage::Baggage;
 use crate::frame::Begun;
 use crate::model::SpanContext;
@@ -27,9 +27,6 @@ use crate::remote_parent::{Pending, RootSampler};
 use crate::semconv;
 use crate::state::SpanState;
 use crate::value::cap_str;
-
-/// The tracing target of the spans this layer opens: filter on it to turn them off.
-pub(super) const TARGET: &str = "traced::http";
 
 /// What the server span records of a request, read once for either kind of span.
 pub(super) struct RequestFacts<'a> {
