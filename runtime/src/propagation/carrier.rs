@@ -45,6 +45,31 @@ pub trait Carrier {
     fn keys(&self) -> Vec<&str> {
         Vec::new()
     }
+
+    /// Whether some header's name starts with `prefix` (lower-case; names match it
+    /// case-insensitively). Extraction asks it before listing the names for Jaeger baggage,
+    /// which most requests do not carry; the default asks [`Carrier::keys`], and the carriers
+    /// of this crate answer without making that list.
+    ///
+    /// ```
+    /// use traced::propagation::Carrier;
+    ///
+    /// let headers = vec![("UberCtx-Tenant", "acme"), ("b3", "1")];
+    /// assert!(headers.has_name_starting_with("uberctx-"));
+    /// assert!(!headers.has_name_starting_with("x-b3-"));
+    /// ```
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        self.keys()
+            .into_iter()
+            .any(|name| starts_with_ignore_case(name, prefix))
+    }
+}
+
+/// Whether `name` starts with `prefix` (lower-case), ignoring ASCII case.
+pub(crate) fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 /// Write access to outgoing headers: setting a name replaces any value it had.
@@ -109,6 +134,12 @@ impl Carrier for HeaderMap {
     fn keys(&self) -> Vec<&str> {
         HeaderMap::keys(self).map(HeaderName::as_str).collect()
     }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        // Without the list `keys` allocates: on the benchmark's request, listing the names for
+        // a Jaeger baggage header it did not have cost an allocation and ~250 instructions.
+        HeaderMap::keys(self).any(|name| starts_with_ignore_case(name.as_str(), prefix))
+    }
 }
 
 impl CarrierMut for HeaderMap {
@@ -140,6 +171,10 @@ impl<S: BuildHasher> Carrier for HashMap<String, String, S> {
     fn keys(&self) -> Vec<&str> {
         HashMap::keys(self).map(String::as_str).collect()
     }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        HashMap::keys(self).any(|name| starts_with_ignore_case(name, prefix))
+    }
 }
 
 impl<S: BuildHasher> CarrierMut for HashMap<String, String, S> {
@@ -165,6 +200,10 @@ impl Carrier for BTreeMap<String, String> {
 
     fn keys(&self) -> Vec<&str> {
         BTreeMap::keys(self).map(String::as_str).collect()
+    }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        BTreeMap::keys(self).any(|name| starts_with_ignore_case(name, prefix))
     }
 }
 
@@ -203,6 +242,11 @@ impl<K: AsRef<str>, V: AsRef<str>> Carrier for [(K, V)] {
         }
         keys
     }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        self.iter()
+            .any(|(name, _)| starts_with_ignore_case(name.as_ref(), prefix))
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> Carrier for Vec<(K, V)> {
@@ -216,6 +260,10 @@ impl<K: AsRef<str>, V: AsRef<str>> Carrier for Vec<(K, V)> {
 
     fn keys(&self) -> Vec<&str> {
         <[(K, V)] as Carrier>::keys(self)
+    }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        <[(K, V)] as Carrier>::has_name_starting_with(self, prefix)
     }
 }
 
@@ -241,6 +289,10 @@ impl<C: Carrier + ?Sized> Carrier for &C {
 
     fn keys(&self) -> Vec<&str> {
         (**self).keys()
+    }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        (**self).has_name_starting_with(prefix)
     }
 }
 
@@ -307,5 +359,37 @@ mod tests {
             assert_eq!(Carrier::get(&map, "x-b3-traceid"), None);
             assert_eq!(Carrier::get_all(&map, "baggage"), ["a=1", "b=2"]);
         }
+    }
+
+    #[test]
+    fn every_carrier_finds_a_name_by_its_start_as_its_keys_would() {
+        let mut headers = HeaderMap::new();
+        headers.insert("uberctx-tenant", HeaderValue::from_static("acme"));
+        headers.insert("b3", HeaderValue::from_static("1"));
+        let pairs = vec![("UberCtx-Tenant", "acme"), ("b3", "1")];
+        let map: HashMap<String, String> = [("UBERCTX-TENANT".to_owned(), "acme".to_owned())]
+            .into_iter()
+            .collect();
+        let tree: BTreeMap<String, String> =
+            [("b3".to_owned(), "1".to_owned())].into_iter().collect();
+        let carriers: [(&dyn Carrier, bool); 5] = [
+            (&headers, true),
+            (&pairs, true),
+            (&pairs.as_slice(), true),
+            (&map, true),
+            (&tree, false),
+        ];
+        for (carrier, has) in carriers {
+            assert_eq!(carrier.has_name_starting_with("uberctx-"), has);
+            // The default, from the listed keys, answers alike.
+            let listed = carrier
+                .keys()
+                .into_iter()
+                .any(|name| starts_with_ignore_case(name, "uberctx-"));
+            assert_eq!(listed, has);
+            assert!(!carrier.has_name_starting_with("uberctx-tenant-x"));
+        }
+        // A name shorter than the prefix, or one that only contains it.
+        assert!(!vec![("uber", "1"), ("x-uberctx-a", "1")].has_name_starting_with("uberctx-"));
     }
 }

@@ -25,7 +25,7 @@
 //! properties: W3C properties are not written here. jaeger-client's `jaeger-baggage` header (ad
 //! hoc baggage for debugging, `k=v, k=v`) is not read.
 
-use super::carrier::{read, Carrier, CarrierMut};
+use super::carrier::{read, starts_with_ignore_case, Carrier, CarrierMut};
 use crate::baggage::{Baggage, MAX_BYTES, MAX_ENTRIES};
 use crate::model::{Remote, Sampling, SpanContext, SpanId, TraceId};
 
@@ -119,12 +119,14 @@ pub(crate) fn inject<C: CarrierMut + ?Sized>(context: &SpanContext, carrier: &mu
 /// The baggage of every `uberctx-{key}` header of `carrier` (see the module docs).
 pub(crate) fn extract_baggage<C: Carrier + ?Sized>(carrier: &C) -> Baggage {
     let mut baggage = Baggage::new();
+    if !carrier.has_name_starting_with(BAGGAGE_PREFIX) {
+        return baggage;
+    }
     let mut bytes = 0;
     for name in carrier.keys() {
         let Some(key) = name
-            .get(..BAGGAGE_PREFIX.len())
-            .filter(|prefix| prefix.eq_ignore_ascii_case(BAGGAGE_PREFIX))
-            .and_then(|_| name.get(BAGGAGE_PREFIX.len()..))
+            .get(BAGGAGE_PREFIX.len()..)
+            .filter(|_| starts_with_ignore_case(name, BAGGAGE_PREFIX))
         else {
             continue;
         };
