@@ -326,15 +326,22 @@ impl<S> ServerService<S> {
     fn open<B>(&self, request: &Request<B>) -> (Opened, Option<Incoming>) {
         let config = &*self.config;
         let facts = RequestFacts::of(request);
+        let headers = request.headers();
+        // Most requests reaching an edge service carry no trace headers at all: for those,
+        // neither the propagator nor its dozen lookups are needed.
+        let propagated = headers
+            .keys()
+            .any(|name| crate::propagation::is_read_by_extraction(name.as_str()));
         let global;
-        let propagator = match &config.propagator {
-            Some(propagator) => propagator,
-            None => {
+        let propagator = match (&config.propagator, propagated) {
+            (_, false) => None,
+            (Some(propagator), true) => Some(propagator),
+            (None, true) => {
                 global = crate::propagation::global();
-                &*global
+                Some(&*global)
             }
         };
-        let incoming = propagator.extract_incoming(request.headers());
+        let incoming = propagator.and_then(|propagator| propagator.extract_incoming(headers));
         // The first matching rule's sampler decides, if the span starts a trace or continues
         // a caller that left the decision open (the pipeline keeps a caller's decision).
         let sampler = if config.sampling_rules.is_empty() {
@@ -348,7 +355,9 @@ impl<S> ServerService<S> {
         let caller = Caller {
             incoming: incoming.as_ref(),
             shared: config.model == SpanModel::Shared,
-            baggage: propagator.extract_baggage(request.headers()),
+            baggage: propagator
+                .map(|propagator| propagator.extract_baggage(headers))
+                .unwrap_or_default(),
             sampler,
         };
         let opened = Opened::open(facts, config.service_name.as_ref(), caller);

@@ -89,6 +89,9 @@ pub use carrier::{Carrier, CarrierMut};
 #[cfg(any(feature = "tower", feature = "opentelemetry"))]
 pub(crate) use continuation::Incoming;
 pub use continuation::{Continuation, Continued};
+// Only the server span (`http/`) uses it.
+#[cfg_attr(not(feature = "tower"), allow(unused_imports))]
+pub(crate) use format::is_read_by_extraction;
 pub use format::{Format, PropagationError};
 pub use global::{extract, extract_baggage, global, inject, set_global};
 pub use propagator::Propagator;

@@ -1603,3 +1603,89 @@ fn inject_sends_the_current_spans_baggage_and_continue_trace_receives_it() {
         );
     }
 }
+
+/// A carrier that notes every name extraction asks it about.
+struct Asked {
+    headers: Vec<(&'static str, &'static str)>,
+    names: std::cell::RefCell<Vec<String>>,
+}
+
+impl Asked {
+    fn note(&self, name: &str) {
+        self.names.borrow_mut().push(name.to_owned());
+    }
+}
+
+impl Carrier for Asked {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.note(name);
+        self.headers.get(name)
+    }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        self.note(name);
+        self.headers.get_all(name)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.headers.keys()
+    }
+
+    fn has_name_starting_with(&self, prefix: &str) -> bool {
+        self.note(prefix);
+        self.headers.has_name_starting_with(prefix)
+    }
+}
+
+#[test]
+fn every_header_extraction_reads_is_one_the_server_span_looks_for() {
+    // No format finds a context here, so every format asks for all of its headers; the Jaeger
+    // baggage header makes the `uberctx-` names listed and read too.
+    let carrier = Asked {
+        headers: vec![("uberctx-tenant", "acme"), ("x-other", "1")],
+        names: Default::default(),
+    };
+    let every_format = [
+        Format::B3Single,
+        Format::B3Multi,
+        Format::TraceContext,
+        Format::Jaeger,
+    ];
+    let propagator = Propagator::new(every_format, every_format).baggage(true);
+    assert_eq!(propagator.extract_incoming(&carrier).map(|_| ()), None);
+    assert_eq!(propagator.extract_baggage(&carrier).len(), 1);
+    let asked = carrier.names.into_inner();
+    for name in [
+        "b3",
+        "x-b3-traceid",
+        "traceparent",
+        "uber-trace-id",
+        "baggage",
+        "uberctx-",
+        "uberctx-tenant",
+    ] {
+        assert!(
+            asked.iter().any(|asked| asked == name),
+            "{name} in {asked:?}"
+        );
+    }
+    for name in &asked {
+        assert!(is_read_by_extraction(name), "extraction reads {name}");
+    }
+    // A B3 context asks for its parent too.
+    let b3 = Asked {
+        headers: vec![("x-b3-traceid", TRACE_64), ("x-b3-spanid", SPAN)],
+        names: Default::default(),
+    };
+    assert!(propagator.extract_incoming(&b3).is_some());
+    let asked = b3.names.into_inner();
+    assert!(
+        asked.iter().any(|name| name == "x-b3-parentspanid"),
+        "{asked:?}"
+    );
+    for name in &asked {
+        assert!(is_read_by_extraction(name), "extraction reads {name}");
+    }
+    assert!(!is_read_by_extraction("x-other"));
+    assert!(!is_read_by_extraction("host"));
+}
