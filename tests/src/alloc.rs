@@ -5,12 +5,16 @@
 //! A binary opts in by making it its global allocator; then [`allocations_in`] counts what the
 //! calling thread allocates while it runs a closure:
 //!
-//! ```ignore
+//! ```
 //! #[global_allocator]
 //! static GLOBAL: traced_tests::alloc::CountingAlloc = traced_tests::alloc::CountingAlloc;
 //!
-//! let counted = traced_tests::alloc::allocations_in(|| drop(Vec::<u8>::with_capacity(8)));
-//! assert_eq!((counted.count, counted.bytes), (1, 8));
+//! fn main() {
+//!     let counted = traced_tests::alloc::allocations_in(|| {
+//!         std::hint::black_box(Vec::<u8>::with_capacity(8));
+//!     });
+//!     assert_eq!((counted.count, counted.bytes), (1, 8));
+//! }
 //! ```
 //!
 //! While no thread counts, an allocation costs one relaxed atomic load more than the system
