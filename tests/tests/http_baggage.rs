@@ -161,6 +161,25 @@ fn jaeger_baggage_goes_from_front_to_back_in_uberctx_headers() {
 }
 
 #[test]
+fn jaeger_baggage_alone_is_read_by_a_server_that_starts_the_trace() {
+    // No context header at all: the server span starts a trace, and still reads the baggage
+    // (the server skips extraction only for a request without any header a format reads).
+    let (answer, spans) = call(&[("uberctx-tenant", "acme"), ("x-relay", "w3c")]);
+    let (seen, sent) = answer.split_once('\n').expect("two parts");
+    assert_eq!(seen, "tenant=acme");
+    assert_eq!(sent, "baggage: tenant=acme");
+    assert_eq!(spans.len(), 5, "{spans:#?}");
+    for span in &spans {
+        assert_eq!(tag(span, "tenant"), Some("acme"), "{}", span.name);
+    }
+    let front = spans
+        .iter()
+        .find(|span| span.name == "GET /front")
+        .expect("front's server span");
+    assert_eq!(front.parent_id, None, "a new trace: {front:?}");
+}
+
+#[test]
 fn hostile_baggage_never_fails_a_request() {
     let long = format!("k={}", "x".repeat(20_000));
     let many = (0..1000)

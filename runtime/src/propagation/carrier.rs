@@ -136,8 +136,8 @@ impl Carrier for HeaderMap {
     }
 
     fn has_name_starting_with(&self, prefix: &str) -> bool {
-        // Without the list `keys` allocates: on the benchmark's request, listing the names for
-        // a Jaeger baggage header it did not have cost an allocation and ~250 instructions.
+        // Without the list `keys` allocates: for a request with trace headers but no Jaeger
+        // baggage, listing its names cost an allocation and ~250 instructions.
         HeaderMap::keys(self).any(|name| starts_with_ignore_case(name.as_str(), prefix))
     }
 }
@@ -391,5 +391,23 @@ mod tests {
         }
         // A name shorter than the prefix, or one that only contains it.
         assert!(!vec![("uber", "1"), ("x-uberctx-a", "1")].has_name_starting_with("uberctx-"));
+    }
+
+    #[test]
+    fn a_carrier_that_only_lists_its_keys_finds_a_name_by_its_start() {
+        /// A carrier of a user's: `get` and `keys`, nothing else.
+        struct Listed(Vec<(&'static str, &'static str)>);
+        impl Carrier for Listed {
+            fn get(&self, name: &str) -> Option<&str> {
+                Carrier::get(self.0.as_slice(), name)
+            }
+            fn keys(&self) -> Vec<&str> {
+                self.0.iter().map(|(name, _)| *name).collect()
+            }
+        }
+        assert!(Listed(vec![("b3", "1"), ("UberCtx-Tenant", "acme")])
+            .has_name_starting_with("uberctx-"));
+        assert!(!Listed(vec![("b3", "1"), ("uber", "1")]).has_name_starting_with("uberctx-"));
+        assert!(!Listed(Vec::new()).has_name_starting_with("uberctx-"));
     }
 }

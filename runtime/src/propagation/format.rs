@@ -8,28 +8,6 @@ use super::w3c::TraceState;
 use super::{b3, jaeger, w3c};
 use crate::model::{Remote, SpanContext};
 
-/// Whether extraction reads a header of this name, in any format or as baggage; `name` is
-/// lower-case, as `http` keeps header names. A request with none of them continues no caller and
-/// carries no baggage, whatever the propagator, so the server span skips extraction for it: on
-/// the benchmark's request (no trace headers) extraction asked the header map for a dozen names
-/// and cost 900 instructions (`report request-profile traced`).
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
-pub(crate) fn is_read_by_extraction(name: &str) -> bool {
-    matches!(
-        name,
-        b3::B3
-            | b3::TRACE_ID
-            | b3::SPAN_ID
-            | b3::PARENT_SPAN_ID
-            | b3::SAMPLED
-            | b3::FLAGS
-            | w3c::TRACEPARENT
-            | w3c::TRACESTATE
-            | jaeger::UBER_TRACE_ID
-            | super::baggage::BAGGAGE
-    ) || name.starts_with(jaeger::BAGGAGE_PREFIX)
-}
-
 /// A propagation format, named as `OTEL_PROPAGATORS` names it.
 ///
 /// ```

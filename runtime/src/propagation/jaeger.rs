@@ -119,6 +119,7 @@ pub(crate) fn inject<C: CarrierMut + ?Sized>(context: &SpanContext, carrier: &mu
 /// The baggage of every `uberctx-{key}` header of `carrier` (see the module docs).
 pub(crate) fn extract_baggage<C: Carrier + ?Sized>(carrier: &C) -> Baggage {
     let mut baggage = Baggage::new();
+    // Most requests carry no Jaeger baggage: then their header names are not listed at all.
     if !carrier.has_name_starting_with(BAGGAGE_PREFIX) {
         return baggage;
     }

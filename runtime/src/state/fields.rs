@@ -108,10 +108,19 @@ impl FieldRecorder<'_> {
     /// for: a server span's own `server.address`, which its remote endpoint never shows (a
     /// server's peer is its client, `PeerFields::resolve`). Noting it copied the text a second
     /// time and tried it as an IP address: 400 instructions of each traced request (`report
-    /// request-profile traced`).
+    /// request-profile traced`). The record is the one `text` gives as long as the span stays a
+    /// server's; a handler that re-records `otel.kind` through `Span::current()` would also see
+    /// the host as its remote endpoint's service name on the tracing-span path, not on this one.
     // Only the server span (`http/`) uses it.
     #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn tag_text(&mut self, key: &'static str, text: Cow<'_, str>) {
+        debug_assert!(
+            matches!(
+                crate::semconv::route(key),
+                Route::Peer(PeerField::Address(_))
+            ),
+            "{key} is not an address field: `text` records it"
+        );
         self.tag(key, TagValue::Str(Cow::Owned(text.into_owned())));
     }
 
