@@ -356,8 +356,10 @@ impl Row {
 /// between runs of one binary on this shared 2-core machine (a cell's threads land on busy or
 /// idle cores, and the reporter on one or the other), so one run decides nothing. The runs are
 /// interleaved (every cell once, then again) so a slow minute of the machine touches each cell
-/// once at most.
-pub const RUNS: usize = 3;
+/// once at most. Five, not three: with three, whole tables of one binary put the paced
+/// eight-thread ratio anywhere from 1.08× to 1.32× (benches/PROFILE.md, ninth session), wider
+/// than its target's margin.
+pub const RUNS: usize = 5;
 
 /// Keeps the median run by CPU per call of each cell, with the range and whether every run was
 /// accounted exactly.
