@@ -115,6 +115,21 @@ impl Capture {
         self.lock().clone()
     }
 
+    /// The names of the finished spans so far, in the order they closed: what a test compares
+    /// to say which spans a piece of code made.
+    ///
+    /// ```
+    /// let capture = traced::testing::Capture::new();
+    /// capture.in_scope(|| tracing::info_span!("checkout").in_scope(|| {}));
+    /// assert_eq!(capture.names(), ["checkout"]);
+    /// ```
+    pub fn names(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .map(|span| span.name.to_string())
+            .collect()
+    }
+
     /// The one finished span named `name`; panics with the names seen if there is not exactly one.
     pub fn span(&self, name: &str) -> SpanRecord {
         let spans = self.lock();

@@ -56,11 +56,7 @@ fn a_filtered_out_http_target_records_no_server_span_and_keeps_the_rest() {
         })
     });
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<String> = capture
-        .spans()
-        .iter()
-        .map(|span| span.name.to_string())
-        .collect();
+    let names = capture.names();
     assert_eq!(
         names,
         ["lookup"],

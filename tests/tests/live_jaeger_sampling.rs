@@ -147,11 +147,7 @@ fn the_environment_s_jaeger_remote_sampler_decides_by_span_name() {
         }
         continued(caller);
     });
-    let names: Vec<String> = capture
-        .spans()
-        .iter()
-        .map(|span| span.name.to_string())
-        .collect();
+    let names = capture.names();
     assert_eq!(
         names
             .iter()
@@ -188,11 +184,7 @@ fn server_spans_are_sampled_by_their_route_s_operation() {
             }
         })
     });
-    let names: Vec<String> = capture
-        .spans()
-        .iter()
-        .map(|span| span.name.to_string())
-        .collect();
+    let names = capture.names();
     assert_eq!(names.len(), 50, "{names:?}");
     assert!(
         names.iter().all(|name| name == "GET /available"),

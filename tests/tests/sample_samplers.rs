@@ -186,11 +186,7 @@ fn through_the_layer_parent_based_records_what_the_caller_sampled_and_nothing_el
                 .in_scope(|| tracing::info_span!("work").in_scope(|| {}));
         }
     });
-    let mut names: Vec<String> = capture
-        .spans()
-        .iter()
-        .map(|span| span.name.to_string())
-        .collect();
+    let mut names = capture.names();
     names.sort();
     assert_eq!(names, ["handle", "work"]);
     let handle = capture.span("handle");
